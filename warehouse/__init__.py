@@ -1,0 +1,1 @@
+"""The data model: table schemas, search-space codecs, Parquet store, DuckDB catalog."""

@@ -1,0 +1,21 @@
+"""Domain errors shared by every layer; the CLI turns them into one-line messages."""
+
+
+class OneproxyError(Exception):
+    """A user-facing error: its message says what was wrong, where, and how to fix it."""
+
+
+class UnknownDevice(OneproxyError):
+    """A device id that the warehouse does not hold."""
+
+
+class UnknownSpace(OneproxyError):
+    """A search space id that the project does not know."""
+
+
+class WarehouseEmpty(OneproxyError):
+    """A table was asked for before any ingest wrote it."""
+
+
+class QueryRefused(OneproxyError):
+    """A SQL statement that is not a read-only query."""
