@@ -1,0 +1,171 @@
+"""The device registry: a canonical id and metadata for every latency series we know of.
+
+A series is named by the study that measured it, not by the file that carried it, so HW-NAS-Bench's
+Pixel 3 is `pixel3` whether it arrives through HELP or through OneProxy.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+import pyarrow as pa
+
+from warehouse.schemas import DEVICES
+
+PLATFORM_CLASSES = (
+    "desktop_gpu", "desktop_cpu", "mobile_cpu", "mobile_gpu", "mobile_dsp",
+    "embedded_cpu", "embedded_gpu", "edge_tpu", "vpu", "fpga", "asic", "other",
+)
+
+HELP = "HELP (Lee et al., NeurIPS 2021)"
+HWNASBENCH = "HW-NAS-Bench (Li et al., ICLR 2021)"
+EAGLE = "Eagle / BRP-NAS (Dudziak et al., NeurIPS 2020)"
+NNMETER = "nn-Meter (Zhang et al., MobiSys 2021)"
+
+
+@dataclass(frozen=True)
+class Device:
+    device_id: str
+    display_name: str
+    hardware: str
+    platform_class: str
+    framework: str | None
+    precision: str | None
+    batch_size: int | None
+    origin_study: str
+    resolution_ms: float | None = None
+    notes: str | None = None
+
+
+def _gpu(name: str, hardware: str, batches: tuple[int, ...]) -> list[Device]:
+    return [
+        Device(f"{name}_{b}", f"{hardware} (batch {b})", hardware, "desktop_gpu", "PyTorch", "fp32",
+               b, HELP)
+        for b in batches
+    ]
+
+
+def _cpu(name: str, hardware: str) -> Device:
+    return Device(name, hardware, hardware, "desktop_cpu", "PyTorch", "fp32", 1, HELP)
+
+
+def _phone(name: str, display: str, hardware: str) -> Device:
+    return Device(name, display, hardware, "mobile_cpu", "TFLite", "fp32", 1, HELP, 1.0,
+                  "reported in whole milliseconds")
+
+
+def _eagle(name: str, display: str, hardware: str, platform: str, precision: str) -> Device:
+    return Device(name, display, hardware, platform, None, precision, 1, EAGLE)
+
+
+_NB201_GPU_BATCHES = (1, 32, 256)
+
+KNOWN_DEVICES: tuple[Device, ...] = (
+    *_gpu("1080ti", "NVIDIA GTX 1080 Ti", _NB201_GPU_BATCHES),
+    *_gpu("2080ti", "NVIDIA RTX 2080 Ti", _NB201_GPU_BATCHES),
+    *_gpu("titanx", "NVIDIA Titan X", _NB201_GPU_BATCHES),
+    *_gpu("titanxp", "NVIDIA Titan Xp", _NB201_GPU_BATCHES),
+    *_gpu("titan_rtx", "NVIDIA Titan RTX", _NB201_GPU_BATCHES),
+    _cpu("gold_6226", "Intel Xeon Gold 6226"),
+    _cpu("gold_6240", "Intel Xeon Gold 6240"),
+    _cpu("silver_4114", "Intel Xeon Silver 4114"),
+    _cpu("silver_4210r", "Intel Xeon Silver 4210R"),
+    _phone("samsung_a50", "Samsung Galaxy A50", "Samsung Exynos 9610"),
+    _phone("samsung_s7", "Samsung Galaxy S7", "Samsung Exynos 8890"),
+    _phone("pixel2", "Google Pixel 2", "Qualcomm Snapdragon 835"),
+    _phone("essential_ph_1", "Essential Phone PH-1", "Qualcomm Snapdragon 835"),
+    Device("pixel3", "Google Pixel 3", "Qualcomm Snapdragon 845 CPU", "mobile_cpu", "TFLite",
+           "fp32", 1, HWNASBENCH),
+    Device("raspi4", "Raspberry Pi 4", "Broadcom BCM2711 Cortex-A72", "embedded_cpu", "TFLite",
+           "fp32", 1, HWNASBENCH),
+    Device("edgegpu", "NVIDIA Jetson TX2", "NVIDIA Jetson TX2", "embedded_gpu", "PyTorch",
+           "fp32", 1, HWNASBENCH),
+    Device("edgetpu", "Google Edge TPU", "Google Coral Edge TPU", "edge_tpu", "TFLite",
+           "int8", 1, HWNASBENCH, None, "models that did not compile are failed measurements"),
+    Device("eyeriss", "Eyeriss (simulated)", "Eyeriss accelerator", "asic", "Accelergy+Timeloop",
+           "int16", 1, HWNASBENCH),
+    Device("fpga", "FPGA (simulated)", "Xilinx ZC706 FPGA", "fpga", "Vivado HLS", "int16", 1,
+           HWNASBENCH),
+    _eagle("eagle_i7", "Intel Core i7-7820X", "Intel Core i7-7820X", "desktop_cpu", "fp32"),
+    _eagle("eagle_gtx1080ti", "NVIDIA GTX 1080 Ti (Eagle)", "NVIDIA GTX 1080 Ti", "desktop_gpu",
+           "fp32"),
+    _eagle("eagle_gtx1080ti_large", "NVIDIA GTX 1080 Ti, large batch (Eagle)",
+           "NVIDIA GTX 1080 Ti", "desktop_gpu", "fp32"),
+    _eagle("eagle_jetson_nano_fp16", "NVIDIA Jetson Nano fp16", "NVIDIA Jetson Nano",
+           "embedded_gpu", "fp16"),
+    _eagle("eagle_jetson_nano_fp32", "NVIDIA Jetson Nano fp32", "NVIDIA Jetson Nano",
+           "embedded_gpu", "fp32"),
+    _eagle("eagle_edgetpu", "Google Edge TPU (Eagle)", "Google Coral Edge TPU", "edge_tpu", "int8"),
+    _eagle("eagle_edgetpu_large", "Google Edge TPU, large (Eagle)", "Google Coral Edge TPU",
+           "edge_tpu", "int8"),
+    _eagle("eagle_sd450_cpu", "Snapdragon 450 CPU", "Qualcomm Snapdragon 450 Cortex-A53",
+           "mobile_cpu", "int8"),
+    _eagle("eagle_sd675_cpu", "Snapdragon 675 CPU", "Qualcomm Snapdragon 675 Kryo 460",
+           "mobile_cpu", "int8"),
+    _eagle("eagle_sd855_cpu", "Snapdragon 855 CPU", "Qualcomm Snapdragon 855 Kryo 485",
+           "mobile_cpu", "int8"),
+    _eagle("eagle_sd450_gpu", "Snapdragon 450 GPU", "Qualcomm Adreno 506", "mobile_gpu", "int8"),
+    _eagle("eagle_sd675_gpu", "Snapdragon 675 GPU", "Qualcomm Adreno 612", "mobile_gpu", "int8"),
+    _eagle("eagle_sd855_gpu", "Snapdragon 855 GPU", "Qualcomm Adreno 640", "mobile_gpu", "int8"),
+    _eagle("eagle_sd675_dsp", "Snapdragon 675 DSP", "Qualcomm Hexagon 685", "mobile_dsp", "int8"),
+    _eagle("eagle_sd855_dsp", "Snapdragon 855 DSP", "Qualcomm Hexagon 690", "mobile_dsp", "int8"),
+    Device("nnmeter_cortexa76", "Cortex-A76 CPU (nn-Meter)", "Arm Cortex-A76 (Pixel 4)",
+           "mobile_cpu", "TFLite", "fp32", 1, NNMETER),
+    Device("nnmeter_adreno630", "Adreno 630 GPU (nn-Meter)", "Qualcomm Adreno 630 (Mi 8)",
+           "mobile_gpu", "TFLite", "fp32", 1, NNMETER),
+    Device("nnmeter_adreno640", "Adreno 640 GPU (nn-Meter)", "Qualcomm Adreno 640 (Pixel 4)",
+           "mobile_gpu", "TFLite", "fp32", 1, NNMETER),
+    Device("nnmeter_myriadvpu", "Intel Myriad VPU (nn-Meter)", "Intel Movidius Myriad X",
+           "vpu", "OpenVINO", "fp16", 1, NNMETER),
+)
+
+_BY_ID = {d.device_id: d for d in KNOWN_DEVICES}
+
+EAGLE_FILE_DEVICES = {
+    "desktop-cpu-core-i7-7820x-fp32": "eagle_i7",
+    "desktop-gpu-gtx-1080ti-fp32": "eagle_gtx1080ti",
+    "desktop-gpu-gtx-1080ti-large": "eagle_gtx1080ti_large",
+    "embedded-gpu-jetson-nono-fp16": "eagle_jetson_nano_fp16",
+    "embedded-gpu-jetson-nono-fp32": "eagle_jetson_nano_fp32",
+    "embeeded-tpu-edgetpu-int8": "eagle_edgetpu",
+    "embedded-tpu-edgetpu-int8": "eagle_edgetpu",
+    "embedded-tpu-edgetpu-large": "eagle_edgetpu_large",
+    "mobile-cpu-snapdragon-450-contex-a53-int8": "eagle_sd450_cpu",
+    "mobile-cpu-snapdragon-450-cortex-a53-int8": "eagle_sd450_cpu",
+    "mobile-cpu-snapdragon-675-kryo-460-int8": "eagle_sd675_cpu",
+    "mobile-cpu-snapdragon-855-kryo-485-int8": "eagle_sd855_cpu",
+    "mobile-dsp-snapdragon-675-hexagon-685-int8": "eagle_sd675_dsp",
+    "mobile-dsp-snapdragon-855-hexagon-690-int8": "eagle_sd855_dsp",
+    "mobile-gpu-snapdragon-450-adreno-506-int8": "eagle_sd450_gpu",
+    "mobile-gpu-snapdragon-675-adren0-612-int8": "eagle_sd675_gpu",
+    "mobile-gpu-snapdragon-855-adren0-640-int8": "eagle_sd855_gpu",
+}
+
+_PLATFORM_PREFIX = {
+    "desktop-cpu": "desktop_cpu", "desktop-gpu": "desktop_gpu", "embedded-gpu": "embedded_gpu",
+    "embedded-tpu": "edge_tpu", "embeeded-tpu": "edge_tpu", "mobile-cpu": "mobile_cpu",
+    "mobile-gpu": "mobile_gpu", "mobile-dsp": "mobile_dsp",
+}
+
+
+def known_device(device_id: str) -> Device | None:
+    """The registry entry of a canonical device id, or None."""
+    return _BY_ID.get(device_id)
+
+
+def eagle_device(file_stem: str) -> Device:
+    """The device of an Eagle latency file, named from its file name (unknown names get a slug)."""
+    known = EAGLE_FILE_DEVICES.get(file_stem)
+    if known is not None:
+        return _BY_ID[known]
+    slug = re.sub(r"[^a-z0-9]+", "_", file_stem.lower()).strip("_")
+    platform = next((v for k, v in _PLATFORM_PREFIX.items() if file_stem.startswith(k)), "other")
+    return Device(f"eagle_{slug}", file_stem, file_stem, platform, None, None, 1, EAGLE)
+
+
+def devices_table(devices: list[Device]) -> pa.Table:
+    """The `devices` warehouse table for these devices, sorted by id."""
+    rows = [asdict(d) for d in sorted(devices, key=lambda d: d.device_id)]
+    return pa.Table.from_pylist(rows, schema=DEVICES)
+

@@ -1,0 +1,100 @@
+"""Arrow schemas of every warehouse table, in one place."""
+
+import pyarrow as pa
+
+SOURCE_FILE = pa.struct([
+    ("path", pa.string()), ("sha256", pa.string()), ("bytes", pa.int64()), ("role", pa.string()),
+])
+
+SOURCES = pa.schema([
+    ("source_id", pa.string()),
+    ("repo", pa.string()),
+    ("commit", pa.string()),
+    ("license", pa.string()),
+    ("description", pa.string()),
+    ("files", pa.list_(SOURCE_FILE)),
+    ("fingerprint", pa.string()),
+    ("ingested_at", pa.string()),
+    ("latency_rows", pa.int64()),
+    ("accuracy_rows", pa.int64()),
+])
+
+SPACES = pa.schema([
+    ("space_id", pa.string()),
+    ("description", pa.string()),
+    ("size", pa.string()),
+    ("log10_size", pa.float64()),
+    ("encoding_notes", pa.string()),
+])
+
+DEVICES = pa.schema([
+    ("device_id", pa.string()),
+    ("display_name", pa.string()),
+    ("hardware", pa.string()),
+    ("platform_class", pa.string()),
+    ("framework", pa.string()),
+    ("precision", pa.string()),
+    ("batch_size", pa.int32()),
+    ("origin_study", pa.string()),
+    ("resolution_ms", pa.float64()),
+    ("notes", pa.string()),
+])
+
+LATENCY = pa.schema([
+    ("space_id", pa.string()),
+    ("dataset", pa.string()),
+    ("device_id", pa.string()),
+    ("arch_id", pa.int64()),
+    ("latency_ms", pa.float64()),
+    ("status", pa.string()),
+    ("source_id", pa.string()),
+])
+
+# Every series as each file carried it, before copies are merged: the provenance of `latency`.
+LATENCY_RAW = pa.schema([*LATENCY, ("file", pa.string())])
+
+SERIES_PROVENANCE = pa.schema([
+    ("space_id", pa.string()),
+    ("dataset", pa.string()),
+    ("device_id", pa.string()),
+    ("source_id", pa.string()),
+    ("file", pa.string()),
+    ("rows", pa.int64()),
+    ("rows_shared", pa.int64()),
+    ("max_rel_diff", pa.float64()),
+    ("role", pa.string()),
+])
+
+ACCURACY = pa.schema([
+    ("space_id", pa.string()),
+    ("dataset", pa.string()),
+    ("arch_id", pa.int64()),
+    ("metric", pa.string()),
+    ("value", pa.float64()),
+    ("source_id", pa.string()),
+])
+
+TABLES: dict[str, pa.Schema] = {
+    "sources": SOURCES,
+    "spaces": SPACES,
+    "devices": DEVICES,
+    "latency": LATENCY,
+    "latency_raw": LATENCY_RAW,
+    "series_provenance": SERIES_PROVENANCE,
+    "accuracy": ACCURACY,
+}
+
+# Tables stored as hive partitions, and the column each is partitioned on.
+PARTITIONS: dict[str, str] = {"latency": "space_id", "latency_raw": "space_id"}
+
+# Row order of each table: writes sort by these keys so that re-ingests are byte-identical.
+SORT_KEYS: dict[str, tuple[str, ...]] = {
+    "sources": ("source_id",),
+    "spaces": ("space_id",),
+    "devices": ("device_id",),
+    "latency": ("space_id", "dataset", "device_id", "arch_id"),
+    "latency_raw": ("space_id", "dataset", "device_id", "source_id", "file", "arch_id"),
+    "series_provenance": ("space_id", "dataset", "device_id", "source_id", "file"),
+    "accuracy": ("space_id", "dataset", "metric", "arch_id"),
+    "architectures": ("space_id", "arch_id"),
+}

@@ -1,0 +1,160 @@
+"""The Parquet store: content-addressed table versions published by one atomic manifest swap.
+
+Layout of a warehouse directory::
+
+    manifest.json                      which version of each table is current
+    tables/<name>/<fingerprint>/...    one immutable Parquet version (hive-partitioned if big)
+    catalog.duckdb                     views over the current versions (see `warehouse.catalog`)
+
+A commit writes new versions beside the old ones, then replaces `manifest.json` in one rename.
+A crash or an error before that rename leaves the previous warehouse exactly as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from warehouse.errors import WarehouseEmpty
+from warehouse.schemas import PARTITIONS, SORT_KEYS, TABLES
+
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+
+
+def table_fingerprint(table: pa.Table) -> str:
+    """sha256 of a table's schema and content, independent of chunking."""
+    h = hashlib.sha256(table.schema.serialize().to_pybytes())
+    for batch in table.combine_chunks().to_batches():
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, batch.schema) as writer:
+            writer.write_batch(batch)
+        h.update(sink.getvalue().to_pybytes())
+    return h.hexdigest()[:16]
+
+
+def canonical(name: str, table: pa.Table) -> pa.Table:
+    """The table in the deterministic row order its name prescribes."""
+    keys = [k for k in SORT_KEYS.get(name, ()) if k in table.column_names]
+    if keys:
+        table = table.sort_by([(k, "ascending") for k in keys])
+    return table.combine_chunks()
+
+
+class Warehouse:
+    """A warehouse directory: read current tables, commit new versions atomically."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root).absolute()
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / MANIFEST
+
+    def manifest(self) -> dict[str, str]:
+        """Table name → fingerprint of its current version (empty for a new warehouse)."""
+        if not self.manifest_path.exists():
+            return {}
+        return json.loads(self.manifest_path.read_text())["tables"]
+
+    def exists(self) -> bool:
+        return self.manifest_path.exists()
+
+    def has(self, name: str) -> bool:
+        return name in self.manifest()
+
+    def table_dir(self, name: str, fingerprint: str | None = None) -> Path:
+        fp = fingerprint or self.manifest()[name]
+        return self.root / "tables" / name / fp
+
+    def read(self, name: str) -> pa.Table:
+        """The current version of a table."""
+        tables = self.manifest()
+        if name not in tables:
+            raise WarehouseEmpty(
+                f"table '{name}' is not in the warehouse at {self.root}: "
+                "run `oneproxy ingest --all` first"
+            )
+        path = self.table_dir(name, tables[name])
+        partitioning = "hive" if name in PARTITIONS else None
+        dataset = ds.dataset(path, format="parquet", partitioning=partitioning)
+        table = dataset.to_table()
+        if name in TABLES:
+            table = table.select(TABLES[name].names).cast(TABLES[name])
+        return canonical(name, table)
+
+    def read_or_none(self, name: str) -> pa.Table | None:
+        return self.read(name) if self.has(name) else None
+
+    def commit(self, tables: dict[str, pa.Table]) -> dict[str, str]:
+        """Publish new versions of these tables at once; returns name → fingerprint of changed."""
+        current = self.manifest()
+        created: list[Path] = []
+        changed: dict[str, str] = {}
+        try:
+            for name, table in tables.items():
+                table = canonical(name, table)
+                fp = table_fingerprint(table)
+                if current.get(name) == fp:
+                    continue
+                target = self.table_dir(name, fp)
+                if not target.exists():
+                    self._write_version(name, table, target)
+                    created.append(target)
+                changed[name] = fp
+            if changed:
+                self._write_manifest({**current, **changed})
+        except BaseException:
+            for path in created:
+                shutil.rmtree(path, ignore_errors=True)
+            raise
+        self._drop_unreferenced()
+        return changed
+
+    def _write_version(self, name: str, table: pa.Table, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            if name in PARTITIONS:
+                ds.write_dataset(
+                    table, tmp, format="parquet", partitioning=[PARTITIONS[name]],
+                    partitioning_flavor="hive", basename_template="part-{i}.parquet",
+                    existing_data_behavior="overwrite_or_ignore",
+                    file_options=ds.ParquetFileFormat().make_write_options(compression="zstd"),
+                )
+            else:
+                pq.write_table(table, tmp / "part-0.parquet", compression="zstd")
+            os.replace(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def _write_manifest(self, tables: dict[str, str]) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        body = json.dumps({"format": FORMAT_VERSION, "tables": dict(sorted(tables.items()))},
+                          indent=1)
+        fd, tmp = tempfile.mkstemp(prefix=".manifest.", dir=self.root)
+        with os.fdopen(fd, "w") as f:
+            f.write(body + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.manifest_path)
+
+    def _drop_unreferenced(self) -> None:
+        """Remove table versions no longer in the manifest (and leftovers of interrupted writes)."""
+        current = self.manifest()
+        tables_dir = self.root / "tables"
+        if not tables_dir.exists():
+            return
+        for table_dir in tables_dir.iterdir():
+            for version in table_dir.iterdir():
+                if current.get(table_dir.name) != version.name:
+                    shutil.rmtree(version, ignore_errors=True)
