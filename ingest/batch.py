@@ -1,0 +1,84 @@
+"""What one source's loader hands to the ingest pipeline: normalised tables plus provenance."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from ingest.registry import Source, UpstreamFile
+from warehouse.devices import Device
+from warehouse.schemas import ACCURACY, LATENCY_RAW
+
+Resolver = Callable[[UpstreamFile], Path]
+"""Turns a registry entry into a local, sha256-verified path (see `ingest.fetch`)."""
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    path: str
+    sha256: str
+    bytes: int
+    role: str
+
+
+@dataclass
+class SourceBatch:
+    """Everything one source contributes, in warehouse schemas, validated and not yet written."""
+
+    source_id: str
+    repo: str
+    commit: str | None
+    license: str
+    description: str
+    files: list[FileRecord] = field(default_factory=list)
+    latency: list[pa.Table] = field(default_factory=list)
+    accuracy: list[pa.Table] = field(default_factory=list)
+    devices: list[Device] = field(default_factory=list)
+
+    @classmethod
+    def for_source(cls, src: Source) -> SourceBatch:
+        return cls(src.source_id, src.repo, src.commit, src.license, src.description)
+
+    def add_file(self, f: UpstreamFile, role: str) -> None:
+        self.files.append(FileRecord(f.path, f.sha256, f.bytes, role))
+
+    def add_series(self, *, space_id: str, dataset: str, device: Device, arch_id: np.ndarray,
+                   latency_ms: np.ndarray, file: str) -> None:
+        """One device series; non-positive or non-finite latencies become failed measurements."""
+        values = np.asarray(latency_ms, dtype=np.float64)
+        ok = np.isfinite(values) & (values > 0)
+        n = len(values)
+        self.latency.append(pa.table({
+            "space_id": pa.array([space_id] * n, pa.string()),
+            "dataset": pa.array([dataset] * n, pa.string()),
+            "device_id": pa.array([device.device_id] * n, pa.string()),
+            "arch_id": pa.array(np.asarray(arch_id, dtype=np.int64)),
+            "latency_ms": pa.array(values, mask=~ok),
+            "status": pa.array(np.where(ok, "ok", "failed")),
+            "source_id": pa.array([self.source_id] * n, pa.string()),
+            "file": pa.array([file] * n, pa.string()),
+        }, schema=LATENCY_RAW))
+        if device not in self.devices:
+            self.devices.append(device)
+
+    def add_accuracy(self, *, space_id: str, dataset: str, metric: str, arch_id: np.ndarray,
+                     values: np.ndarray) -> None:
+        n = len(values)
+        self.accuracy.append(pa.table({
+            "space_id": pa.array([space_id] * n, pa.string()),
+            "dataset": pa.array([dataset] * n, pa.string()),
+            "arch_id": pa.array(np.asarray(arch_id, dtype=np.int64)),
+            "metric": pa.array([metric] * n, pa.string()),
+            "value": pa.array(np.asarray(values, dtype=np.float64)),
+            "source_id": pa.array([self.source_id] * n, pa.string()),
+        }, schema=ACCURACY))
+
+    def latency_table(self) -> pa.Table:
+        return pa.concat_tables(self.latency) if self.latency else LATENCY_RAW.empty_table()
+
+    def accuracy_table(self) -> pa.Table:
+        return pa.concat_tables(self.accuracy) if self.accuracy else ACCURACY.empty_table()

@@ -1,0 +1,50 @@
+"""The official NAS-Bench-201 index (arch string → 0…15624), read from HELP's `str_arch2idx.pt`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ingest.batch import Resolver, SourceBatch
+from ingest.errors import CorruptFile
+from ingest.registry import UpstreamFile, file
+from ingest.safe_load import load_file
+from warehouse.spaces import nb201
+
+INDEX_PATH = "data/nasbench201/str_arch2idx.pt"
+
+
+@dataclass(frozen=True)
+class Nb201Index:
+    strings: list[str]
+    """Arch string of each official index, in index order."""
+    code_to_index: np.ndarray
+    """Official index of each base-5 op code (see `nb201.ops_code`)."""
+    source: UpstreamFile
+
+    def index_of_ops(self, ops: np.ndarray) -> np.ndarray:
+        """Official indices of rows of op tuples (every tuple of the space has one)."""
+        return self.code_to_index[nb201.ops_code(ops)]
+
+    def record(self, batch: SourceBatch) -> None:
+        batch.add_file(self.source, "nb201 index")
+
+
+def load_index(resolve: Resolver) -> Nb201Index:
+    """Read and check the NAS-Bench-201 index file."""
+    upstream = file("help", INDEX_PATH)
+    path = resolve(upstream)
+    mapping = load_file(path)
+    if not isinstance(mapping, dict) or len(mapping) != nb201.N_ARCHS:
+        raise CorruptFile(f"{path}: expected a dict of {nb201.N_ARCHS} arch strings to indices")
+    indices = np.fromiter(mapping.values(), dtype=np.int64, count=len(mapping))
+    if not np.array_equal(np.sort(indices), np.arange(nb201.N_ARCHS)):
+        raise CorruptFile(f"{path}: indices are not a permutation of 0..{nb201.N_ARCHS - 1}")
+    strings = [""] * nb201.N_ARCHS
+    for key, idx in mapping.items():
+        strings[idx] = key
+    ops = nb201.ops_matrix(strings)
+    code_to_index = np.full(nb201.N_ARCHS, -1, dtype=np.int64)
+    code_to_index[nb201.ops_code(ops)] = np.arange(nb201.N_ARCHS)
+    return Nb201Index(strings, code_to_index, upstream)

@@ -1,0 +1,131 @@
+"""The ingest stage: load sources, merge series copies, and commit every table in one swap."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from ingest import eagle, help, nb201_accuracy, ren_oneproxy
+from ingest.batch import Resolver, SourceBatch
+from ingest.merge import merge_series
+from ingest.nb201_index import load_index
+from warehouse.devices import Device, devices_table
+from warehouse.schemas import ACCURACY, DEVICES, LATENCY_RAW, SOURCES
+from warehouse.spaces import nb201, spaces_table
+from warehouse.store import Warehouse
+
+Loader = Callable[[Resolver], SourceBatch]
+
+LOADERS: dict[str, Loader] = {
+    "help": help.load,
+    "oneproxy": ren_oneproxy.load,
+    "eagle": eagle.load,
+    "nb201_acc": nb201_accuracy.load,
+}
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What one ingest did: which sources, how many rows, which tables changed."""
+
+    sources: tuple[str, ...]
+    latency_rows: int
+    accuracy_rows: int
+    devices: int
+    changed_tables: tuple[str, ...]
+    seconds: float
+
+
+def _fingerprint(batch: SourceBatch) -> str:
+    text = "\n".join(sorted(f"{f.path} {f.sha256}" for f in batch.files))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _source_rows(batches: list[SourceBatch], previous: pa.Table | None) -> pl.DataFrame:
+    old = pl.from_arrow(previous) if previous is not None else pl.from_arrow(SOURCES.empty_table())
+    stamp = datetime.now(UTC).replace(microsecond=0).isoformat()
+    rows = []
+    for b in batches:
+        fp = _fingerprint(b)
+        kept = old.filter((pl.col("source_id") == b.source_id) & (pl.col("fingerprint") == fp))
+        rows.append({
+            "source_id": b.source_id, "repo": b.repo, "commit": b.commit, "license": b.license,
+            "description": b.description,
+            "files": [vars(f) for f in sorted(set(b.files), key=lambda f: (f.role, f.path))],
+            "fingerprint": fp,
+            "ingested_at": kept["ingested_at"][0] if kept.height else stamp,
+            "latency_rows": b.latency_table().num_rows,
+            "accuracy_rows": b.accuracy_table().num_rows,
+        })
+    new = pl.from_arrow(pa.Table.from_pylist(rows, schema=SOURCES))
+    ids = [b.source_id for b in batches]
+    return pl.concat([old.filter(~pl.col("source_id").is_in(ids)), new])
+
+
+def _replace(previous: pa.Table | None, schema: pa.Schema, ids: list[str],
+             new: list[pa.Table]) -> pa.Table:
+    """A table with the rows of these sources replaced by their new rows."""
+    kept = [] if previous is None else [
+        pl.from_arrow(previous).filter(~pl.col("source_id").is_in(ids)).to_arrow().cast(schema)
+    ]
+    return pa.concat_tables([schema.empty_table(), *kept, *new])
+
+
+def _devices(previous: pa.Table | None, batches: list[SourceBatch],
+             latency: pa.Table) -> pa.Table:
+    """Registry metadata of every device that has latency rows (newest metadata wins)."""
+    fresh: dict[str, Device] = {d.device_id: d for b in batches for d in b.devices}
+    new = pl.from_arrow(devices_table(list(fresh.values())))
+    old = pl.from_arrow(previous if previous is not None else DEVICES.empty_table())
+    used = pl.from_arrow(latency).get_column("device_id").unique()
+    merged = pl.concat([old.filter(~pl.col("device_id").is_in(list(fresh))), new])
+    return merged.filter(pl.col("device_id").is_in(used)).to_arrow().cast(DEVICES)
+
+
+def commit_batches(wh: Warehouse, batches: list[SourceBatch], resolve: Resolver) -> IngestResult:
+    """Merge the batches with what the warehouse holds and publish the result atomically."""
+    start = time.perf_counter()
+    ids = [b.source_id for b in batches]
+    raw = _replace(wh.read_or_none("latency_raw"), LATENCY_RAW, ids,
+                   [b.latency_table() for b in batches])
+    accuracy = _replace(wh.read_or_none("accuracy"), ACCURACY, ids,
+                        [b.accuracy_table() for b in batches])
+    latency, provenance = merge_series(raw)
+    index = load_index(resolve)
+    tables = {
+        "latency_raw": raw,
+        "latency": latency,
+        "series_provenance": provenance,
+        "accuracy": accuracy,
+        "devices": _devices(wh.read_or_none("devices"), batches, latency),
+        "sources": _source_rows(batches, wh.read_or_none("sources")).to_arrow().cast(SOURCES),
+        "architectures": nb201.arch_table(index.strings, np.arange(nb201.N_ARCHS)),
+        "spaces": spaces_table({nb201.SPACE_ID}),
+    }
+    changed = wh.commit(tables)
+    return IngestResult(
+        sources=tuple(ids), latency_rows=latency.num_rows, accuracy_rows=accuracy.num_rows,
+        devices=tables["devices"].num_rows, changed_tables=tuple(sorted(changed)),
+        seconds=time.perf_counter() - start,
+    )
+
+
+def load_sources(source_ids: list[str], resolve: Resolver, eagle_dir: Path | None = None,
+                 progress: Callable[[str], None] = lambda _: None) -> list[SourceBatch]:
+    """Load and validate each source; nothing is written."""
+    batches = []
+    for source_id in source_ids:
+        progress(source_id)
+        if source_id == "eagle" and eagle_dir is not None:
+            batches.append(eagle.load(resolve, eagle_dir))
+        else:
+            batches.append(LOADERS[source_id](resolve))
+    return batches
