@@ -1,0 +1,232 @@
+"""The `oneproxy` command line: parses options, calls the Python API, renders the result."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ingest.fetch import fetch
+from ingest.pipeline import LOADERS, IngestResult, commit_batches, load_sources
+from oneproxy import settings
+from oneproxy.output import FORMATS, render
+from warehouse.catalog import query
+from warehouse.errors import OneproxyError, UnknownSpace
+from warehouse.store import Warehouse
+
+stderr = Console(stderr=True)
+
+
+class OneproxyGroup(click.Group):
+    """A group whose commands turn domain errors into one line and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OneproxyError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def warehouse_option(fn: Callable) -> Callable:
+    """`--warehouse DIR`, shared by every command; passes a `Warehouse` as `wh`."""
+
+    @click.option("--warehouse", "warehouse", type=click.Path(path_type=Path, file_okay=False),
+                  default=None, help="Warehouse folder [env ONEPROXY_WAREHOUSE; default "
+                  "./oneproxy-warehouse].")
+    @functools.wraps(fn)
+    def wrapper(*args: Any, warehouse: Path | None, **kwargs: Any) -> Any:
+        return fn(*args, wh=Warehouse(settings.warehouse_dir(warehouse)), **kwargs)
+
+    return wrapper
+
+
+def output_options(fn: Callable) -> Callable:
+    """`--format` and `-o FILE`, shared by every command that prints rows."""
+    fn = click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+                      default=None, help="Write to FILE instead of standard output.")(fn)
+    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
+                        show_default=True, help="Output format.")(fn)
+
+
+def fetch_options(fn: Callable) -> Callable:
+    """`--mirror DIR` and `--cache DIR`: where upstream files are found."""
+    fn = click.option("--cache", type=click.Path(path_type=Path, file_okay=False), default=None,
+                      help="Download cache [env ONEPROXY_CACHE; default the user cache dir].")(fn)
+    return click.option("--mirror", type=click.Path(path_type=Path, file_okay=False),
+                        default=None, help="Folder of pinned upstream files laid out as "
+                        "<owner>__<repo>/<path> [env ONEPROXY_MIRROR].")(fn)
+
+
+@click.group(cls=OneproxyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="oneproxy")
+def main() -> None:
+    """Latency monotonicity, AdaProxy adaptation and hardware-aware NAS over a warehouse of
+    public neural-network latency measurements.
+
+    \b
+    Start with:
+      oneproxy ingest --all          # load every pinned public source
+      oneproxy devices --space nb201
+      oneproxy sql "SELECT device_id, count(*) FROM latency GROUP BY 1"
+    """
+
+
+def run_ingest(wh: Warehouse, source_ids: list[str], mirror: Path | None, cache: Path | None,
+               eagle_dir: Path | None = None) -> IngestResult:
+    """Load the sources with a progress bar, then commit them in one atomic swap."""
+    mirror_dir = settings.mirror_dir(mirror)
+    cache_dir = settings.cache_dir(cache)
+
+    def resolve(f: Any) -> Path:
+        return fetch(f, mirror=mirror_dir, cache=cache_dir)
+
+    columns = (TextColumn("[bold]ingest[/] {task.description}"), BarColumn(), TextColumn(
+        "{task.completed}/{task.total}"), TimeElapsedColumn())
+    with Progress(*columns, console=stderr, transient=True) as progress:
+        task = progress.add_task("", total=len(source_ids) + 1)
+
+        def step(name: str) -> None:
+            progress.update(task, description=name, completed=source_ids.index(name))
+
+        batches = load_sources(source_ids, resolve, eagle_dir, step)
+        progress.update(task, description="merge and commit", completed=len(source_ids))
+        result = commit_batches(wh, batches, resolve)
+        progress.update(task, completed=len(source_ids) + 1)
+    return result
+
+
+def _print_ingest(result: IngestResult, wh: Warehouse) -> None:
+    changed = ", ".join(result.changed_tables) or "nothing changed"
+    click.echo(
+        f"ingested {', '.join(result.sources)} into {wh.root} in {result.seconds:.1f}s: "
+        f"{result.latency_rows:,} latency rows, {result.accuracy_rows:,} accuracy rows, "
+        f"{result.devices} devices; tables written: {changed}"
+    )
+
+
+@main.command()
+@click.argument("sources", nargs=-1, type=click.Choice(sorted(LOADERS)))
+@click.option("--all", "all_sources", is_flag=True, help="Ingest every known source.")
+@click.option("--path", "eagle_dir", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              default=None, help="With `eagle`: a folder of your own Eagle latency files.")
+@fetch_options
+@warehouse_option
+def ingest(wh: Warehouse, sources: tuple[str, ...], all_sources: bool, eagle_dir: Path | None,
+           mirror: Path | None, cache: Path | None) -> None:
+    """Load upstream sources into the warehouse (sha256-verified, atomic, idempotent).
+
+    \b
+    Examples:
+      ONEPROXY_MIRROR=../shared/datasets oneproxy ingest --all
+      oneproxy ingest help oneproxy --mirror ../shared/datasets
+      oneproxy ingest eagle --path ~/eagle-latency-files
+    """
+    if all_sources == bool(sources):
+        raise click.UsageError("name SOURCES or give --all, not both or neither")
+    if eagle_dir is not None and "eagle" not in sources:
+        raise click.UsageError("--path goes with the `eagle` source")
+    source_ids = sorted(LOADERS) if all_sources else list(dict.fromkeys(sources))
+    _print_ingest(run_ingest(wh, source_ids, mirror, cache, eagle_dir), wh)
+
+
+@main.command()
+@output_options
+@warehouse_option
+def sources(wh: Warehouse, fmt: str, output: Path | None) -> None:
+    """List ingested sources with commit, license, files and row counts.
+
+    \b
+    Example:
+      oneproxy sources --format json
+    """
+    table = query(wh, "SELECT source_id, repo, commit, license, len(files) AS files, "
+                   "latency_rows, accuracy_rows, ingested_at FROM sources ORDER BY source_id")
+    render(table, fmt, output, title="sources")
+
+
+@main.command()
+@output_options
+@warehouse_option
+def spaces(wh: Warehouse, fmt: str, output: Path | None) -> None:
+    """List search spaces with their size and how many devices cover them.
+
+    \b
+    Example:
+      oneproxy spaces
+    """
+    render(query(wh, "SELECT s.space_id, s.size, s.description, "
+                  "(SELECT count(DISTINCT device_id) FROM latency l WHERE l.space_id = s.space_id)"
+                  " AS devices FROM spaces s ORDER BY space_id"), fmt, output, title="spaces")
+
+
+@main.command()
+@click.option("--space", default=None, help="Only devices measured on this space (e.g. nb201).")
+@output_options
+@warehouse_option
+def devices(wh: Warehouse, space: str | None, fmt: str, output: Path | None) -> None:
+    """List devices with platform class, framework, precision and coverage.
+
+    \b
+    Examples:
+      oneproxy devices
+      oneproxy devices --space nb201 --format csv
+    """
+    if space is not None:
+        known = query(wh, "SELECT space_id FROM spaces").column("space_id").to_pylist()
+        if space not in known:
+            raise UnknownSpace(f"unknown space '{space}': the warehouse has {', '.join(known)}")
+    render(query(wh, "SELECT d.device_id, d.display_name, d.platform_class, d.framework, "
+                  "d.precision, d.batch_size, c.space_id, c.architectures, c.failed, "
+                  "d.origin_study FROM devices d JOIN coverage c USING (device_id) "
+                  "WHERE ? IS NULL OR c.space_id = ? "
+                  "ORDER BY c.space_id, d.platform_class, d.device_id", [space, space]),
+           fmt, output, title="devices")
+
+
+@main.command()
+@click.argument("query_text", metavar="QUERY")
+@output_options
+@warehouse_option
+def sql(wh: Warehouse, query_text: str, fmt: str, output: Path | None) -> None:
+    """Run a read-only SQL query over the warehouse catalog (DuckDB).
+
+    Views: latency, latency_raw, latency_detail, coverage, devices, architectures,
+    accuracy, sources, series_provenance, spaces.
+
+    \b
+    Examples:
+      oneproxy sql "SELECT latency_ms FROM latency WHERE device_id = 'pixel3' AND arch_id = 0"
+      oneproxy sql "SELECT * FROM coverage" --format csv -o coverage.csv
+    """
+    table = query(wh, query_text, guard=True)
+    render(table, fmt, output)
+
+
+COVERAGE_SQL = (
+    "SELECT space_id, dataset, platform_class, count(*) AS devices, sum(architectures) AS rows, "
+    "sum(failed) AS failed FROM coverage GROUP BY ALL ORDER BY space_id, dataset, platform_class"
+)
+
+
+@main.command()
+@fetch_options
+@warehouse_option
+def run(wh: Warehouse, mirror: Path | None, cache: Path | None) -> None:
+    """The whole batch: ingest every source, then print the coverage summary.
+
+    \b
+    Example:
+      ONEPROXY_MIRROR=../shared/datasets oneproxy run
+    """
+    _print_ingest(run_ingest(wh, sorted(LOADERS), mirror, cache), wh)
+    render(query(wh, COVERAGE_SQL), "table", title="coverage")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

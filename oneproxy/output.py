@@ -1,0 +1,63 @@
+"""Render a result table as a terminal table, CSV, JSON or Parquet, to stdout or a file."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import click
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+from rich.console import Console
+from rich.table import Table
+
+FORMATS = ("table", "csv", "json", "parquet")
+
+
+def _flat(table: pa.Table) -> pl.DataFrame:
+    """Nested columns as JSON text, so that every format can print them."""
+    frame = pl.from_arrow(table)
+    nested = [c for c, t in frame.schema.items() if t.is_nested()]
+    return frame.with_columns(
+        pl.col(c).map_elements(lambda v: json.dumps(v.to_list() if hasattr(v, "to_list") else v),
+                               return_dtype=pl.String)
+        for c in nested
+    )
+
+
+def _table_text(table: pa.Table, title: str | None) -> str:
+    frame = _flat(table)
+    view = Table(title=title, show_lines=False)
+    for name, dtype in frame.schema.items():
+        view.add_column(name, justify="right" if dtype.is_numeric() else "left")
+    for row in frame.iter_rows():
+        view.add_row(*("" if v is None else f"{v:.6g}" if isinstance(v, float) else str(v)
+                       for v in row))
+    buffer = io.StringIO()
+    Console(file=buffer, width=max(120, shutil.get_terminal_size().columns)).print(view)
+    if frame.is_empty():
+        buffer.write("(no rows)\n")
+    return buffer.getvalue()
+
+
+def render(table: pa.Table, fmt: str, output: Path | None = None, title: str | None = None) -> None:
+    """Write the table in one of FORMATS; Parquet needs `output`."""
+    if fmt == "parquet":
+        if output is None:
+            raise click.UsageError("--format parquet needs -o FILE")
+        pq.write_table(table, output, compression="zstd")
+        return
+    if fmt == "table":
+        text = _table_text(table, title)
+    elif fmt == "csv":
+        text = _flat(table).write_csv()
+    else:
+        text = json.dumps(pl.from_arrow(table).to_dicts(), indent=1, default=str) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
