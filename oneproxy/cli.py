@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +13,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from ingest.fetch import fetch
 from ingest.pipeline import LOADERS, IngestResult, commit_batches, load_sources
 from oneproxy import settings
-from oneproxy.output import FORMATS, render
-from warehouse.catalog import query
+from oneproxy.options import fetch_options, output_options, warehouse_option
+from oneproxy.output import render
+from warehouse.catalog import query, sql_text
 from warehouse.errors import OneproxyError, UnknownSpace
 from warehouse.store import Warehouse
 
@@ -31,36 +30,6 @@ class OneproxyGroup(click.Group):
             return super().invoke(ctx)
         except OneproxyError as exc:
             raise click.ClickException(str(exc)) from None
-
-
-def warehouse_option(fn: Callable) -> Callable:
-    """`--warehouse DIR`, shared by every command; passes a `Warehouse` as `wh`."""
-
-    @click.option("--warehouse", "warehouse", type=click.Path(path_type=Path, file_okay=False),
-                  default=None, help="Warehouse folder [env ONEPROXY_WAREHOUSE; default "
-                  "./oneproxy-warehouse].")
-    @functools.wraps(fn)
-    def wrapper(*args: Any, warehouse: Path | None, **kwargs: Any) -> Any:
-        return fn(*args, wh=Warehouse(settings.warehouse_dir(warehouse)), **kwargs)
-
-    return wrapper
-
-
-def output_options(fn: Callable) -> Callable:
-    """`--format` and `-o FILE`, shared by every command that prints rows."""
-    fn = click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
-                      default=None, help="Write to FILE instead of standard output.")(fn)
-    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
-                        show_default=True, help="Output format.")(fn)
-
-
-def fetch_options(fn: Callable) -> Callable:
-    """`--mirror DIR` and `--cache DIR`: where upstream files are found."""
-    fn = click.option("--cache", type=click.Path(path_type=Path, file_okay=False), default=None,
-                      help="Download cache [env ONEPROXY_CACHE; default the user cache dir].")(fn)
-    return click.option("--mirror", type=click.Path(path_type=Path, file_okay=False),
-                        default=None, help="Folder of pinned upstream files laid out as "
-                        "<owner>__<repo>/<path> [env ONEPROXY_MIRROR].")(fn)
 
 
 @click.group(cls=OneproxyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -145,9 +114,7 @@ def sources(wh: Warehouse, fmt: str, output: Path | None) -> None:
     Example:
       oneproxy sources --format json
     """
-    table = query(wh, "SELECT source_id, repo, commit, license, len(files) AS files, "
-                   "latency_rows, accuracy_rows, ingested_at FROM sources ORDER BY source_id")
-    render(table, fmt, output, title="sources")
+    render(query(wh, sql_text("queries/sources.sql")), fmt, output, title="sources")
 
 
 @main.command()
@@ -160,9 +127,7 @@ def spaces(wh: Warehouse, fmt: str, output: Path | None) -> None:
     Example:
       oneproxy spaces
     """
-    render(query(wh, "SELECT s.space_id, s.size, s.description, "
-                  "(SELECT count(DISTINCT device_id) FROM latency l WHERE l.space_id = s.space_id)"
-                  " AS devices FROM spaces s ORDER BY space_id"), fmt, output, title="spaces")
+    render(query(wh, sql_text("queries/spaces.sql")), fmt, output, title="spaces")
 
 
 @main.command()
@@ -181,12 +146,7 @@ def devices(wh: Warehouse, space: str | None, fmt: str, output: Path | None) -> 
         known = query(wh, "SELECT space_id FROM spaces").column("space_id").to_pylist()
         if space not in known:
             raise UnknownSpace(f"unknown space '{space}': the warehouse has {', '.join(known)}")
-    render(query(wh, "SELECT d.device_id, d.display_name, d.platform_class, d.framework, "
-                  "d.precision, d.batch_size, c.space_id, c.architectures, c.failed, "
-                  "d.origin_study FROM devices d JOIN coverage c USING (device_id) "
-                  "WHERE ? IS NULL OR c.space_id = ? "
-                  "ORDER BY c.space_id, d.platform_class, d.device_id", [space, space]),
-           fmt, output, title="devices")
+    render(query(wh, sql_text("queries/devices.sql"), [space]), fmt, output, title="devices")
 
 
 @main.command()
@@ -208,12 +168,6 @@ def sql(wh: Warehouse, query_text: str, fmt: str, output: Path | None) -> None:
     render(table, fmt, output)
 
 
-COVERAGE_SQL = (
-    "SELECT space_id, dataset, platform_class, count(*) AS devices, sum(architectures) AS rows, "
-    "sum(failed) AS failed FROM coverage GROUP BY ALL ORDER BY space_id, dataset, platform_class"
-)
-
-
 @main.command()
 @fetch_options
 @warehouse_option
@@ -225,7 +179,7 @@ def run(wh: Warehouse, mirror: Path | None, cache: Path | None) -> None:
       ONEPROXY_MIRROR=../shared/datasets oneproxy run
     """
     _print_ingest(run_ingest(wh, sorted(LOADERS), mirror, cache), wh)
-    render(query(wh, COVERAGE_SQL), "table", title="coverage")
+    render(query(wh, sql_text("queries/coverage_summary.sql")), "table", title="coverage")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,44 @@
+"""Option decorators shared by every command, so that each option behaves the same everywhere."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from oneproxy import settings
+from oneproxy.output import FORMATS
+from warehouse.store import Warehouse
+
+
+def warehouse_option(fn: Callable) -> Callable:
+    """`--warehouse DIR`, shared by every command; passes a `Warehouse` as `wh`."""
+
+    @click.option("--warehouse", "warehouse", type=click.Path(path_type=Path, file_okay=False),
+                  default=None, help="Warehouse folder [env ONEPROXY_WAREHOUSE; default "
+                  "./oneproxy-warehouse].")
+    @functools.wraps(fn)
+    def wrapper(*args: Any, warehouse: Path | None, **kwargs: Any) -> Any:
+        return fn(*args, wh=Warehouse(settings.warehouse_dir(warehouse)), **kwargs)
+
+    return wrapper
+
+
+def output_options(fn: Callable) -> Callable:
+    """`--format` and `-o FILE`, shared by every command that prints rows."""
+    fn = click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+                      default=None, help="Write to FILE instead of standard output.")(fn)
+    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
+                        show_default=True, help="Output format.")(fn)
+
+
+def fetch_options(fn: Callable) -> Callable:
+    """`--mirror DIR` and `--cache DIR`: where upstream files are found."""
+    fn = click.option("--cache", type=click.Path(path_type=Path, file_okay=False), default=None,
+                      help="Download cache [env ONEPROXY_CACHE; default the user cache dir].")(fn)
+    return click.option("--mirror", type=click.Path(path_type=Path, file_okay=False),
+                        default=None, help="Folder of pinned upstream files laid out as "
+                        "<owner>__<repo>/<path> [env ONEPROXY_MIRROR].")(fn)
