@@ -1,7 +1,6 @@
 """Fetch against a real HTTP server on 127.0.0.1 serving real upstream files (and altered ones)."""
 
 import hashlib
-import os
 import shutil
 import socket
 import threading
@@ -25,15 +24,6 @@ SMALL = [
 FAST = {"timeout": 2.0, "retries": 1}
 
 
-@pytest.fixture
-def mirror() -> Path:
-    env = os.environ.get("ONEPROXY_MIRROR")
-    if not env or not Path(env).is_dir():
-        pytest.fail(
-            f"ONEPROXY_MIRROR={env!r} is unset or not a folder; "
-            "set it to the folder of public files (e.g. /work/shared/datasets)"
-        )
-    return Path(env)
 
 
 class _Server:

@@ -1,7 +1,6 @@
 """NAS-Bench-201 codec: round trips, liveness, hand-computed costs, bad input, real files."""
 
 import io
-import os
 import pickle
 import re
 from pathlib import Path
@@ -305,15 +304,6 @@ def test_arch_table_bad_input(strings, ids, what):
 # ---- integration on the real public files -------------------------------------------------
 
 
-@pytest.fixture
-def mirror() -> Path:
-    root = os.environ.get("ONEPROXY_MIRROR")
-    if not root or not Path(root).is_dir():
-        pytest.fail(
-            f"ONEPROXY_MIRROR={root!r} is unset or not a directory; set it to the folder of "
-            "public files laid out as <owner>__<repo>/<path> (e.g. /work/shared/datasets)"
-        )
-    return Path(root)
 
 
 def _mirror_file(mirror: Path, rel: str) -> Path:

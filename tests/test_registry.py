@@ -2,9 +2,7 @@
 
 import dataclasses
 import json
-import os
 import re
-from pathlib import Path
 
 import pytest
 
@@ -30,15 +28,6 @@ EXPECTED_REPOS = {
 }
 
 
-@pytest.fixture
-def mirror() -> Path:
-    env = os.environ.get("ONEPROXY_MIRROR")
-    if not env or not Path(env, "MANIFEST.json").is_file():
-        pytest.fail(
-            f"ONEPROXY_MIRROR={env!r} is unset or holds no MANIFEST.json; "
-            "set it to the folder of public files (e.g. /work/shared/datasets)"
-        )
-    return Path(env)
 
 
 def test_sources_ids_repos_and_file_counts():

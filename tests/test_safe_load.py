@@ -244,15 +244,6 @@ def test_tensor_view_outside_its_storage(tmp_path, offset, size, stride):
 # --- the real upstream files ---------------------------------------------------------------
 
 
-@pytest.fixture
-def mirror() -> Path:
-    value = os.environ.get("ONEPROXY_MIRROR")
-    if not value:
-        pytest.fail("ONEPROXY_MIRROR is not set: point it at the public data mirror folder")
-    path = Path(value)
-    if not path.is_dir():
-        pytest.fail(f"ONEPROXY_MIRROR={value} is not a directory: point it at the data mirror")
-    return path
 
 
 @pytest.mark.integration

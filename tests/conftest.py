@@ -1,0 +1,38 @@
+"""Shared fixtures: the mirror of pinned public files, and one warehouse ingested from it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from ingest.fetch import fetch
+from ingest.pipeline import LOADERS, commit_batches, load_sources
+from warehouse.store import Warehouse
+
+
+@pytest.fixture(scope="session")
+def mirror() -> Path:
+    """ONEPROXY_MIRROR; a test that needs it fails (never skips) when it is missing."""
+    value = os.environ.get("ONEPROXY_MIRROR")
+    if not value or not Path(value, "MANIFEST.json").is_file():
+        pytest.fail(
+            f"ONEPROXY_MIRROR={value!r} is unset or holds no MANIFEST.json: set it to the folder "
+            "of pinned public files laid out as <owner>__<repo>/<path> (e.g. ../shared/datasets)"
+        )
+    return Path(value).absolute()
+
+
+@pytest.fixture(scope="session")
+def resolve(mirror, tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cache")
+    return lambda f: fetch(f, mirror=mirror, cache=cache)
+
+
+@pytest.fixture(scope="session")
+def ingested(resolve, tmp_path_factory) -> Warehouse:
+    """A warehouse holding every NAS-Bench-201 source (read-only for tests: do not commit to it)."""
+    wh = Warehouse(tmp_path_factory.mktemp("warehouse"))
+    commit_batches(wh, load_sources(sorted(LOADERS), resolve), resolve)
+    return wh
