@@ -1,0 +1,32 @@
+# Two entry points for a fresh machine with Python >= 3.11 and make:
+#   make run   set up .venv and run the whole batch
+#   make test  set up .venv with test extras and run the tests
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/oneproxy run
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/srcc.py
+	$(BIN)/python bench/search.py
+
+clean:
+	rm -rf $(VENV) oneproxy-warehouse .pytest_cache .ruff_cache
