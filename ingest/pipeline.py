@@ -87,7 +87,7 @@ def _devices(previous: pa.Table | None, batches: list[SourceBatch],
     old = pl.from_arrow(previous if previous is not None else DEVICES.empty_table())
     used = pl.from_arrow(latency).get_column("device_id").unique()
     merged = pl.concat([old.filter(~pl.col("device_id").is_in(list(fresh))), new])
-    return merged.filter(pl.col("device_id").is_in(used)).to_arrow().cast(DEVICES)
+    return merged.filter(pl.col("device_id").is_in(used.implode())).to_arrow().cast(DEVICES)
 
 
 def commit_batches(wh: Warehouse, batches: list[SourceBatch], resolve: Resolver) -> IngestResult:

@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
@@ -47,6 +48,16 @@ def canonical(name: str, table: pa.Table) -> pa.Table:
     if keys:
         table = table.sort_by([(k, "ascending") for k in keys])
     return table.combine_chunks()
+
+
+def _write_partitions(table: pa.Table, column: str, folder: Path) -> None:
+    """Hive partitions `column=value/part-0.parquet`, written one by one so bytes are repeatable."""
+    values = table[column]
+    for value in pc.unique(values).to_pylist():
+        part = folder / f"{column}={value}"
+        part.mkdir()
+        rows = table.filter(pc.equal(values, value)).drop_columns([column])
+        pq.write_table(rows, part / "part-0.parquet", compression="zstd")
 
 
 class Warehouse:
@@ -124,12 +135,7 @@ class Warehouse:
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
             if name in PARTITIONS:
-                ds.write_dataset(
-                    table, tmp, format="parquet", partitioning=[PARTITIONS[name]],
-                    partitioning_flavor="hive", basename_template="part-{i}.parquet",
-                    existing_data_behavior="overwrite_or_ignore",
-                    file_options=ds.ParquetFileFormat().make_write_options(compression="zstd"),
-                )
+                _write_partitions(table, PARTITIONS[name], tmp)
             else:
                 pq.write_table(table, tmp / "part-0.parquet", compression="zstd")
             os.replace(tmp, target)
