@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Pinned public files: a sibling mirror folder is used when present, else they are downloaded.
+ONEPROXY_MIRROR ?= $(abspath $(wildcard ../shared/datasets))
+export ONEPROXY_MIRROR
 
 .PHONY: run test lint bench clean
 
@@ -25,8 +28,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
-	$(BIN)/python bench/srcc.py
-	$(BIN)/python bench/search.py
+	$(BIN)/python -m bench.srcc
+	$(BIN)/python -m bench.search
 
 clean:
 	rm -rf $(VENV) oneproxy-warehouse .pytest_cache .ruff_cache

@@ -29,6 +29,11 @@ def _flat(table: pa.Table) -> pl.DataFrame:
     )
 
 
+def _width() -> int:
+    """The terminal's width on a terminal; wide enough for any table when piped."""
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else 1000
+
+
 def _table_text(table: pa.Table, title: str | None) -> str:
     frame = _flat(table)
     view = Table(title=title, show_lines=False)
@@ -38,7 +43,7 @@ def _table_text(table: pa.Table, title: str | None) -> str:
         view.add_row(*("" if v is None else f"{v:.6g}" if isinstance(v, float) else str(v)
                        for v in row))
     buffer = io.StringIO()
-    Console(file=buffer, width=max(120, shutil.get_terminal_size().columns)).print(view)
+    Console(file=buffer, width=_width()).print(view)
     if frame.is_empty():
         buffer.write("(no rows)\n")
     return buffer.getvalue()

@@ -1,6 +1,6 @@
 -- `oneproxy devices [--space S]`: device metadata with per-space coverage ($1 = space or NULL).
-SELECT d.device_id, d.display_name, d.platform_class, d.framework, d.precision, d.batch_size,
-       c.space_id, c.architectures, c.failed, d.origin_study
+SELECT d.device_id, d.platform_class, d.hardware, d.framework, d.precision, d.batch_size,
+       c.space_id, c.architectures, c.failed
 FROM devices AS d
 JOIN coverage AS c USING (device_id)
 WHERE $1 IS NULL OR c.space_id = $1

@@ -1,0 +1,98 @@
+"""Unit tests of the Parquet store and the DuckDB catalog on small tables."""
+
+from __future__ import annotations
+
+import shutil
+
+import pyarrow as pa
+import pytest
+
+from warehouse.catalog import build_catalog, check_read_only, connect, query
+from warehouse.errors import QueryRefused, WarehouseEmpty
+from warehouse.schemas import LATENCY
+from warehouse.store import Warehouse
+
+
+def latency(values: list[float]) -> pa.Table:
+    return pa.Table.from_pylist([
+        {"space_id": "nb201", "dataset": "cifar10", "device_id": "dev", "arch_id": i,
+         "latency_ms": v, "status": "ok", "source_id": "test"} for i, v in enumerate(values)
+    ], schema=LATENCY)
+
+
+def test_commit_then_read_round_trips_in_canonical_order(tmp_path):
+    wh = Warehouse(tmp_path)
+    table = latency([3.0, 1.0, 2.0]).take([2, 0, 1])
+    changed = wh.commit({"latency": table})
+    assert list(changed) == ["latency"]
+    back = wh.read("latency")
+    assert back.schema == LATENCY
+    assert back["arch_id"].to_pylist() == [0, 1, 2]
+    assert back["latency_ms"].to_pylist() == [3.0, 1.0, 2.0]
+
+
+def test_same_content_commits_nothing(tmp_path):
+    wh = Warehouse(tmp_path)
+    wh.commit({"latency": latency([1.0, 2.0])})
+    manifest = wh.manifest_path.read_bytes()
+    assert wh.commit({"latency": latency([1.0, 2.0]).take([1, 0])}) == {}
+    assert wh.manifest_path.read_bytes() == manifest
+
+
+def test_failure_before_manifest_swap_leaves_the_warehouse_as_it_was(tmp_path, monkeypatch):
+    wh = Warehouse(tmp_path)
+    wh.commit({"latency": latency([1.0])})
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+
+    def crash(*_args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Warehouse, "_write_manifest", crash)
+    with pytest.raises(OSError, match="disk full"):
+        wh.commit({"latency": latency([5.0, 6.0])})
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    assert wh.read("latency")["latency_ms"].to_pylist() == [1.0]
+
+
+def test_old_versions_are_dropped_after_a_new_one_is_published(tmp_path):
+    wh = Warehouse(tmp_path)
+    wh.commit({"latency": latency([1.0])})
+    wh.commit({"latency": latency([2.0])})
+    assert len(list((tmp_path / "tables" / "latency").iterdir())) == 1
+
+
+def test_reading_a_missing_table_says_how_to_fill_it(tmp_path):
+    with pytest.raises(WarehouseEmpty, match="oneproxy ingest --all"):
+        Warehouse(tmp_path).read("latency")
+    with pytest.raises(WarehouseEmpty, match="no warehouse"):
+        connect(Warehouse(tmp_path / "nothing"))
+
+
+def test_catalog_views_follow_a_moved_warehouse(tmp_path):
+    wh = Warehouse(tmp_path / "a")
+    wh.commit({"latency": latency([1.0, 4.0])})
+    build_catalog(wh)
+    moved = Warehouse(tmp_path / "b")
+    shutil.move(wh.root, moved.root)
+    table = query(moved, "SELECT sum(latency_ms) AS s, any_value(space_id) AS sp FROM latency")
+    assert table.to_pylist() == [{"s": 5.0, "sp": "nb201"}]
+
+
+@pytest.mark.parametrize("sql", ["DROP VIEW latency", "INSERT INTO latency VALUES (1)",
+                                 "CREATE TABLE t AS SELECT 1", "COPY latency TO 'x.csv'",
+                                 "SELECT 1; DELETE FROM latency", "ATTACH 'x.db'"])
+def test_only_read_statements_pass_the_guard(tmp_path, sql):
+    wh = Warehouse(tmp_path)
+    wh.commit({"latency": latency([1.0])})
+    con = connect(wh)
+    with pytest.raises(QueryRefused, match="refused"):
+        check_read_only(con, sql)
+    check_read_only(con, "SELECT * FROM latency")
+
+
+def test_query_errors_are_one_line(tmp_path):
+    wh = Warehouse(tmp_path)
+    wh.commit({"latency": latency([1.0])})
+    with pytest.raises(QueryRefused) as info:
+        query(wh, "SELECT * FROM nope")
+    assert "\n" not in str(info.value) and "nope" in str(info.value)
