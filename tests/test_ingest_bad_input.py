@@ -69,48 +69,53 @@ class _Exploit:
         return (os.system, (f"touch {self.marker}",))
 
 
-def test_malicious_eagle_pickle_is_refused_and_never_runs(warehouse, mirror, tmp_path):
+def _eagle_folder(tmp_path: Path, files: dict[str, bytes]) -> Path:
     folder = tmp_path / "eagle"
     folder.mkdir()
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    return folder
+
+
+def _refused_and_unchanged(wh: Warehouse, mirror: Path, tmp_path: Path, files: dict[str, bytes],
+                           error: type[Exception], match: str) -> None:
+    folder = _eagle_folder(tmp_path, files)
+    before = snapshot(wh.root)
+    with pytest.raises(error, match=match):
+        _ingest(wh, ["eagle"], mirror, tmp_path / "cache", folder)
+    assert snapshot(wh.root) == before
+
+
+def test_malicious_eagle_pickle_is_refused_and_never_runs(warehouse, mirror, tmp_path):
     marker = tmp_path / "pwned"
-    (folder / "desktop-gpu-gtx-1080ti-fp32.pkl").write_bytes(pickle.dumps(_Exploit(marker)))
-    before = snapshot(warehouse.root)
-    with pytest.raises(UnsafePickle, match=r"desktop-gpu-gtx-1080ti-fp32\.pkl.*system"):
-        _ingest(warehouse, ["eagle"], mirror, tmp_path / "cache", folder)
+    _refused_and_unchanged(warehouse, mirror, tmp_path,
+                           {"desktop-gpu-gtx-1080ti-fp32.pkl": pickle.dumps(_Exploit(marker))},
+                           UnsafePickle, r"desktop-gpu-gtx-1080ti-fp32\.pkl.*system")
     assert not marker.exists()
-    assert snapshot(warehouse.root) == before
 
 
 def test_truncated_eagle_pickle_is_refused(warehouse, mirror, tmp_path):
-    folder = tmp_path / "eagle"
-    folder.mkdir()
     data = (mirror / EAGLE_I7).read_bytes()
-    (folder / "desktop-cpu-core-i7-7820x-fp32.pkl").write_bytes(data[: len(data) // 2])
-    before = snapshot(warehouse.root)
-    with pytest.raises(CorruptFile, match=r"desktop-cpu-core-i7-7820x-fp32\.pkl"):
-        _ingest(warehouse, ["eagle"], mirror, tmp_path / "cache", folder)
-    assert snapshot(warehouse.root) == before
+    _refused_and_unchanged(warehouse, mirror, tmp_path,
+                           {"desktop-cpu-core-i7-7820x-fp32.pkl": data[: len(data) // 2]},
+                           CorruptFile, r"desktop-cpu-core-i7-7820x-fp32\.pkl")
 
 
 def test_eagle_copy_that_disagrees_with_oneproxy_is_an_error(warehouse, mirror, tmp_path):
-    folder = tmp_path / "eagle"
-    folder.mkdir()
     series = load_file(mirror / EAGLE_I7)
     altered = {key: float(value) * 1.01 for key, value in series.items()}
-    (folder / "desktop-cpu-core-i7-7820x-fp32.pkl").write_bytes(pickle.dumps(altered))
-    before = snapshot(warehouse.root)
-    with pytest.raises(InconsistentCopies, match=r"eagle_i7.*disagrees"):
-        _ingest(warehouse, ["eagle"], mirror, tmp_path / "cache", folder)
-    assert snapshot(warehouse.root) == before
+    _refused_and_unchanged(warehouse, mirror, tmp_path,
+                           {"desktop-cpu-core-i7-7820x-fp32.pkl": pickle.dumps(altered)},
+                           InconsistentCopies, r"eagle_i7.*disagrees")
 
 
 def test_users_eagle_folder_adds_a_device_named_from_the_file(warehouse, mirror, tmp_path):
-    folder = tmp_path / "eagle"
-    folder.mkdir()
     series = load_file(mirror / EAGLE_I7)
-    shutil.copy(mirror / EAGLE_I7, folder)
     scaled = {key: float(value) * 2 for key, value in series.items()}
-    (folder / "mobile-cpu-snapdragon-675-kryo-460-int8.pkl").write_bytes(pickle.dumps(scaled))
+    folder = _eagle_folder(tmp_path, {
+        "desktop-cpu-core-i7-7820x-fp32.pkl": (mirror / EAGLE_I7).read_bytes(),
+        "mobile-cpu-snapdragon-675-kryo-460-int8.pkl": pickle.dumps(scaled),
+    })
     _ingest(warehouse, ["eagle"], mirror, tmp_path / "cache", folder)
     latency = warehouse.read("latency").to_pylist()
     sd675 = [r for r in latency if r["device_id"] == "eagle_sd675_cpu"]
