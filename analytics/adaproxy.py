@@ -1,0 +1,263 @@
+"""AdaProxy: adapt a proxy device's linear latency predictor to a target from a few measurements.
+
+With proxy weights w, encodings X and z = x ⊙ w, the target model is
+
+    ŷ = z·(a·1 + b) + c = a·s + z·b + c,    s = x·w (the proxy's own prediction),
+
+fitted by least squares with penalty λ‖b‖²: a ridge regression whose scale a and intercept c
+are free and whose per-feature correction b is shrunk towards 0 (b = 0 is the proxy, rescaled).
+
+One decomposition serves the whole λ grid. Let Q be an orthonormal basis of the unpenalised
+columns [1, s], M = I − QQᵀ, and M·Z = U S Vᵀ (thin SVD). For every λ
+
+    fitted  ŷ = QQᵀy + U diag(S²/(S²+λ)) Uᵀy,   b = V diag(S/(S²+λ)) Uᵀy,
+    h_ii    = (QQᵀ)_ii + Σ_k U_ik² S_k²/(S_k²+λ),
+
+and the exact leave-one-out residual of sample i is e_i / (1 − h_ii). Residuals and 1 − h are
+computed from the complementary factors λ/(S²+λ) so that they keep their precision as λ → 0.
+
+LOO is undefined where h_ii = 1: the fit then passes through sample i whatever its value (this
+happens as λ → 0 with fewer samples than features). A λ at which some 1 − h_ii < `H_FLOOR` is
+invalid: its entry in `loo_path_` is NaN and it is never chosen.
+
+Choosing λ. With 10–20 samples the LOO curve is noisy and its minimum often sits at a λ that
+over-fits the few samples and loses ranking quality on the rest. The default `selection="1se"`
+takes the most regularised λ whose LOO MSE is within one standard error of the minimum (the
+one-standard-error rule); `selection="min"` takes the minimum itself. Never-worse: the scaled
+proxy alone (b = 0, least squares of y on [1, s], λ = ∞) has its own exact LOO RMSE; unless
+some λ beats it strictly, the scaled proxy is returned (`proxy_only_`), and "1se" only considers
+λ that beat it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from analytics.predictors import InvalidPredictorInput, NotFittedError, as_matrix, as_vector
+
+DEFAULT_LAMBDAS = np.logspace(-6, 6, 49)
+H_FLOOR = 1e-10
+MIN_SAMPLES = 3
+
+Selection = Literal["1se", "min"]
+
+
+class AdaProxy:
+    """Proxy weights adapted to a target device, λ chosen by exact leave-one-out RMSE."""
+
+    def __init__(
+        self,
+        lambdas: np.ndarray | None = None,
+        never_worse: bool = True,
+        selection: Selection = "1se",
+    ) -> None:
+        self.lambdas = lambdas
+        self.never_worse = never_worse
+        self.selection = selection
+
+    def fit(self, X: ArrayLike, y: ArrayLike, proxy_coef: ArrayLike) -> AdaProxy:
+        """Adapt `proxy_coef` (d proxy weights) to latencies `y` (ms) of the n target rows `X`."""
+        lambdas = _check_lambdas(self.lambdas)
+        _check_options(self.never_worse, self.selection)
+        X = as_matrix(X, "X")
+        y = as_vector(y, "y", X.shape[0])
+        w = as_vector(proxy_coef, "proxy_coef", X.shape[1])
+        if X.shape[0] < MIN_SAMPLES:
+            raise InvalidPredictorInput(
+                f"X has {X.shape[0]} target samples: leave-one-out selection needs at least "
+                f"{MIN_SAMPLES}; measure more architectures on the target"
+            )
+        s, Z = X @ w, X * w
+        Q = _unpenalised_basis(s)
+        U, S, Vt = _penalised_svd(Z, Q)
+        proxy_loo = _proxy_loo_rmse(y, Q)
+        residuals = _loo_residuals(y, Q, U, S, lambdas)
+        path = np.sqrt(np.mean(residuals**2, axis=1))
+        to_beat = proxy_loo if self.never_worse else np.inf
+        chosen = _choose(residuals, lambdas, to_beat, self.selection)
+        if chosen is None and not self.never_worse:
+            raise InvalidPredictorInput(
+                f"no λ in lambdas (from {lambdas.min():g} to {lambdas.max():g}) gives a defined "
+                "leave-one-out error: add larger lambdas or set never_worse=True"
+            )
+        self.lambda_ = np.inf if chosen is None else float(lambdas[chosen])
+        self.b_ = _correction(y, U, S, Vt, self.lambda_)
+        self.c_, self.a_ = _scale_and_intercept(y - Z @ self.b_, s)
+        self.loo_rmse_ = proxy_loo if chosen is None else float(path[chosen])
+        self.loo_path_ = path
+        self.proxy_only_ = chosen is None
+        self.scaled_proxy_loo_rmse_ = proxy_loo
+        self.proxy_coef_ = w
+        self.coef_ = w * (self.a_ + self.b_)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """Adapted latency (ms) of every row of `X`."""
+        if not hasattr(self, "coef_"):
+            raise NotFittedError(
+                "AdaProxy.predict called before fit: call fit(X, y, proxy_coef) first"
+            )
+        return as_matrix(X, "X", self.n_features_in_) @ self.coef_ + self.c_
+
+
+def select_proxy(
+    X: ArrayLike,
+    y: ArrayLike,
+    candidates: dict[str, np.ndarray],
+    *,
+    lambdas: np.ndarray | None = None,
+) -> tuple[str, dict[str, float]]:
+    """The candidate proxy whose adaptation has the lowest LOO RMSE, and every candidate's score.
+
+    A score is the fitted `AdaProxy.loo_rmse_` (ms) of that candidate; ties go to the first name
+    in sorted order.
+    """
+    if not candidates:
+        raise InvalidPredictorInput("candidates is empty: pass at least one proxy's weights")
+    X = as_matrix(X, "X")
+    scores = {
+        name: AdaProxy(lambdas)
+        .fit(X, y, as_vector(coef, f"proxy_coef of candidate {name!r}", X.shape[1]))
+        .loo_rmse_
+        for name, coef in sorted(candidates.items())
+    }
+    return min(scores, key=scores.__getitem__), scores
+
+
+def adapt_predictions(
+    X_all: ArrayLike,
+    proxy_coef: ArrayLike,
+    sample_idx: ArrayLike,
+    y_sample: ArrayLike,
+    lambdas: np.ndarray | None = None,
+) -> np.ndarray:
+    """Adapted latency (ms) of every row of `X_all`, fitted on the measured rows `sample_idx`."""
+    X_all = as_matrix(X_all, "X_all")
+    idx = _check_indices(sample_idx, X_all.shape[0])
+    y = as_vector(y_sample, "y_sample", idx.size)
+    return AdaProxy(lambdas).fit(X_all[idx], y, proxy_coef).predict(X_all)
+
+
+def _check_lambdas(lambdas: np.ndarray | None) -> np.ndarray:
+    if lambdas is None:
+        return DEFAULT_LAMBDAS
+    arr = np.asarray(lambdas, dtype=np.float64)
+    if arr.ndim != 1 or arr.size == 0 or not (np.isfinite(arr) & (arr > 0)).all():
+        raise InvalidPredictorInput(
+            f"lambdas must be a non-empty 1-D array of finite penalties > 0, got {lambdas!r}"
+        )
+    return arr
+
+
+def _check_options(never_worse: object, selection: object) -> None:
+    if not isinstance(never_worse, bool | np.bool_):
+        raise InvalidPredictorInput(f"never_worse must be True or False, got {never_worse!r}")
+    if selection not in get_args(Selection):
+        raise InvalidPredictorInput(
+            f"selection must be one of {', '.join(map(repr, get_args(Selection)))}, "
+            f"got {selection!r}"
+        )
+
+
+def _check_indices(sample_idx: ArrayLike, n: int) -> np.ndarray:
+    idx = np.asarray(sample_idx)
+    if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
+        raise InvalidPredictorInput(
+            f"sample_idx must be a 1-D array of integer row numbers, got {idx.dtype} of shape "
+            f"{idx.shape}"
+        )
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise InvalidPredictorInput(
+            f"sample_idx must index rows 0…{n - 1} of X_all, got values {idx.min()}…{idx.max()}"
+        )
+    if np.unique(idx).size != idx.size:
+        raise InvalidPredictorInput("sample_idx repeats a row: each sample must be measured once")
+    return idx
+
+
+def _unpenalised_basis(s: np.ndarray) -> np.ndarray:
+    """Orthonormal basis Q (n×2) of the columns [1, s]."""
+    if np.ptp(s) <= 1e-12 * max(np.abs(s).max(), 1.0):
+        raise InvalidPredictorInput(
+            f"the proxy predicts the same latency ({s[0]:g}) for every target sample, so it "
+            "cannot be rescaled: sample architectures the proxy tells apart, or check proxy_coef"
+        )
+    return np.linalg.qr(np.column_stack([np.ones_like(s), s]))[0]
+
+
+def _penalised_svd(Z: np.ndarray, Q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Thin SVD U, S, Vᵀ of (I − QQᵀ)Z, without its numerically zero singular values."""
+    u, sv, vt = np.linalg.svd(Z - Q @ (Q.T @ Z), full_matrices=False)
+    keep = sv > sv.max(initial=0.0) * max(Z.shape) * np.finfo(float).eps
+    return u[:, keep], sv[keep], vt[keep]
+
+
+def _proxy_loo_rmse(y: np.ndarray, Q: np.ndarray) -> float:
+    """Exact LOO RMSE of the scaled proxy alone (least squares of y on [1, s])."""
+    residual = y - Q @ (Q.T @ y)
+    one_minus_h = 1.0 - np.einsum("ij,ij->i", Q, Q)
+    if (one_minus_h < H_FLOOR).any():
+        i = int(np.argmin(one_minus_h))
+        raise InvalidPredictorInput(
+            f"target sample {i} is the only one whose proxy prediction differs from the rest, "
+            "so leave-one-out is undefined: measure architectures with varied proxy latency"
+        )
+    return float(np.sqrt(np.mean((residual / one_minus_h) ** 2)))
+
+
+def _loo_residuals(
+    y: np.ndarray, Q: np.ndarray, U: np.ndarray, S: np.ndarray, lambdas: np.ndarray
+) -> np.ndarray:
+    """n_λ × n exact LOO residuals of the adapted fit (NaN rows where undefined), no loop."""
+    n = y.size
+    Uty = U.T @ y
+    if Q.shape[1] + S.size < n:  # part of y and of the hat diagonal outside both spans
+        outside = y - Q @ (Q.T @ y) - U @ Uty
+        outside_h = np.clip(1.0 - np.einsum("ij,ij->i", Q, Q) - np.einsum("ij,ij->i", U, U), 0, 1)
+    else:
+        outside, outside_h = np.zeros(n), np.zeros(n)
+    kept = lambdas[:, None] / (S**2 + lambdas[:, None])  # n_λ × r, the unfitted share
+    residuals = outside + (kept * Uty) @ U.T
+    one_minus_h = outside_h + kept @ (U**2).T
+    defined = (one_minus_h >= H_FLOOR).all(axis=1, keepdims=True)
+    return np.where(defined, residuals / np.where(defined, one_minus_h, 1.0), np.nan)
+
+
+def _choose(
+    residuals: np.ndarray, lambdas: np.ndarray, to_beat: float, selection: Selection
+) -> int | None:
+    """Index of the chosen λ, or None when no λ has a LOO RMSE strictly below `to_beat`.
+
+    "min" takes the λ of least LOO MSE; "1se" the largest λ whose LOO MSE is within one
+    standard error of that least one (the standard error of the mean of the n squared LOO
+    residuals there), among the λ that beat `to_beat`.
+    """
+    mse = np.mean(residuals**2, axis=1)
+    better = ~np.isnan(mse) & (np.sqrt(mse) < to_beat)
+    if not better.any():
+        return None
+    best = int(np.nanargmin(mse))
+    if selection == "min":
+        return best
+    squared = residuals[best] ** 2
+    near = better & (mse <= mse[best] + np.std(squared, ddof=1) / np.sqrt(squared.size))
+    return int(np.flatnonzero(near)[np.argmax(lambdas[near])])
+
+
+def _correction(
+    y: np.ndarray, U: np.ndarray, S: np.ndarray, Vt: np.ndarray, lam: float
+) -> np.ndarray:
+    """Penalised correction b at λ (zero at λ = ∞, the scaled proxy)."""
+    if np.isinf(lam):
+        return np.zeros(Vt.shape[1])
+    return Vt.T @ (S / (S**2 + lam) * (U.T @ y))
+
+
+def _scale_and_intercept(target: np.ndarray, s: np.ndarray) -> tuple[float, float]:
+    """Least-squares c, a of target ≈ c + a·s."""
+    c, a = np.linalg.lstsq(np.column_stack([np.ones_like(s), s]), target, rcond=None)[0]
+    return float(c), float(a)
