@@ -1,0 +1,394 @@
+"""All-pairs rank correlation (Spearman SRCC or Kendall tau-b) between device latency series.
+
+Devices are grouped by coverage pattern (the set of architectures they measured). For each pair
+of groups both are restricted to the architectures they share, ranked once, and every Spearman
+correlation of the block comes out of one matrix product of centred ranks.
+"""
+
+import warnings
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import polars as pl
+from scipy.stats import kendalltau
+
+from warehouse.errors import OneproxyError, UnknownDevice
+
+Method = Literal["spearman", "kendall"]
+
+PAIR_SCHEMA: dict[str, pl.DataType] = {
+    "device_a": pl.String(),
+    "device_b": pl.String(),
+    "method": pl.String(),
+    "n_common": pl.Int64(),
+    "value": pl.Float64(),
+    "reason": pl.String(),
+    "ci_low": pl.Float64(),
+    "ci_high": pl.Float64(),
+}
+
+_BOOTSTRAP_CHUNK_ELEMENTS = 1 << 24
+
+
+class InvalidSrccInput(OneproxyError, ValueError):
+    """A latency table or a parameter that the SRCC computation cannot use."""
+
+
+def srcc_matrix(
+    latency: pl.DataFrame,
+    *,
+    method: Method = "spearman",
+    min_common: int = 30,
+    ci: float | None = None,
+    n_bootstrap: int = 200,
+    seed: int = 0,
+) -> pl.DataFrame:
+    """Rank correlation of every unordered device pair over the architectures both measured.
+
+    `latency` holds device_id, arch_id, latency_ms (null or NaN = failed measurement), one row per
+    device and architecture. Returns one row per pair (device_a < device_b) with the columns of
+    `PAIR_SCHEMA`; `value` is null with a `reason` when the pair shares fewer than `min_common`
+    architectures or a device's latency is constant over them. With `ci` (e.g. 0.95) a percentile
+    bootstrap interval over resampled architectures is added (Spearman only), seeded by `seed`.
+    """
+    _check_parameters(method, min_common, ci, n_bootstrap)
+    devices, values = _wide(latency)
+    rng = np.random.default_rng(seed)
+    blocks = [
+        _block_pairs(values, group_g, group_h, shared, method, min_common, ci, n_bootstrap, rng)
+        for group_g, group_h, shared in _group_blocks(values)
+    ]
+    pairs = pl.concat(blocks) if blocks else _empty_index_frame()
+    return _finish(pairs, devices, method, min_common)
+
+
+def to_square(
+    pairs: pl.DataFrame, devices: Sequence[str] | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """Symmetric device × device matrix of `value` (NaN where null, 1 on the diagonal)."""
+    known = sorted(set(pairs["device_a"].to_list()) | set(pairs["device_b"].to_list()))
+    order = known if devices is None else list(devices)
+    _check_known(order, known)
+    position = {device: i for i, device in enumerate(order)}
+    chosen = pairs.filter(pl.col("device_a").is_in(order) & pl.col("device_b").is_in(order))
+    rows = np.array([position[d] for d in chosen["device_a"].to_list()], dtype=np.intp)
+    cols = np.array([position[d] for d in chosen["device_b"].to_list()], dtype=np.intp)
+    vals = chosen["value"].fill_null(np.nan).to_numpy()
+    square = np.full((len(order), len(order)), np.nan)
+    square[rows, cols] = vals
+    square[cols, rows] = vals
+    np.fill_diagonal(square, 1.0)
+    return square, order
+
+
+def against(pairs: pl.DataFrame, device: str, top: int) -> pl.DataFrame:
+    """The `top` most and `top` least monotone partners of `device` (pairs with a value only).
+
+    Columns: side ("most" / "least"), partner, value, n_common; most monotone first, then the
+    least monotone ascending. A partner never appears on both sides.
+    """
+    if top < 1:
+        raise InvalidSrccInput(f"top must be a positive number of partners, got {top}")
+    known = sorted(set(pairs["device_a"].to_list()) | set(pairs["device_b"].to_list()))
+    _check_known([device], known)
+    partners = (
+        pairs.filter((pl.col("device_a") == device) | (pl.col("device_b") == device))
+        .filter(pl.col("value").is_not_null())
+        .select(
+            partner=pl.when(pl.col("device_a") == device)
+            .then(pl.col("device_b"))
+            .otherwise(pl.col("device_a")),
+            value=pl.col("value"),
+            n_common=pl.col("n_common"),
+        )
+        .sort(["value", "partner"], descending=[True, False])
+    )
+    most = partners.head(top)
+    least = partners.slice(most.height).tail(top).reverse()
+    return pl.concat(
+        [
+            most.select(pl.lit("most").alias("side"), pl.all()),
+            least.select(pl.lit("least").alias("side"), pl.all()),
+        ]
+    )
+
+
+def _check_parameters(method: str, min_common: int, ci: float | None, n_bootstrap: int) -> None:
+    if method not in ("spearman", "kendall"):
+        raise InvalidSrccInput(f"method must be 'spearman' or 'kendall', got {method!r}")
+    if min_common < 2:
+        raise InvalidSrccInput(
+            f"min_common must be at least 2 shared architectures, got {min_common}"
+        )
+    if ci is None:
+        return
+    if not 0.0 < ci < 1.0:
+        raise InvalidSrccInput(f"ci must be a coverage level strictly between 0 and 1, got {ci}")
+    if method != "spearman":
+        raise InvalidSrccInput(
+            f"bootstrap intervals (ci={ci}) are computed for method='spearman' only, "
+            f"got method={method!r}; drop ci or use spearman"
+        )
+    if n_bootstrap < 2:
+        raise InvalidSrccInput(f"n_bootstrap must be at least 2 resamples, got {n_bootstrap}")
+
+
+def _check_known(asked: Sequence[str], known: list[str]) -> None:
+    known_set = set(known)
+    unknown = [d for d in asked if d not in known_set]
+    if unknown:
+        shown = ", ".join(known[:10]) + (", …" if len(known) > 10 else "")
+        raise UnknownDevice(
+            f"device {unknown[0]!r} is not in the SRCC pair table; known devices: "
+            f"{shown or '(none)'} — list them with `oneproxy devices`"
+        )
+
+
+def _wide(latency: pl.DataFrame) -> tuple[list[str], np.ndarray]:
+    """Sorted device ids and a (device × architecture) float64 matrix, NaN where absent."""
+    missing = sorted({"device_id", "arch_id", "latency_ms"} - set(latency.columns))
+    if missing:
+        raise InvalidSrccInput(
+            f"latency table lacks column(s) {', '.join(missing)}; expected device_id, arch_id, "
+            f"latency_ms with one row per device and architecture"
+        )
+    if not latency.schema["arch_id"].is_integer():
+        raise InvalidSrccInput(
+            f"latency.arch_id must be an integer column, got {latency.schema['arch_id']}"
+        )
+    if not latency.schema["latency_ms"].is_numeric():
+        raise InvalidSrccInput(
+            f"latency.latency_ms must be numeric milliseconds, got {latency.schema['latency_ms']}"
+        )
+    device_col = latency.get_column("device_id").cast(pl.String)
+    if device_col.null_count():
+        raise InvalidSrccInput(
+            f"latency.device_id has {device_col.null_count()} null value(s); "
+            f"every row needs a device"
+        )
+    arch_col = latency.get_column("arch_id")
+    if arch_col.null_count():
+        raise InvalidSrccInput(
+            f"latency.arch_id has {arch_col.null_count()} null value(s); every row needs an arch_id"
+        )
+    devices = device_col.unique().sort()
+    dev_idx = device_col.cast(pl.Enum(devices)).to_physical().to_numpy()
+    arch_idx, n_archs = _arch_columns(arch_col, devices.len())
+    present = np.zeros((devices.len(), n_archs), dtype=bool)
+    present[dev_idx, arch_idx] = True
+    if np.count_nonzero(present) != latency.height:
+        raise _duplicate_error(latency)
+    del present
+    values = np.full((devices.len(), n_archs), np.nan)
+    values[dev_idx, arch_idx] = latency.get_column("latency_ms").cast(pl.Float64).to_numpy()
+    return devices.to_list(), values
+
+
+def _arch_columns(arch_col: pl.Series, n_devices: int) -> tuple[np.ndarray, int]:
+    """Column index of each row's architecture and the number of columns.
+
+    Dense ids (NB201's 0…15624) index columns directly as arch_id − min; an id range more than
+    twice as large as the table would fill falls back to ranks among the distinct ids. Columns
+    no device measured are all-NaN and drop out of every shared set.
+    """
+    if arch_col.len() == 0:
+        return np.zeros(0, dtype=np.intp), 0
+    if arch_col.dtype != pl.UInt64:
+        arch_col = arch_col.cast(pl.Int64)
+    low, high = arch_col.min(), arch_col.max()
+    if n_devices * (high - low + 1) <= 2 * arch_col.len():
+        return (arch_col - low).to_numpy(), high - low + 1
+    archs = arch_col.unique().sort()
+    ranks = pl.int_range(archs.len(), eager=True, dtype=pl.UInt32)
+    return arch_col.replace_strict(archs, ranks, return_dtype=pl.UInt32).to_numpy(), archs.len()
+
+
+def _duplicate_error(latency: pl.DataFrame) -> InvalidSrccInput:
+    first = latency.filter(pl.struct("device_id", "arch_id").is_duplicated()).row(0, named=True)
+    return InvalidSrccInput(
+        f"latency has more than one row for device {first['device_id']!r}, arch_id "
+        f"{first['arch_id']}; pass one space and dataset at a time (filter space_id, dataset)"
+    )
+
+
+def _group_blocks(values: np.ndarray):
+    """Yield (members of group g, members of group h, shared coverage) for every g <= h."""
+    present = ~np.isnan(values)
+    by_pattern: dict[bytes, list[int]] = {}
+    for device, pattern in enumerate(np.packbits(present, axis=1)):
+        by_pattern.setdefault(pattern.tobytes(), []).append(device)
+    groups = [np.array(members) for members in by_pattern.values()]
+    for g, members_g in enumerate(groups):
+        for members_h in groups[g:]:
+            yield members_g, members_h, present[members_g[0]] & present[members_h[0]]
+
+
+def _block_pairs(
+    values: np.ndarray,
+    members_g: np.ndarray,
+    members_h: np.ndarray,
+    coverage: np.ndarray,
+    method: Method,
+    min_common: int,
+    ci: float | None,
+    n_bootstrap: int,
+    rng: np.random.Generator,
+) -> pl.DataFrame:
+    """Pair rows (device indices a < b) for one block of two coverage groups."""
+    same = members_g is members_h
+    n_common = int(np.count_nonzero(coverage))
+    shape = (members_g.size, members_h.size)
+    corr = np.full(shape, np.nan)
+    low = np.full(shape, np.nan)
+    high = np.full(shape, np.nan)
+    const_g = np.zeros(members_g.size, dtype=bool)
+    const_h = np.zeros(members_h.size, dtype=bool)
+    if n_common >= min_common:
+        x_g = values[np.ix_(members_g, coverage)]
+        x_h = x_g if same else values[np.ix_(members_h, coverage)]
+        const_g = (x_g == x_g[:, :1]).all(axis=1)
+        const_h = (x_h == x_h[:, :1]).all(axis=1)
+        if method == "spearman":
+            corr = _spearman_block(x_g, x_h, same)
+        else:
+            corr = _kendall_block(x_g, x_h, same, const_g, const_h)
+        if ci is not None:
+            low, high = _bootstrap_block(x_g, x_h, same, ci, n_bootstrap, rng)
+    if same:
+        rows, cols = np.triu_indices(members_g.size, k=1)
+    else:
+        rows, cols = (ix.ravel() for ix in np.indices(shape))
+    dev_g, dev_h = members_g[rows], members_h[cols]
+    swap = dev_g > dev_h
+    return pl.DataFrame(
+        {
+            "a": np.where(swap, dev_h, dev_g),
+            "b": np.where(swap, dev_g, dev_h),
+            "n_common": np.full(rows.size, n_common, dtype=np.int64),
+            "value": corr[rows, cols],
+            "const_a": np.where(swap, const_h[cols], const_g[rows]),
+            "const_b": np.where(swap, const_g[rows], const_h[cols]),
+            "ci_low": low[rows, cols],
+            "ci_high": high[rows, cols],
+        },
+        schema=_INDEX_SCHEMA,
+    )
+
+
+_INDEX_SCHEMA = {
+    "a": pl.Int64,
+    "b": pl.Int64,
+    "n_common": pl.Int64,
+    "value": pl.Float64,
+    "const_a": pl.Boolean,
+    "const_b": pl.Boolean,
+    "ci_low": pl.Float64,
+    "ci_high": pl.Float64,
+}
+
+
+def _empty_index_frame() -> pl.DataFrame:
+    return pl.DataFrame(schema=_INDEX_SCHEMA)
+
+
+def _centred_ranks(x: np.ndarray) -> np.ndarray:
+    """Average ranks along the last axis minus their mean (n+1)/2: exact half-integers.
+
+    Same ranks as `scipy.stats.rankdata(x, axis=-1)`; Polars ranks the rows in parallel and
+    about twice as fast, which is most of the all-pairs cost.
+    """
+    rows = x.reshape(-1, x.shape[-1])
+    columns = pl.DataFrame({str(i): row for i, row in enumerate(rows)})
+    ranks = columns.select(pl.all().rank("average")).to_numpy()
+    return ranks.T.reshape(x.shape) - (x.shape[-1] + 1) / 2
+
+
+def _correlate(r_g: np.ndarray, r_h: np.ndarray) -> np.ndarray:
+    """Pearson correlations of centred rows, batched over leading axes; NaN for constant rows."""
+    norm_g = np.sqrt(np.einsum("...ij,...ij->...i", r_g, r_g))
+    norm_h = norm_g if r_h is r_g else np.sqrt(np.einsum("...ij,...ij->...i", r_h, r_h))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corr = (r_g @ np.swapaxes(r_h, -1, -2)) / (norm_g[..., :, None] * norm_h[..., None, :])
+    return np.clip(corr, -1.0, 1.0)
+
+
+def _spearman_block(x_g: np.ndarray, x_h: np.ndarray, same: bool) -> np.ndarray:
+    r_g = _centred_ranks(x_g)
+    r_h = r_g if same else _centred_ranks(x_h)
+    return _correlate(r_g, r_h)
+
+
+def _kendall_block(
+    x_g: np.ndarray, x_h: np.ndarray, same: bool, const_g: np.ndarray, const_h: np.ndarray
+) -> np.ndarray:
+    corr = np.full((x_g.shape[0], x_h.shape[0]), np.nan)
+    for i in np.flatnonzero(~const_g):
+        for j in np.flatnonzero(~const_h):
+            if not same or j > i:
+                corr[i, j] = kendalltau(x_g[i], x_h[j]).statistic
+    return corr
+
+
+def _bootstrap_block(
+    x_g: np.ndarray,
+    x_h: np.ndarray,
+    same: bool,
+    ci: float,
+    n_bootstrap: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval of Spearman correlations over architecture resamples of one block."""
+    n_rows = x_g.shape[0] + (0 if same else x_h.shape[0])
+    n = x_g.shape[1]
+    chunk = max(1, _BOOTSTRAP_CHUNK_ELEMENTS // (n_rows * n))
+    draws = []
+    for start in range(0, n_bootstrap, chunk):
+        idx = rng.integers(0, n, size=(min(chunk, n_bootstrap - start), n))
+        r_g = _centred_ranks(np.moveaxis(x_g[:, idx], 0, 1))
+        r_h = r_g if same else _centred_ranks(np.moveaxis(x_h[:, idx], 0, 1))
+        draws.append(_correlate(r_g, r_h))
+    tail = (1.0 - ci) / 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low, high = np.nanquantile(np.concatenate(draws), [tail, 1.0 - tail], axis=0)
+    return low, high
+
+
+def _finish(pairs: pl.DataFrame, devices: list[str], method: str, min_common: int) -> pl.DataFrame:
+    names = pl.Series(devices, dtype=pl.String)
+    n = pl.col("n_common").cast(pl.String)
+    shared = pl.concat_str(pl.lit(" over the "), n, pl.lit(" shared architectures"))
+    reason = (
+        pl.when(pl.col("n_common") < min_common)
+        .then(pl.concat_str(pl.lit("only "), n, pl.lit(f" shared architectures (< {min_common})")))
+        .when(pl.col("const_a") & pl.col("const_b"))
+        .then(
+            pl.concat_str(
+                pl.lit("constant latency on both "),
+                pl.col("device_a"),
+                pl.lit(" and "),
+                pl.col("device_b"),
+                shared,
+            )
+        )
+        .when(pl.col("const_a"))
+        .then(pl.concat_str(pl.lit("constant latency on "), pl.col("device_a"), shared))
+        .when(pl.col("const_b"))
+        .then(pl.concat_str(pl.lit("constant latency on "), pl.col("device_b"), shared))
+    )
+    ordered = pairs.sort(["a", "b"])
+    return (
+        ordered.with_columns(
+            device_a=names.gather(ordered["a"]), device_b=names.gather(ordered["b"])
+        )
+        .with_columns(reason=reason)
+        .with_columns(
+            pl.when(pl.col("reason").is_null()).then(pl.col(c)).alias(c)
+            for c in ("value", "ci_low", "ci_high")
+        )
+        .with_columns(pl.col(c).fill_nan(None) for c in ("ci_low", "ci_high"))
+        .with_columns(method=pl.lit(method))
+        .select(list(PAIR_SCHEMA))
+        .cast(PAIR_SCHEMA)
+    )

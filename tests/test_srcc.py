@@ -1,0 +1,345 @@
+"""All-pairs SRCC / Kendall against scipy, bootstrap intervals, `against`, and the SQL macro."""
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import kendalltau, spearmanr
+
+from analytics.srcc import PAIR_SCHEMA, InvalidSrccInput, against, srcc_matrix, to_square
+from warehouse.errors import OneproxyError, UnknownDevice
+
+SQL = Path(__file__).resolve().parents[1] / "sql" / "srcc.sql"
+LONG_SCHEMA = {"device_id": pl.String, "arch_id": pl.Int64, "latency_ms": pl.Float64}
+
+
+def long_frame(series: dict[str, list[float | None]]) -> pl.DataFrame:
+    """Long latency table from per-device lists indexed by arch_id (None = failed)."""
+    rows = [
+        (device, arch, value)
+        for device, values in series.items()
+        for arch, value in enumerate(values)
+    ]
+    return pl.DataFrame(rows, schema=LONG_SCHEMA, orient="row")
+
+
+@st.composite
+def latency_tables(draw: st.DrawFn) -> tuple[pl.DataFrame, int]:
+    """Small tables with ties, nulls / NaNs / missing rows, several coverage groups, constants."""
+    n_devices = draw(st.integers(2, 7))
+    n_archs = draw(st.integers(0, 40))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    patterns = rng.random((draw(st.integers(1, 3)), n_archs)) < draw(st.floats(0.5, 1.0))
+    levels = draw(st.integers(1, 6))
+    rows = []
+    for d in range(n_devices):
+        covered = patterns[rng.integers(len(patterns))]
+        if rng.random() < 0.2:
+            covered = covered & (rng.random(n_archs) < 0.9)
+        constant = rng.random() < 0.15
+        for arch in range(n_archs):
+            if covered[arch]:
+                value = 2.5 if constant else float(rng.integers(levels * 3)) / 2
+                rows.append((f"dev{d}", arch, value))
+            elif rng.random() < 0.5:
+                rows.append((f"dev{d}", arch, None if rng.random() < 0.5 else float("nan")))
+    frame = pl.DataFrame(rows, schema=LONG_SCHEMA, orient="row")
+    return frame.sample(fraction=1.0, shuffle=True, seed=0), draw(st.integers(2, 12))
+
+
+def shared_values(frame: pl.DataFrame, a: str, b: str) -> tuple[np.ndarray, np.ndarray]:
+    valid = frame.filter(pl.col("latency_ms").is_not_null() & pl.col("latency_ms").is_not_nan())
+    joined = valid.filter(pl.col("device_id") == a).join(
+        valid.filter(pl.col("device_id") == b), on="arch_id"
+    )
+    return joined["latency_ms"].to_numpy(), joined["latency_ms_right"].to_numpy()
+
+
+def check_against_scipy(frame: pl.DataFrame, pairs: pl.DataFrame, min_common: int, reference):
+    devices = sorted(frame["device_id"].unique().to_list())
+    assert pairs.height == len(devices) * (len(devices) - 1) // 2
+    assert pairs.select(pl.col("device_a") < pl.col("device_b")).to_series().all()
+    for row in pairs.iter_rows(named=True):
+        x, y = shared_values(frame, row["device_a"], row["device_b"])
+        assert row["n_common"] == x.size
+        if x.size < min_common:
+            assert row["value"] is None
+            assert row["reason"] == f"only {x.size} shared architectures (< {min_common})"
+        elif np.ptp(x) == 0 or np.ptp(y) == 0:
+            assert row["value"] is None
+            assert row["reason"].startswith("constant latency on ")
+            constant = [
+                d for d, v in ((row["device_a"], x), (row["device_b"], y)) if np.ptp(v) == 0
+            ]
+            assert all(d in row["reason"] for d in constant)
+        else:
+            assert row["reason"] is None
+            assert row["value"] == pytest.approx(reference(x, y).statistic, abs=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(latency_tables())
+def test_spearman_equals_scipy_per_pair(case):
+    frame, min_common = case
+    pairs = srcc_matrix(frame, min_common=min_common)
+    assert pairs.schema == PAIR_SCHEMA
+    check_against_scipy(frame, pairs, min_common, spearmanr)
+    assert pairs["method"].unique().to_list() in ([], ["spearman"])
+    assert pairs["ci_low"].null_count() == pairs.height
+
+
+@settings(max_examples=25, deadline=None)
+@given(latency_tables())
+def test_kendall_equals_scipy_tau_b(case):
+    frame, min_common = case
+    pairs = srcc_matrix(frame, method="kendall", min_common=min_common)
+    check_against_scipy(frame, pairs, min_common, kendalltau)
+
+
+def test_known_spearman_with_ties_nulls_and_partial_coverage():
+    frame = long_frame(
+        {
+            "a": [1.0, 2.0, 3.0, 4.0, 5.0, None],
+            "b": [5.0, 6.0, 7.0, 8.0, 7.0, 9.0],
+            "c": [3.0, None, 1.0, 1.0, 2.0, 4.0],
+        }
+    )
+    pairs = srcc_matrix(frame, min_common=4)
+    assert pairs.select("device_a", "device_b", "n_common").rows() == [
+        ("a", "b", 5),
+        ("a", "c", 4),
+        ("b", "c", 5),
+    ]
+    # a-b: ranks 1..5 vs (1, 2, 3.5, 5, 3.5); a-c on archs 0, 2, 3, 4: 1..4 vs (4, 1.5, 1.5, 3)
+    assert pairs["value"].to_list() == pytest.approx(
+        [0.8207826816681233, -0.316227766016838, 0.13157894736842107], abs=1e-12
+    )
+
+
+def test_pair_below_min_common_and_constant_device_get_reasons():
+    frame = long_frame({"a": [1.0, 2.0, 3.0, 4.0], "b": [2.0, 2.0, 2.0, 2.0], "c": [1.0, 3.0]})
+    pairs = srcc_matrix(frame, min_common=3)
+    assert pairs.select("device_a", "device_b", "value", "reason").rows() == [
+        ("a", "b", None, "constant latency on b over the 4 shared architectures"),
+        ("a", "c", None, "only 2 shared architectures (< 3)"),
+        ("b", "c", None, "only 2 shared architectures (< 3)"),
+    ]
+
+
+def test_device_without_any_measurement_pairs_with_zero_shared():
+    frame = long_frame({"a": [1.0, 2.0, 3.0], "b": [3.0, 1.0, 2.0], "dead": [None, None, None]})
+    pairs = srcc_matrix(frame, min_common=3).filter(pl.col("device_b") == "dead")
+    assert pairs.select("n_common", "reason").rows() == [
+        (0, "only 0 shared architectures (< 3)"),
+        (0, "only 0 shared architectures (< 3)"),
+    ]
+
+
+def test_empty_and_single_device_tables_give_empty_pair_tables():
+    one = long_frame({"a": [1.0, 2.0]})
+    assert srcc_matrix(one).height == 0
+    empty = srcc_matrix(one.head(0))
+    assert empty.schema == PAIR_SCHEMA
+    assert empty.columns == [
+        "device_a",
+        "device_b",
+        "method",
+        "n_common",
+        "value",
+        "reason",
+        "ci_low",
+        "ci_high",
+    ]
+
+
+def monotone_pair(n: int = 120) -> pl.DataFrame:
+    rng = np.random.default_rng(3)
+    x = rng.lognormal(size=n)
+    return long_frame(
+        {
+            "a": np.round(x, 1).tolist(),
+            "b": np.round(x * np.exp(rng.normal(0, 0.4, n)), 1).tolist(),
+            "c": np.round(rng.lognormal(size=n), 1).tolist(),
+        }
+    )
+
+
+def test_bootstrap_interval_is_seeded_and_brackets_the_estimate():
+    frame = monotone_pair()
+    first = srcc_matrix(frame, ci=0.95, n_bootstrap=300, seed=7)
+    again = srcc_matrix(frame, ci=0.95, n_bootstrap=300, seed=7)
+    other = srcc_matrix(frame, ci=0.95, n_bootstrap=300, seed=8)
+    assert first.equals(again)
+    assert not first["ci_low"].equals(other["ci_low"])
+    assert first["value"].equals(srcc_matrix(frame)["value"])
+    for row in first.iter_rows(named=True):
+        assert row["ci_low"] < row["value"] < row["ci_high"]
+    a_b = first.row(0, named=True)
+    assert a_b["ci_low"] > 0.8 and a_b["ci_high"] < 1.0
+    assert a_b["ci_high"] - a_b["ci_low"] < 0.1
+
+
+def test_bootstrap_interval_widens_with_confidence_and_is_null_without_value():
+    frame = monotone_pair()
+    narrow = srcc_matrix(frame, ci=0.5, n_bootstrap=200).row(0, named=True)
+    wide = srcc_matrix(frame, ci=0.99, n_bootstrap=200).row(0, named=True)
+    assert wide["ci_low"] < narrow["ci_low"] < narrow["ci_high"] < wide["ci_high"]
+    short = srcc_matrix(frame, ci=0.95, min_common=500)
+    assert short["ci_low"].null_count() == short["ci_high"].null_count() == 3
+
+
+def pair_table(rows: list[tuple[str, str, float | None, int]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        rows,
+        schema={
+            "device_a": pl.String,
+            "device_b": pl.String,
+            "value": pl.Float64,
+            "n_common": pl.Int64,
+        },
+        orient="row",
+    )
+
+
+def test_against_lists_most_then_least_monotone_partners():
+    pairs = pair_table(
+        [
+            ("a", "p", 0.95, 100),
+            ("a", "x", 0.50, 90),
+            ("b", "p", 0.99, 80),
+            ("c", "p", 0.10, 70),
+            ("d", "p", None, 5),
+            ("p", "q", 0.70, 60),
+            ("p", "r", 0.30, 50),
+        ]
+    )
+    top = against(pairs, "p", 2)
+    assert top.rows() == [
+        ("most", "b", 0.99, 80),
+        ("most", "a", 0.95, 100),
+        ("least", "c", 0.10, 70),
+        ("least", "r", 0.30, 50),
+    ]
+    everything = against(pairs, "p", 10)
+    assert everything["partner"].to_list() == ["b", "a", "q", "r", "c"]
+    assert everything["side"].to_list() == ["most"] * 5
+
+
+def test_against_unknown_device_names_known_ones():
+    pairs = pair_table([("a", "b", 0.9, 40)])
+    with pytest.raises(UnknownDevice, match=r"'pixel9'.*known devices: a, b"):
+        against(pairs, "pixel9", 3)
+    with pytest.raises(InvalidSrccInput, match="top must be a positive"):
+        against(pairs, "a", 0)
+
+
+def test_to_square_is_symmetric_with_unit_diagonal_and_nan_for_null():
+    pairs = srcc_matrix(
+        long_frame({"b": [1.0, 2.0, 3.0], "a": [1.0, 3.0, 2.0], "c": [1.0, 1.0, 1.0]}),
+        min_common=3,
+    )
+    square, devices = to_square(pairs)
+    assert devices == ["a", "b", "c"]
+    expected = np.array([[1.0, 0.5, np.nan], [0.5, 1.0, np.nan], [np.nan, np.nan, 1.0]])
+    np.testing.assert_allclose(square, expected, atol=1e-12)
+    reordered, order = to_square(pairs, ["c", "a"])
+    assert order == ["c", "a"]
+    np.testing.assert_allclose(reordered, [[1.0, np.nan], [np.nan, 1.0]])
+    with pytest.raises(UnknownDevice, match="'zz'"):
+        to_square(pairs, ["a", "zz"])
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (pl.DataFrame({"device_id": ["a"], "arch_id": [0]}), "lacks column.*latency_ms"),
+        (
+            pl.DataFrame({"device_id": ["a"], "arch_id": [0.5], "latency_ms": [1.0]}),
+            "arch_id must be an integer",
+        ),
+        (
+            pl.DataFrame({"device_id": ["a"], "arch_id": [0], "latency_ms": ["1"]}),
+            "latency_ms must be numeric",
+        ),
+        (
+            pl.DataFrame({"device_id": [None, "a"], "arch_id": [0, 1], "latency_ms": [1.0, 2.0]}),
+            "device_id has 1 null",
+        ),
+        (
+            pl.DataFrame(
+                {"device_id": ["a", "a", "b"], "arch_id": [3, 3, 3], "latency_ms": [1.0, None, 2.0]}
+            ),
+            r"more than one row for device 'a', arch_id 3.*one space and dataset",
+        ),
+    ],
+)
+def test_bad_latency_tables_are_refused(frame, message):
+    with pytest.raises(InvalidSrccInput, match=message):
+        srcc_matrix(frame)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"method": "pearson"}, "method must be 'spearman' or 'kendall', got 'pearson'"),
+        ({"min_common": 1}, "min_common must be at least 2"),
+        ({"ci": 1.5}, "ci must be a coverage level strictly between 0 and 1, got 1.5"),
+        ({"ci": 0.9, "n_bootstrap": 1}, "n_bootstrap must be at least 2"),
+        ({"ci": 0.9, "method": "kendall"}, "method='spearman' only"),
+    ],
+)
+def test_bad_parameters_are_refused(options, message):
+    with pytest.raises(InvalidSrccInput, match=message) as caught:
+        srcc_matrix(long_frame({"a": [1.0, 2.0], "b": [2.0, 1.0]}), **options)
+    assert isinstance(caught.value, OneproxyError)
+
+
+def test_sql_macro_matches_polars_path():
+    rng = np.random.default_rng(11)
+    n = 150
+    series = {
+        "a": rng.integers(0, 12, n).astype(float).tolist(),
+        "b": np.round(rng.lognormal(size=n), 0).tolist(),
+        "c": [4.0] * n,
+    }
+    series["a"][::7] = [None] * len(series["a"][::7])
+    series["b"][::11] = [float("nan")] * len(series["b"][::11])
+    latency = long_frame(series).filter(~((pl.col("device_id") == "c") & (pl.col("arch_id") < 9)))
+    pairs = srcc_matrix(latency, min_common=2)
+    con = duckdb.connect()
+    con.register("latency", latency)
+    con.execute(SQL.read_text())
+    for device_a, device_b in [("a", "b"), ("a", "c"), ("b", "c")]:
+        got = con.execute("SELECT * FROM srcc_pair(?, ?)", [device_a, device_b]).fetchall()
+        want = pairs.filter((pl.col("device_a") == device_a) & (pl.col("device_b") == device_b))
+        (row,) = got
+        assert row[:4] == (device_a, device_b, "spearman", want["n_common"].item())
+        if want["value"].item() is None:
+            assert row[4] is None
+        else:
+            assert row[4] == pytest.approx(want["value"].item(), abs=1e-9)
+    assert pairs.filter(pl.col("device_a") == "a")["value"].null_count() == 1
+
+
+@pytest.mark.parametrize(
+    ("dtype", "ids"),
+    [
+        (pl.Int8, [-100, 0, 27, 100]),
+        (pl.Int64, [5, 10**12, 3 * 10**15, 7]),
+        (pl.UInt64, [2**64 - 1, 2**63, 17, 2**40]),
+    ],
+)
+def test_sparse_and_narrow_arch_ids(dtype, ids):
+    frame = pl.DataFrame(
+        {
+            "device_id": ["a"] * 4 + ["b"] * 4,
+            "arch_id": pl.Series(ids * 2, dtype=dtype),
+            "latency_ms": [1.0, 2.0, 3.0, 4.0, 1.0, 3.0, 2.0, 4.0],
+        }
+    )
+    pairs = srcc_matrix(frame, min_common=4)
+    assert pairs.select("n_common", "value").row(0) == (4, pytest.approx(0.8, abs=1e-12))
