@@ -5,6 +5,8 @@ of groups both are restricted to the architectures they share, ranked once, and 
 correlation of the block comes out of one matrix product of centred ranks.
 """
 
+from __future__ import annotations
+
 import warnings
 from collections.abc import Sequence
 from typing import Literal
@@ -55,8 +57,10 @@ def srcc_matrix(
     _check_parameters(method, min_common, ci, n_bootstrap)
     devices, values = _wide(latency)
     rng = np.random.default_rng(seed)
+    ranks = _RankCache()
     blocks = [
-        _block_pairs(values, group_g, group_h, shared, method, min_common, ci, n_bootstrap, rng)
+        _block_pairs(values, group_g, group_h, shared, method, min_common, ci, n_bootstrap, rng,
+                     ranks)
         for group_g, group_h, shared in _group_blocks(values)
     ]
     pairs = pl.concat(blocks) if blocks else _empty_index_frame()
@@ -234,6 +238,7 @@ def _block_pairs(
     ci: float | None,
     n_bootstrap: int,
     rng: np.random.Generator,
+    ranks: _RankCache,
 ) -> pl.DataFrame:
     """Pair rows (device indices a < b) for one block of two coverage groups."""
     same = members_g is members_h
@@ -250,7 +255,8 @@ def _block_pairs(
         const_g = (x_g == x_g[:, :1]).all(axis=1)
         const_h = (x_h == x_h[:, :1]).all(axis=1)
         if method == "spearman":
-            corr = _spearman_block(x_g, x_h, same)
+            r_g = ranks.get(members_g, coverage, x_g)
+            corr = _correlate(r_g, r_g if same else ranks.get(members_h, coverage, x_h))
         else:
             corr = _kendall_block(x_g, x_h, same, const_g, const_h)
         if ci is not None:
@@ -313,10 +319,21 @@ def _correlate(r_g: np.ndarray, r_h: np.ndarray) -> np.ndarray:
     return np.clip(corr, -1.0, 1.0)
 
 
-def _spearman_block(x_g: np.ndarray, x_h: np.ndarray, same: bool) -> np.ndarray:
-    r_g = _centred_ranks(x_g)
-    r_h = r_g if same else _centred_ranks(x_h)
-    return _correlate(r_g, r_h)
+class _RankCache:
+    """Centred ranks of a coverage group over a set of architectures, computed once.
+
+    Blocks often restrict a group to the coverage it already has (a 1,999-architecture group
+    against the full-coverage group), so the same ranks serve several blocks.
+    """
+
+    def __init__(self) -> None:
+        self._ranks: dict[tuple[bytes, bytes], np.ndarray] = {}
+
+    def get(self, members: np.ndarray, coverage: np.ndarray, x: np.ndarray) -> np.ndarray:
+        key = (members.tobytes(), np.packbits(coverage).tobytes())
+        if key not in self._ranks:
+            self._ranks[key] = _centred_ranks(x)
+        return self._ranks[key]
 
 
 def _kendall_block(
