@@ -75,7 +75,7 @@ def draw_heatmap(
     _separate_classes(ax, classes, font)
     ax.set_xticks(range(n), labels, rotation=90, fontsize=font)
     ax.set_yticks(range(n), labels, fontsize=font)
-    ax.set_title(title, fontsize=max(font * 1.4, 9), pad=font * 2.5)
+    ax.set_title(title, fontsize=max(font * 1.4, 9), pad=font * 9)
     bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
     bar.ax.axhline(THRESHOLD, color="black", linewidth=1.5)
     bar.set_label(f"SRCC (centre and outline at {THRESHOLD})", fontsize=max(font, 8))
@@ -108,15 +108,15 @@ def _separate_classes(ax: Axes, classes: list[str], font: float) -> None:
     for bound in bounds:
         ax.axhline(bound - 0.5, color="black", linewidth=2.0)
         ax.axvline(bound - 0.5, color="black", linewidth=2.0)
-    starts = [0, *bounds]
-    ends = [*bounds, len(classes)]
-    for start, end in zip(starts, ends, strict=True):
+    for start in [0, *bounds]:
         ax.text(
-            (start + end - 1) / 2,
+            start - 0.3,
             -0.7,
             classes[start],
-            ha="center",
+            ha="left",
             va="bottom",
+            rotation=30,
+            rotation_mode="anchor",
             fontsize=font,
             fontweight="bold",
         )

@@ -13,10 +13,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from ingest.fetch import fetch
 from ingest.pipeline import LOADERS, IngestResult, commit_batches, load_sources
 from oneproxy import settings
+from oneproxy.lookups import check_space
 from oneproxy.options import fetch_options, output_options, warehouse_option
 from oneproxy.output import render
+from oneproxy.search_cmd import search
+from oneproxy.srcc_cmd import srcc
 from warehouse.catalog import query, sql_text
-from warehouse.errors import OneproxyError, UnknownSpace
+from warehouse.errors import OneproxyError
 from warehouse.store import Warehouse
 
 stderr = Console(stderr=True)
@@ -143,9 +146,7 @@ def devices(wh: Warehouse, space: str | None, fmt: str, output: Path | None) -> 
       oneproxy devices --space nb201 --format csv
     """
     if space is not None:
-        known = query(wh, "SELECT space_id FROM spaces").column("space_id").to_pylist()
-        if space not in known:
-            raise UnknownSpace(f"unknown space '{space}': the warehouse has {', '.join(known)}")
+        check_space(wh, space)
     render(query(wh, sql_text("queries/devices.sql"), [space]), fmt, output, title="devices")
 
 
@@ -181,6 +182,9 @@ def run(wh: Warehouse, mirror: Path | None, cache: Path | None) -> None:
     _print_ingest(run_ingest(wh, sorted(LOADERS), mirror, cache), wh)
     render(query(wh, sql_text("queries/coverage_summary.sql")), "table", title="coverage")
 
+
+main.add_command(srcc)
+main.add_command(search)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -74,6 +74,21 @@ ACCURACY = pa.schema([
     ("source_id", pa.string()),
 ])
 
+SRCC = pa.schema([
+    ("space_id", pa.string()),
+    ("dataset", pa.string()),
+    ("device_a", pa.string()),
+    ("device_b", pa.string()),
+    ("method", pa.string()),
+    ("n_common", pa.int64()),
+    ("value", pa.float64()),
+    ("reason", pa.string()),
+    ("ci_low", pa.float64()),
+    ("ci_high", pa.float64()),
+    ("computed_at", pa.string()),
+    ("input_fingerprint", pa.string()),
+])
+
 TABLES: dict[str, pa.Schema] = {
     "sources": SOURCES,
     "spaces": SPACES,
@@ -82,6 +97,7 @@ TABLES: dict[str, pa.Schema] = {
     "latency_raw": LATENCY_RAW,
     "series_provenance": SERIES_PROVENANCE,
     "accuracy": ACCURACY,
+    "srcc": SRCC,
 }
 
 # Tables stored as hive partitions, and the column each is partitioned on.
@@ -97,4 +113,5 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "series_provenance": ("space_id", "dataset", "device_id", "source_id", "file"),
     "accuracy": ("space_id", "dataset", "metric", "arch_id"),
     "architectures": ("space_id", "arch_id"),
+    "srcc": ("space_id", "dataset", "method", "device_a", "device_b"),
 }

@@ -19,6 +19,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
@@ -48,6 +49,17 @@ def canonical(name: str, table: pa.Table) -> pa.Table:
     if keys:
         table = table.sort_by([(k, "ascending") for k in keys])
     return table.combine_chunks()
+
+
+def replace_rows(old: pa.Table | None, new: pa.Table, keys: list[str]) -> pa.Table:
+    """`new` plus the rows of `old` whose `keys` no row of `new` has (nulls match nulls)."""
+    if old is None:
+        return new
+    fresh = pl.from_arrow(new)
+    kept = pl.from_arrow(old.cast(new.schema)).join(
+        fresh.select(keys).unique(), on=keys, how="anti", nulls_equal=True
+    )
+    return pl.concat([kept, fresh]).to_arrow().cast(new.schema)
 
 
 def _write_partitions(table: pa.Table, column: str, folder: Path) -> None:
