@@ -19,6 +19,7 @@ from search.oneproxy import (
     ProxyEval,
     RunInfo,
     adapted_matrix,
+    auto_adapted_matrix,
     evaluate_picks,
     latency_matrix,
     merge_results,
@@ -33,6 +34,7 @@ from warehouse.spaces import nb201
 from warehouse.store import Warehouse
 
 RESULT_TABLE = "search_result"
+AUTO = "auto"
 # Encoders of arch keys for the AdaProxy linear predictor, per space.
 ENCODERS = {nb201.SPACE_ID: lambda keys: nb201.onehot(nb201.ops_matrix(keys))}
 _SHORT_OPS = {
@@ -53,6 +55,7 @@ class SearchData:
     latency_datasets: list[str]
     true: np.ndarray  # n_targets x n_archs ms
     proxy: np.ndarray | None  # n_archs ms
+    candidates: dict[str, np.ndarray]  # with proxy "auto": every device's latency row
     arch_ids: np.ndarray
     arch_keys: list[str]
     accuracy: np.ndarray  # n_archs %
@@ -83,6 +86,15 @@ def _choose(series: pa.Table, spec: str, proxy: str | None) -> list[str]:
     return wanted
 
 
+def _full_coverage(series: pl.DataFrame, n_archs: int) -> list[str]:
+    """Candidate proxies for "auto": devices that measured every architecture of the space.
+
+    A proxy is the well-measured device; a predictor fitted on a 1,999-architecture series
+    extrapolates poorly to the rest of the space.
+    """
+    return series.filter(pl.col("measured") == n_archs)["device_id"].to_list()
+
+
 def load_search_data(
     wh: Warehouse, space: str, dataset: str, device_spec: str, proxy: str | None
 ) -> SearchData:
@@ -90,6 +102,9 @@ def load_search_data(
     check_space(wh, space)
     _check_dataset(wh, space, dataset)
     series = query(wh, sql_text("queries/search_series.sql"), [space, dataset])
+    auto = proxy == AUTO
+    if auto:
+        proxy = None
     if proxy is not None and proxy not in series.column("device_id").to_pylist():
         raise UnknownDevice(
             f"unknown proxy device '{proxy}' for space '{space}': use one of "
@@ -99,11 +114,12 @@ def load_search_data(
     if not targets:
         raise UnknownDevice(f"no target devices left in space '{space}' besides the proxy")
     info = pl.from_arrow(series)
-    chosen = list(dict.fromkeys([*targets, *([proxy] if proxy else [])]))
+    archs = query(wh, sql_text("queries/search_accuracy.sql"), [space, dataset])
+    pool = _full_coverage(info, archs.num_rows) if auto else [proxy] if proxy else []
+    chosen = list(dict.fromkeys([*targets, *pool]))
     lat_ds = dict(zip(info["device_id"], info["latency_dataset"], strict=True))
     rows = query(wh, sql_text("queries/search_latency.sql"),
                  [space, chosen, [lat_ds[d] for d in chosen]])
-    archs = query(wh, sql_text("queries/search_accuracy.sql"), [space, dataset])
     arch_ids = archs.column("arch_id").to_numpy()
     matrix = latency_matrix(rows, chosen, arch_ids)
     size = dict(zip(info["device_id"], info["architectures"], strict=True))
@@ -112,6 +128,7 @@ def load_search_data(
         latency_datasets=[lat_ds[d] for d in targets],
         true=matrix[: len(targets)],
         proxy=matrix[chosen.index(proxy)] if proxy else None,
+        candidates={d: matrix[chosen.index(d)] for d in pool} if auto else {},
         arch_ids=arch_ids,
         arch_keys=archs.column("arch_key").to_pylist(),
         accuracy=archs.column("accuracy").to_numpy(zero_copy_only=False).astype(np.float64),
@@ -141,8 +158,13 @@ def run_search(
             if space not in ENCODERS:
                 raise OneproxyError(f"AdaProxy has no architecture encoding for space '{space}'")
             features = ENCODERS[space](data.arch_keys)
-            predicted = adapted_matrix(features, data.proxy, data.true, samples, seed)
-            run = RunInfo(space, dataset, "adaproxy", proxy, samples, seed)
+            if proxy == AUTO:
+                predicted, chosen, _ = auto_adapted_matrix(
+                    features, data.candidates, data.targets, data.true, samples, seed)
+                run = RunInfo(space, dataset, "adaproxy", AUTO, samples, seed, tuple(chosen))
+            else:
+                predicted = adapted_matrix(features, data.proxy, data.true, samples, seed)
+                run = RunInfo(space, dataset, "adaproxy", proxy, samples, seed)
         predicted = np.where(np.isfinite(data.true), predicted, np.nan)
         outcome = evaluation = evaluate_picks(predicted, data.true, data.accuracy, budgets)
     table = search_result_table(run, data.targets, data.latency_datasets, budgets, data.arch_ids,
@@ -190,6 +212,12 @@ def _notes(data: SearchData, dataset: str, table: pa.Table, proxy: str | None) -
             f"latency is measured on the {', '.join(other)} input for every device; it is "
             f"paired with {dataset} accuracy"
         )
+    if proxy == AUTO:
+        chosen = pl.from_arrow(table).unique("device_id", maintain_order=True)
+        picks = ", ".join(f"{d} <- {p}" for d, p in zip(chosen["device_id"],
+                                                         chosen["chosen_proxy"], strict=True))
+        notes.append(f"proxy chosen per target by leave-one-out error of the adapted model: "
+                     f"{picks}")
     if proxy is not None:
         s = summarize(table).to_pylist()[0]
         notes.append(
@@ -226,7 +254,9 @@ def _fronts(data: SearchData, evaluation: ProxyEval | None, proxy: str | None) -
               help="Latency budgets: '5ms,10ms', 'q10,q50' (per-device percentiles) or "
               "'q5:q95:50' (a range of 50).")
 @click.option("--proxy", default=None,
-              help="Pick with this device's latencies and judge the picks on each target.")
+              help="Pick with this device's latencies and judge the picks on each target; "
+              "'auto' (with --samples) chooses per target the device whose adapted predictor "
+              "has the lowest leave-one-out error.")
 @click.option("--samples", type=click.IntRange(min=1), default=None,
               help="With --proxy: adapt the proxy's linear predictor with N target samples "
               "(AdaProxy).")
@@ -257,9 +287,13 @@ def search(wh: Warehouse, space: str, dataset: str, device_spec: str, budget_spe
       oneproxy search --dataset cifar100 --budget q5:q95:50 --proxy pixel3 --format csv
       oneproxy search --dataset cifar10 --devices raspi4 --budget 20ms --proxy pixel3 \\
           --samples 20 --seed 1 --pareto raspi4.png
+      oneproxy search --dataset cifar100 --devices fpga,eyeriss --budget q10,q50 \\
+          --proxy auto --samples 20
     """
     if samples is not None and proxy is None:
         raise click.UsageError("--samples adapts a proxy's predictor: give --proxy too")
+    if proxy == AUTO and samples is None:
+        raise click.UsageError("--proxy auto chooses by the target's samples: give --samples N")
     data = load_search_data(wh, space, dataset, device_spec, proxy)
     table, evaluation = run_search(data, space, dataset, budget_spec, proxy, samples, seed)
     if save:

@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from analytics.adaproxy import adapt_predictions
+from analytics.adaproxy import adapt_predictions, select_proxy
 from analytics.predictors.linear import LinearLatencyPredictor
 from search.exhaustive import NO_FIT, BestPicks, best_under_budget, pareto_front, pareto_overlap
 from warehouse.errors import OneproxyError
@@ -40,6 +40,7 @@ SEARCH_RESULT = pa.schema([
     ("predicted_ms", pa.float64()),
     ("method", pa.string()),
     ("proxy", pa.string()),
+    ("chosen_proxy", pa.string()),
     ("n_samples", pa.int64()),
     ("seed", pa.int64()),
     ("regret", pa.float64()),
@@ -170,6 +171,41 @@ def proxy_matrix(proxy_latency: np.ndarray, n_targets: int) -> np.ndarray:
     return np.broadcast_to(lat, (n_targets, lat.size))
 
 
+def _adaptation_inputs(features: np.ndarray, proxies: dict[str, np.ndarray],
+                       true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(features, dtype=np.float64)
+    tru = np.atleast_2d(np.asarray(true, dtype=np.float64))
+    for name, latency in proxies.items():
+        if x.shape[0] != np.size(latency) or tru.shape[1] != np.size(latency):
+            raise BadSearchInput(
+                f"features ({x.shape[0]} rows), proxy {name} latency ({np.size(latency)}) and "
+                f"target latency ({tru.shape[1]} columns) must cover the same architectures"
+            )
+    return x, tru
+
+
+def _proxy_coef(x: np.ndarray, latency: np.ndarray, alpha: float) -> np.ndarray:
+    """Weights of the operator-level linear predictor fitted on the proxy's measured rows."""
+    lat = np.asarray(latency, dtype=np.float64)
+    measured = np.isfinite(lat)
+    return LinearLatencyPredictor(alpha).fit(x[measured], lat[measured]).coef_
+
+
+def _target_samples(true: np.ndarray, n_samples: int, seed: int) -> list[np.ndarray]:
+    """Per target, `n_samples` of its measured architectures, drawn without replacement."""
+    rng = np.random.default_rng(seed)
+    samples = []
+    for t, row in enumerate(true):
+        pool = np.flatnonzero(np.isfinite(row))
+        if not 1 <= n_samples <= pool.size:
+            raise BadSearchInput(
+                f"--samples must be from 1 to the {pool.size} architectures target {t} measured, "
+                f"got {n_samples}"
+            )
+        samples.append(rng.choice(pool, size=n_samples, replace=False))
+    return samples
+
+
 def adapted_matrix(
     features: np.ndarray,
     proxy_latency: np.ndarray,
@@ -181,28 +217,41 @@ def adapted_matrix(
     """AdaProxy predictions, n_targets x n_archs: a linear predictor fitted on the proxy's
     measured architectures, adapted per target with `n_samples` of its measured latencies drawn
     without replacement by a generator seeded with `seed`."""
-    lat = np.asarray(proxy_latency, dtype=np.float64)
-    tru = np.atleast_2d(np.asarray(true, dtype=np.float64))
-    x = np.asarray(features, dtype=np.float64)
-    if x.shape[0] != lat.size or tru.shape[1] != lat.size:
-        raise BadSearchInput(
-            f"features ({x.shape[0]} rows), proxy latency ({lat.size}) and target latency "
-            f"({tru.shape[1]} columns) must cover the same architectures"
-        )
-    measured = np.isfinite(lat)
-    coef = LinearLatencyPredictor(alpha).fit(x[measured], lat[measured]).coef_
-    rng = np.random.default_rng(seed)
-    out = np.empty(tru.shape)
-    for t, row in enumerate(tru):
-        pool = np.flatnonzero(np.isfinite(row))
-        if not 1 <= n_samples <= pool.size:
-            raise BadSearchInput(
-                f"--samples must be from 1 to the {pool.size} architectures target {t} measured, "
-                f"got {n_samples}"
-            )
-        sample = rng.choice(pool, size=n_samples, replace=False)
-        out[t] = adapt_predictions(x, coef, sample, row[sample])
-    return out
+    x, tru = _adaptation_inputs(features, {"proxy": proxy_latency}, true)
+    coef = _proxy_coef(x, proxy_latency, alpha)
+    samples = _target_samples(tru, n_samples, seed)
+    return np.stack([adapt_predictions(x, coef, s, row[s]) for row, s in zip(tru, samples,
+                                                                               strict=True)])
+
+
+def auto_adapted_matrix(
+    features: np.ndarray,
+    proxies: dict[str, np.ndarray],
+    targets: Sequence[str],
+    true: np.ndarray,
+    n_samples: int,
+    seed: int,
+    alpha: float = 0.0,
+) -> tuple[np.ndarray, list[str], list[dict[str, float]]]:
+    """AdaProxy predictions with the proxy chosen per target (`proxy="auto"`).
+
+    Every candidate in `proxies` (device → latency row) except the target itself gets a linear
+    predictor; per target the candidate whose adapted model has the lowest leave-one-out RMSE on
+    the target's samples is used. Returns the predictions, the chosen proxy of each target and
+    every candidate's LOO RMSE (ms) per target.
+    """
+    x, tru = _adaptation_inputs(features, proxies, true)
+    coefs = {name: _proxy_coef(x, latency, alpha) for name, latency in proxies.items()}
+    predicted, chosen, scores = [], [], []
+    for target, row, s in zip(targets, tru, _target_samples(tru, n_samples, seed), strict=True):
+        candidates = {name: coef for name, coef in coefs.items() if name != target}
+        if not candidates:
+            raise BadSearchInput(f"no candidate proxy for target {target} besides itself")
+        name, score = select_proxy(x[s], row[s], candidates)
+        predicted.append(adapt_predictions(x, coefs[name], s, row[s]))
+        chosen.append(name)
+        scores.append(score)
+    return np.stack(predicted), chosen, scores
 
 
 def _column(values: np.ndarray, fill: object = None) -> list:
@@ -223,6 +272,8 @@ class RunInfo:
     proxy: str | None = None
     n_samples: int | None = None
     seed: int | None = None
+    chosen: tuple[str, ...] = ()
+    """With proxy "auto": the proxy chosen for each device, in device order."""
 
 
 def search_result_table(
@@ -270,6 +321,8 @@ def search_result_table(
         "predicted_ms": _column(predicted),
         "method": [run.method] * b.size,
         "proxy": [run.proxy] * b.size,
+        "chosen_proxy": (np.asarray(run.chosen, dtype=object)[repeat].tolist() if run.chosen
+                         else [run.proxy] * b.size),
         "n_samples": [run.n_samples] * b.size,
         "seed": [run.seed] * b.size,
         "regret": _column(regret),

@@ -15,6 +15,7 @@ from search.oneproxy import (
     BadSearchInput,
     RunInfo,
     adapted_matrix,
+    auto_adapted_matrix,
     evaluate_picks,
     latency_matrix,
     merge_results,
@@ -163,6 +164,19 @@ def test_adapted_predictions_follow_a_rescaled_target():
     np.testing.assert_allclose(predicted[1], 0.5 * proxy, rtol=1e-6)
     again = adapted_matrix(x, proxy, true, n_samples=20, seed=3)
     np.testing.assert_array_equal(predicted, again)
+
+
+def test_auto_adaptation_picks_the_proxy_that_generated_each_target():
+    x = _features(400)
+    slow = x @ np.linspace(0.1, 3.1, nb201.ONEHOT_DIM)
+    other = x @ np.random.default_rng(1).uniform(0.1, 3.0, nb201.ONEHOT_DIM)
+    true = np.vstack([3.0 * slow + 2.0, 0.25 * other + 0.1])
+    predicted, chosen, scores = auto_adapted_matrix(
+        x, {"slow": slow, "other": other, "t1": true[1]}, ["t0", "t1"], true, 20, seed=0)
+    assert chosen == ["slow", "other"]
+    assert set(scores[1]) == {"slow", "other"}  # a target is never its own proxy
+    assert scores[0]["slow"] < scores[0]["other"]
+    np.testing.assert_allclose(predicted, true, rtol=1e-6)
 
 
 def test_adapted_matrix_refuses_bad_sample_counts():

@@ -90,6 +90,20 @@ def test_adaproxy_is_seeded(ingested):
     assert all(r["regret"] >= 0 for r in first if r["violation"] is False)
 
 
+def test_auto_proxy_is_chosen_per_target_among_full_coverage_devices(ingested):
+    result = invoke(ingested, "--dataset", "cifar100", "--devices", "raspi4,fpga", "--proxy",
+                    "auto", "--samples", "20", "--budget", "q50", "--format", "json",
+                    "--no-save")
+    picked = {r["device_id"]: r for r in rows(result)}
+    assert {r["proxy"] for r in picked.values()} == {"auto"}
+    # pixel3 is raspi4's most monotone partner (SRCC 0.967); 20 samples are enough to find it
+    assert picked["raspi4"]["chosen_proxy"] == "pixel3"
+    assert picked["fpga"]["chosen_proxy"] not in {"fpga", "edgetpu", "eagle_gtx1080ti"}
+    assert "raspi4 <- pixel3" in result.stderr
+    refused = invoke(ingested, "--dataset", "cifar100", "--proxy", "auto", "--budget", "q50")
+    assert refused.exit_code == 2 and "give --samples N" in refused.stderr
+
+
 def test_partial_coverage_devices_are_searched_over_what_they_have(ingested):
     result = invoke(ingested, "--dataset", "cifar10", "--devices", "edgetpu", "--budget",
                     "1.5ms", "--format", "json", "--no-save")
