@@ -42,3 +42,15 @@ def fetch_options(fn: Callable) -> Callable:
     return click.option("--mirror", type=click.Path(path_type=Path, file_okay=False),
                         default=None, help="Folder of pinned upstream files laid out as "
                         "<owner>__<repo>/<path> [env ONEPROXY_MIRROR].")(fn)
+
+
+def space_option(fn: Callable) -> Callable:
+    """`--space S`, default nb201."""
+    return click.option("--space", default="nb201", show_default=True,
+                        help="Search space (see `oneproxy spaces`).")(fn)
+
+
+def save_option(table: str) -> Callable[[Callable], Callable]:
+    """`--save/--no-save`: whether a command stores its rows in the warehouse table `table`."""
+    return click.option("--save/--no-save", default=True, show_default=True,
+                        help=f"Store the rows in the warehouse table {table}.")

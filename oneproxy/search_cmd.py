@@ -11,7 +11,7 @@ import polars as pl
 import pyarrow as pa
 
 from oneproxy.lookups import check_space
-from oneproxy.options import output_options, warehouse_option
+from oneproxy.options import output_options, save_option, space_option, warehouse_option
 from oneproxy.output import render
 from search.budgets import parse_budgets
 from search.exhaustive import best_under_budget, pareto_front
@@ -245,7 +245,7 @@ def _fronts(data: SearchData, evaluation: ProxyEval | None, proxy: str | None) -
 
 
 @click.command()
-@click.option("--space", default=nb201.SPACE_ID, show_default=True, help="Search space.")
+@space_option
 @click.option("--dataset", required=True,
               help="Accuracy dataset: cifar10, cifar100 or ImageNet16-120 for nb201.")
 @click.option("--devices", "device_spec", default="all", show_default=True,
@@ -264,8 +264,7 @@ def _fronts(data: SearchData, evaluation: ProxyEval | None, proxy: str | None) -
               help="Seed of the target-sample draw.")
 @click.option("--pareto", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Draw the Pareto fronts of the target devices to FILE.png.")
-@click.option("--save/--no-save", default=True, show_default=True,
-              help="Store the rows in the warehouse table search_result.")
+@save_option(RESULT_TABLE)
 @output_options
 @warehouse_option
 def search(wh: Warehouse, space: str, dataset: str, device_spec: str, budget_spec: str,

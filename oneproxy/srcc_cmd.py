@@ -14,7 +14,7 @@ import pyarrow as pa
 from analytics.heatmap import draw_heatmap
 from analytics.srcc import against, srcc_matrix, to_square
 from oneproxy.lookups import check_space
-from oneproxy.options import output_options, warehouse_option
+from oneproxy.options import output_options, save_option, space_option, warehouse_option
 from oneproxy.output import render
 from warehouse.catalog import query, sql_text
 from warehouse.errors import OneproxyError, UnknownDevice
@@ -71,7 +71,7 @@ def _fingerprint(wh: Warehouse, params: dict) -> str:
 
 
 @click.command()
-@click.option("--space", default="nb201", show_default=True, help="Search space.")
+@space_option
 @click.option("--dataset", default=None,
               help="Latency dataset (needed only where a space has several).")
 @click.option("--devices", "device_spec", default=None,
@@ -93,8 +93,7 @@ def _fingerprint(wh: Warehouse, params: dict) -> str:
               help="Partners per side with --against.")
 @click.option("--heatmap", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Draw the SRCC matrix to FILE.png.")
-@click.option("--save/--no-save", default=True, show_default=True,
-              help="Store the pairs in the warehouse table srcc.")
+@save_option(RESULT_TABLE)
 @output_options
 @warehouse_option
 def srcc(wh: Warehouse, space: str, dataset: str | None, device_spec: str | None,
