@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from ingest.registry import Source, UpstreamFile
 from warehouse.devices import Device
-from warehouse.schemas import ACCURACY, LATENCY_RAW
+from warehouse.schemas import ACCURACY, LATENCY_RAW, REFERENCE_ARCHS
 
 Resolver = Callable[[UpstreamFile], Path]
 """Turns a registry entry into a local, sha256-verified path (see `ingest.fetch`)."""
@@ -37,6 +37,7 @@ class SourceBatch:
     files: list[FileRecord] = field(default_factory=list)
     latency: list[pa.Table] = field(default_factory=list)
     accuracy: list[pa.Table] = field(default_factory=list)
+    reference: list[pa.Table] = field(default_factory=list)
     devices: list[Device] = field(default_factory=list)
 
     @classmethod
@@ -76,6 +77,16 @@ class SourceBatch:
             "value": pa.array(np.asarray(values, dtype=np.float64)),
             "source_id": pa.array([self.source_id] * n, pa.string()),
         }, schema=ACCURACY))
+
+    def add_reference(self, *, space_id: str, arch_id: np.ndarray) -> None:
+        """Reference architectures (measured on every device), in their upstream order."""
+        n = len(arch_id)
+        self.reference.append(pa.table({
+            "space_id": pa.array([space_id] * n, pa.string()),
+            "arch_id": pa.array(np.asarray(arch_id, dtype=np.int64)),
+            "position": pa.array(np.arange(n, dtype=np.int32)),
+            "source_id": pa.array([self.source_id] * n, pa.string()),
+        }, schema=REFERENCE_ARCHS))
 
     def latency_table(self) -> pa.Table:
         return pa.concat_tables(self.latency) if self.latency else LATENCY_RAW.empty_table()

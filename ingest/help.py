@@ -9,7 +9,7 @@ import numpy as np
 from ingest.batch import Resolver, SourceBatch
 from ingest.errors import CorruptFile
 from ingest.nb201_index import load_index
-from ingest.registry import files, source
+from ingest.registry import file, files, source
 from ingest.safe_load import load_file
 from warehouse.devices import known_device
 from warehouse.errors import UnknownDevice
@@ -17,6 +17,7 @@ from warehouse.spaces import nb201
 
 SOURCE_ID = "help"
 NB201_LATENCY = "data/nasbench201/latency/*.pt"
+NB201_REFERENCE = "data/nasbench201/hardware_embedding_index.pt"
 
 
 def load(resolve: Resolver) -> SourceBatch:
@@ -42,4 +43,17 @@ def load(resolve: Resolver) -> SourceBatch:
         batch.add_series(space_id="nb201", dataset="cifar10", device=device,
                          arch_id=np.arange(nb201.N_ARCHS), latency_ms=np.asarray(values, float),
                          file=upstream.path)
+    _load_reference(resolve, batch)
     return batch
+
+
+def _load_reference(resolve: Resolver, batch: SourceBatch) -> None:
+    """The 10 architectures HELP measures on every device before its samples."""
+    upstream = file(SOURCE_ID, NB201_REFERENCE)
+    path = resolve(upstream)
+    indices = load_file(path)
+    if (not isinstance(indices, list) or not indices
+            or not all(isinstance(i, int) and 0 <= i < nb201.N_ARCHS for i in indices)):
+        raise CorruptFile(f"{path}: expected a list of NAS-Bench-201 indices below {nb201.N_ARCHS}")
+    batch.add_file(upstream, "reference architectures")
+    batch.add_reference(space_id="nb201", arch_id=np.asarray(indices))

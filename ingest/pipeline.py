@@ -18,7 +18,7 @@ from ingest.batch import Resolver, SourceBatch
 from ingest.merge import merge_series
 from ingest.nb201_index import load_index
 from warehouse.devices import Device, devices_table
-from warehouse.schemas import ACCURACY, DEVICES, LATENCY_RAW, SOURCES
+from warehouse.schemas import ACCURACY, DEVICES, LATENCY_RAW, REFERENCE_ARCHS, SOURCES
 from warehouse.spaces import nb201, spaces_table
 from warehouse.store import Warehouse
 
@@ -98,6 +98,8 @@ def commit_batches(wh: Warehouse, batches: list[SourceBatch], resolve: Resolver)
                    [b.latency_table() for b in batches])
     accuracy = _replace(wh.read_or_none("accuracy"), ACCURACY, ids,
                         [b.accuracy_table() for b in batches])
+    reference = _replace(wh.read_or_none("reference_archs"), REFERENCE_ARCHS, ids,
+                         [t for b in batches for t in b.reference])
     latency, provenance = merge_series(raw)
     index = load_index(resolve)
     tables = {
@@ -105,6 +107,7 @@ def commit_batches(wh: Warehouse, batches: list[SourceBatch], resolve: Resolver)
         "latency": latency,
         "series_provenance": provenance,
         "accuracy": accuracy,
+        "reference_archs": reference,
         "devices": _devices(wh.read_or_none("devices"), batches, latency),
         "sources": _source_rows(batches, wh.read_or_none("sources")).to_arrow().cast(SOURCES),
         "architectures": nb201.arch_table(index.strings, np.arange(nb201.N_ARCHS)),

@@ -129,3 +129,10 @@ def test_architectures_table_matches_index(ingested):
     assert table.num_rows == nb201.N_ARCHS
     assert np.array_equal(table["arch_id"].to_numpy(), np.arange(nb201.N_ARCHS))
     assert table["flops_m_cifar10"][0].as_py() == pytest.approx(15.64737, abs=1e-5)
+
+
+def test_help_reference_architectures(ingested):
+    rows = query(ingested, "SELECT arch_id FROM reference_archs WHERE space_id = 'nb201' "
+                 "ORDER BY position")
+    assert rows.column("arch_id").to_pylist() == [11982, 431, 55, 9, 14451, 8636, 9881, 13479,
+                                                  6196, 1462]

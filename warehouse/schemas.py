@@ -74,6 +74,14 @@ ACCURACY = pa.schema([
     ("source_id", pa.string()),
 ])
 
+# HELP's reference architectures: measured on every device it profiles, on top of its samples.
+REFERENCE_ARCHS = pa.schema([
+    ("space_id", pa.string()),
+    ("arch_id", pa.int64()),
+    ("position", pa.int32()),
+    ("source_id", pa.string()),
+])
+
 SRCC = pa.schema([
     ("space_id", pa.string()),
     ("dataset", pa.string()),
@@ -97,6 +105,7 @@ TABLES: dict[str, pa.Schema] = {
     "latency_raw": LATENCY_RAW,
     "series_provenance": SERIES_PROVENANCE,
     "accuracy": ACCURACY,
+    "reference_archs": REFERENCE_ARCHS,
     "srcc": SRCC,
 }
 
@@ -114,4 +123,5 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "accuracy": ("space_id", "dataset", "metric", "arch_id"),
     "architectures": ("space_id", "arch_id"),
     "srcc": ("space_id", "dataset", "method", "device_a", "device_b"),
+    "reference_archs": ("space_id", "position"),
 }
