@@ -1,13 +1,16 @@
--- srcc_pair(dev_a, dev_b): Spearman rank correlation of two devices over the architectures both
--- measured, read from the relation `latency` (device_id, arch_id, latency_ms; NULL or NaN latency
--- = failed measurement). Ties get the average rank, as in scipy.stats.spearmanr:
+-- srcc_pair(space, dev_a, dev_b): Spearman rank correlation of two devices over the architectures
+-- of one space that both measured (on the same dataset), read from the relation `latency`
+-- (space_id, dataset, device_id, arch_id, latency_ms; NULL or NaN latency = failed measurement).
+-- Ties get the average rank, as in scipy.stats.spearmanr:
 -- average rank = rank() + (rows sharing the value - 1) / 2.
-CREATE OR REPLACE MACRO srcc_pair(dev_a, dev_b) AS TABLE
+CREATE OR REPLACE MACRO srcc_pair(space, dev_a, dev_b) AS TABLE
 WITH shared AS (
     SELECT a.arch_id, a.latency_ms AS x, b.latency_ms AS y
     FROM latency AS a
-    JOIN latency AS b ON a.arch_id = b.arch_id
-    WHERE a.device_id = dev_a
+    JOIN latency AS b
+        ON a.space_id = b.space_id AND a.dataset = b.dataset AND a.arch_id = b.arch_id
+    WHERE a.space_id = space
+      AND a.device_id = dev_a
       AND b.device_id = dev_b
       AND a.latency_ms IS NOT NULL AND NOT isnan(a.latency_ms)
       AND b.latency_ms IS NOT NULL AND NOT isnan(b.latency_ms)

@@ -311,10 +311,15 @@ def test_sql_macro_matches_polars_path():
     latency = long_frame(series).filter(~((pl.col("device_id") == "c") & (pl.col("arch_id") < 9)))
     pairs = srcc_matrix(latency, min_common=2)
     con = duckdb.connect()
-    con.register("latency", latency)
+    other_space = latency.with_columns(pl.lit("other").alias("space_id"),
+                                       pl.col("latency_ms").reverse())
+    con.register("latency", pl.concat([
+        latency.with_columns(pl.lit("nb201").alias("space_id")), other_space,
+    ]).with_columns(pl.lit("cifar10").alias("dataset")))
     con.execute(SQL.read_text())
     for device_a, device_b in [("a", "b"), ("a", "c"), ("b", "c")]:
-        got = con.execute("SELECT * FROM srcc_pair(?, ?)", [device_a, device_b]).fetchall()
+        got = con.execute("SELECT * FROM srcc_pair('nb201', ?, ?)",
+                          [device_a, device_b]).fetchall()
         want = pairs.filter((pl.col("device_a") == device_a) & (pl.col("device_b") == device_b))
         (row,) = got
         assert row[:4] == (device_a, device_b, "spearman", want["n_common"].item())

@@ -57,7 +57,8 @@ def test_every_pair_is_present_once(pairs):
 
 def test_sql_macro_agrees_with_the_matrix(ingested, pairs):
     for a, b in [("pixel3", "raspi4"), ("edgetpu", "nnmeter_myriadvpu"), ("eagle_i7", "fpga")]:
-        row = query(ingested, "SELECT n_common, value FROM srcc_pair(?, ?)", [a, b]).to_pylist()[0]
+        row = query(ingested, "SELECT n_common, value FROM srcc_pair('nb201', ?, ?)",
+                    [a, b]).to_pylist()[0]
         got, n_common = value(pairs, a, b)
         assert row["n_common"] == n_common
         assert row["value"] == pytest.approx(got, abs=1e-9)
