@@ -6,6 +6,9 @@ With proxy weights w, encodings X and z = x ⊙ w, the target model is
 
 fitted by least squares with penalty λ‖b‖²: a ridge regression whose scale a and intercept c
 are free and whose per-feature correction b is shrunk towards 0 (b = 0 is the proxy, rescaled).
+`fit_adaptation` solves the general form ŷ = a·s + c + Z·b for any base prediction s and
+penalised matrix Z (`analytics.adaptation` uses it with other bases); `AdaProxy` is the paper's
+case s = x·w, Z = x ⊙ w.
 
 One decomposition serves the whole λ grid. Let Q be an orthonormal basis of the unpenalised
 columns [1, s], M = I − QQᵀ, and M·Z = U S Vᵀ (thin SVD). For every λ
@@ -31,6 +34,7 @@ some λ beats it strictly, the scaled proxy is returned (`proxy_only_`), and "1s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal, get_args
 
 import numpy as np
@@ -43,6 +47,77 @@ H_FLOOR = 1e-10
 MIN_SAMPLES = 3
 
 Selection = Literal["1se", "min"]
+
+
+@dataclass(frozen=True, eq=False)
+class AdaptationFit:
+    """ŷ = a·s + c + Z·b fitted to n target samples, λ chosen by exact leave-one-out."""
+
+    a: float
+    c: float
+    b: np.ndarray  # d corrections of the penalised columns (zeros when proxy_only)
+    lambda_: float  # the chosen penalty; inf when proxy_only
+    loo_rmse: float  # LOO RMSE of the chosen model (units of y)
+    loo_path: np.ndarray  # LOO RMSE per λ of the grid, NaN where undefined
+    loo_residuals: np.ndarray  # n exact LOO residuals y_i − ŷ_(−i) of the chosen model
+    proxy_only: bool  # the scaled base a·s + c was kept (never-worse)
+    scaled_proxy_loo_rmse: float  # LOO RMSE of the scaled base alone
+
+    def predict(self, s: np.ndarray, Z: np.ndarray) -> np.ndarray:
+        """ŷ of rows with base prediction `s` and penalised features `Z`."""
+        return self.a * s + self.c + Z @ self.b
+
+
+def fit_adaptation(
+    s: ArrayLike,
+    Z: ArrayLike,
+    y: ArrayLike,
+    *,
+    lambdas: np.ndarray | None = None,
+    never_worse: bool = True,
+    selection: Selection = "1se",
+) -> AdaptationFit:
+    """Ridge fit of y on [1, s, Z] with only Z penalised, over the whole λ grid from one SVD.
+
+    `s` is the base prediction of each of the n samples (a proxy's predictor, or its measured
+    latency), `Z` (n×d) the penalised correction features, `y` the target's measurements.
+    """
+    lambdas = _check_lambdas(lambdas)
+    _check_options(never_worse, selection)
+    Z = as_matrix(Z, "Z")
+    s = as_vector(s, "s", Z.shape[0])
+    y = as_vector(y, "y", Z.shape[0])
+    if y.size < MIN_SAMPLES:
+        raise InvalidPredictorInput(
+            f"{y.size} target samples: leave-one-out selection needs at least "
+            f"{MIN_SAMPLES}; measure more architectures on the target"
+        )
+    Q = _unpenalised_basis(s)
+    U, S, Vt = _penalised_svd(Z, Q)
+    proxy_residuals = _proxy_loo_residuals(y, Q)
+    proxy_loo = _rmse(proxy_residuals)
+    residuals = _loo_residuals(y, Q, U, S, lambdas)
+    path = np.sqrt(np.mean(residuals**2, axis=1))
+    chosen = _choose(residuals, lambdas, proxy_loo if never_worse else np.inf, selection)
+    if chosen is None and not never_worse:
+        raise InvalidPredictorInput(
+            f"no λ in lambdas (from {lambdas.min():g} to {lambdas.max():g}) gives a defined "
+            "leave-one-out error: add larger lambdas or set never_worse=True"
+        )
+    lam = np.inf if chosen is None else float(lambdas[chosen])
+    b = _correction(y, U, S, Vt, lam)
+    c, a = _scale_and_intercept(y - Z @ b, s)
+    return AdaptationFit(
+        a=a,
+        c=c,
+        b=b,
+        lambda_=lam,
+        loo_rmse=proxy_loo if chosen is None else float(path[chosen]),
+        loo_path=path,
+        loo_residuals=proxy_residuals if chosen is None else residuals[chosen],
+        proxy_only=chosen is None,
+        scaled_proxy_loo_rmse=proxy_loo,
+    )
 
 
 class AdaProxy:
@@ -60,36 +135,18 @@ class AdaProxy:
 
     def fit(self, X: ArrayLike, y: ArrayLike, proxy_coef: ArrayLike) -> AdaProxy:
         """Adapt `proxy_coef` (d proxy weights) to latencies `y` (ms) of the n target rows `X`."""
-        lambdas = _check_lambdas(self.lambdas)
-        _check_options(self.never_worse, self.selection)
         X = as_matrix(X, "X")
         y = as_vector(y, "y", X.shape[0])
         w = as_vector(proxy_coef, "proxy_coef", X.shape[1])
-        if X.shape[0] < MIN_SAMPLES:
-            raise InvalidPredictorInput(
-                f"X has {X.shape[0]} target samples: leave-one-out selection needs at least "
-                f"{MIN_SAMPLES}; measure more architectures on the target"
-            )
-        s, Z = X @ w, X * w
-        Q = _unpenalised_basis(s)
-        U, S, Vt = _penalised_svd(Z, Q)
-        proxy_loo = _proxy_loo_rmse(y, Q)
-        residuals = _loo_residuals(y, Q, U, S, lambdas)
-        path = np.sqrt(np.mean(residuals**2, axis=1))
-        to_beat = proxy_loo if self.never_worse else np.inf
-        chosen = _choose(residuals, lambdas, to_beat, self.selection)
-        if chosen is None and not self.never_worse:
-            raise InvalidPredictorInput(
-                f"no λ in lambdas (from {lambdas.min():g} to {lambdas.max():g}) gives a defined "
-                "leave-one-out error: add larger lambdas or set never_worse=True"
-            )
-        self.lambda_ = np.inf if chosen is None else float(lambdas[chosen])
-        self.b_ = _correction(y, U, S, Vt, self.lambda_)
-        self.c_, self.a_ = _scale_and_intercept(y - Z @ self.b_, s)
-        self.loo_rmse_ = proxy_loo if chosen is None else float(path[chosen])
-        self.loo_path_ = path
-        self.proxy_only_ = chosen is None
-        self.scaled_proxy_loo_rmse_ = proxy_loo
+        fit = fit_adaptation(
+            X @ w, X * w, y,
+            lambdas=self.lambdas, never_worse=self.never_worse, selection=self.selection,
+        )
+        self.lambda_, self.a_, self.b_, self.c_ = fit.lambda_, fit.a, fit.b, fit.c
+        self.loo_rmse_ = fit.loo_rmse
+        self.loo_path_ = fit.loo_path
+        self.proxy_only_ = fit.proxy_only
+        self.scaled_proxy_loo_rmse_ = fit.scaled_proxy_loo_rmse
         self.proxy_coef_ = w
         self.coef_ = w * (self.a_ + self.b_)
         self.n_features_in_ = X.shape[1]
@@ -137,7 +194,7 @@ def adapt_predictions(
 ) -> np.ndarray:
     """Adapted latency (ms) of every row of `X_all`, fitted on the measured rows `sample_idx`."""
     X_all = as_matrix(X_all, "X_all")
-    idx = _check_indices(sample_idx, X_all.shape[0])
+    idx = check_sample_indices(sample_idx, X_all.shape[0])
     y = as_vector(y_sample, "y_sample", idx.size)
     return AdaProxy(lambdas).fit(X_all[idx], y, proxy_coef).predict(X_all)
 
@@ -163,7 +220,8 @@ def _check_options(never_worse: object, selection: object) -> None:
         )
 
 
-def _check_indices(sample_idx: ArrayLike, n: int) -> np.ndarray:
+def check_sample_indices(sample_idx: ArrayLike, n: int) -> np.ndarray:
+    """`sample_idx` as distinct integer row numbers of n rows; a bad entry raises naming it."""
     idx = np.asarray(sample_idx)
     if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
         raise InvalidPredictorInput(
@@ -172,7 +230,7 @@ def _check_indices(sample_idx: ArrayLike, n: int) -> np.ndarray:
         )
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         raise InvalidPredictorInput(
-            f"sample_idx must index rows 0…{n - 1} of X_all, got values {idx.min()}…{idx.max()}"
+            f"sample_idx must index rows 0…{n - 1}, got values {idx.min()}…{idx.max()}"
         )
     if np.unique(idx).size != idx.size:
         raise InvalidPredictorInput("sample_idx repeats a row: each sample must be measured once")
@@ -196,8 +254,8 @@ def _penalised_svd(Z: np.ndarray, Q: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return u[:, keep], sv[keep], vt[keep]
 
 
-def _proxy_loo_rmse(y: np.ndarray, Q: np.ndarray) -> float:
-    """Exact LOO RMSE of the scaled proxy alone (least squares of y on [1, s])."""
+def _proxy_loo_residuals(y: np.ndarray, Q: np.ndarray) -> np.ndarray:
+    """Exact LOO residuals of the scaled base alone (least squares of y on [1, s])."""
     residual = y - Q @ (Q.T @ y)
     one_minus_h = 1.0 - np.einsum("ij,ij->i", Q, Q)
     if (one_minus_h < H_FLOOR).any():
@@ -206,7 +264,11 @@ def _proxy_loo_rmse(y: np.ndarray, Q: np.ndarray) -> float:
             f"target sample {i} is the only one whose proxy prediction differs from the rest, "
             "so leave-one-out is undefined: measure architectures with varied proxy latency"
         )
-    return float(np.sqrt(np.mean((residual / one_minus_h) ** 2)))
+    return residual / one_minus_h
+
+
+def _rmse(residuals: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(residuals**2)))
 
 
 def _loo_residuals(

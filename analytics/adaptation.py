@@ -1,0 +1,226 @@
+"""Adapt a proxy device's latencies to a target device from a few target measurements.
+
+Every candidate fits the same closed form (`analytics.adaproxy.fit_adaptation`): the target's
+samples y ≈ a·s + c + Z·b with a base prediction s, a penalised encoding Z, λ on b chosen by
+exact leave-one-out (one-standard-error rule), and never worse (by LOO) than the scaled base
+a·s + c alone. The strategies differ in s:
+
+``linear``
+    the paper's AdaProxy: s = x·w with w the operator-level linear predictor fitted on the
+    proxy's measured architectures (x the one-hot encoding).
+``residual``
+    s = the proxy's own measured latency (its linear predictor's where it did not measure).
+``kernel``
+    s = a `KernelLatencyPredictor` fitted on the proxy's measured architectures (smooth, defined
+    everywhere; on NB201 it ranks the proxy's unmeasured architectures better than the linear
+    predictor, and smooths the proxy's measurement noise).
+
+and each tries the penalised encodings in `ENCODINGS`: ``onehot`` / ``live_onehot`` (one ms
+correction per op and edge) and ``weighted_onehot`` / ``weighted_live_onehot`` (x ⊙ w, the
+paper's relative correction: each op's proxy cost scaled by 1 + b/a). A candidate is named
+``strategy/encoding``; its score is its exact LOO RMSE in ms.
+
+``auto`` tries the ``linear`` and ``kernel`` candidates and keeps the one with the lowest LOO
+RMSE. LOO on 10–20 samples is noisy, and the least of many noisy scores favours a lucky
+candidate, so the candidate list is kept short: measured over 7 NB201 device pairs × 10 seeds
+× 10 and 20 samples, adding the ``residual`` candidates, or log-space fits (log y ≈ a·log s +
+c + Z·b), to the choice lowered the mean SRCC of ``auto``, and so did a one-standard-error
+preference for the simpler ``linear`` strategy. ``residual`` stays available on request.
+
+The proxy-side models do not depend on the target: build a `ProxyModels` once per proxy and
+call its `adapt` for every target and seed; `adapt` is the one-shot form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from analytics.adaproxy import check_sample_indices, fit_adaptation
+from analytics.predictors import InvalidPredictorInput
+from analytics.predictors.encodings import SpaceFeatures
+from analytics.predictors.kernel import KernelLatencyPredictor
+from analytics.predictors.linear import LinearLatencyPredictor
+
+STRATEGIES = ("linear", "residual", "kernel")
+ENCODINGS = ("weighted_onehot", "onehot", "weighted_live_onehot", "live_onehot")
+CANDIDATES: dict[str, tuple[str, ...]] = {  # strategy -> the encodings it tries
+    "linear": ("weighted_onehot", "onehot"),
+    "residual": ENCODINGS,
+    "kernel": ENCODINGS,
+}
+AUTO = ("linear", "kernel")
+BASE_ENCODING = "onehot"  # the linear predictor that is `linear`'s base and fills `residual`'s
+KERNEL_ENCODING = "kernel"
+MIN_PROXY_ROWS = 10
+_WEIGHTED = "weighted_"
+
+
+@dataclass(frozen=True, eq=False)
+class Adapted:
+    """Adapted latencies of every architecture, and how they were obtained."""
+
+    predicted: np.ndarray  # ms for every architecture of the space (len = n_archs)
+    strategy: str  # the strategy used ("auto" resolves to one of STRATEGIES)
+    encoding: str  # the penalised encoding used (one of ENCODINGS)
+    loo_rmse: float  # leave-one-out RMSE (ms) of the chosen model on the target samples
+    proxy_only: bool  # True when the scaled proxy alone was kept (never-worse fallback)
+    scores: dict[str, float]  # LOO RMSE (ms) of every candidate tried, e.g. "kernel/onehot"
+
+
+def candidates(strategy: str) -> tuple[tuple[str, str], ...]:
+    """The (strategy, encoding) pairs that `strategy` ("auto" or one of `STRATEGIES`) tries."""
+    if strategy == "auto":
+        return tuple(c for s in AUTO for c in candidates(s))
+    if strategy not in STRATEGIES:
+        raise InvalidPredictorInput(
+            f"strategy must be 'auto' or one of {', '.join(map(repr, STRATEGIES))}, "
+            f"got {strategy!r}"
+        )
+    return tuple((strategy, encoding) for encoding in CANDIDATES[strategy])
+
+
+@dataclass(frozen=True, eq=False)
+class ProxyModels:
+    """One proxy's measured latencies over a space, and the predictors fitted on them (lazily)."""
+
+    features: SpaceFeatures
+    proxy_latency: np.ndarray  # ms per architecture of `features`, NaN where not measured
+
+    @classmethod
+    def of(cls, features: SpaceFeatures, proxy_latency: ArrayLike) -> ProxyModels:
+        """Check `proxy_latency` against `features` (the predictors are fitted when needed)."""
+        lat = np.array(proxy_latency, dtype=np.float64)
+        if lat.shape != (features.n_archs,):
+            raise InvalidPredictorInput(
+                f"proxy_latency must hold one value per architecture of the features "
+                f"({features.n_archs}), got shape {lat.shape}"
+            )
+        measured = np.isfinite(lat)
+        if measured.sum() < MIN_PROXY_ROWS:
+            raise InvalidPredictorInput(
+                f"the proxy measured {int(measured.sum())} architectures: its predictors need "
+                f"at least {MIN_PROXY_ROWS}"
+            )
+        if (lat[measured] <= 0).any():
+            raise InvalidPredictorInput(
+                f"proxy_latency holds a latency ≤ 0 ms at architecture "
+                f"{int(np.flatnonzero(measured & (lat <= 0))[0])}: failed measurements must be NaN"
+            )
+        lat.flags.writeable = False
+        return cls(features, lat)
+
+    @property
+    def measured(self) -> np.ndarray:
+        return np.isfinite(self.proxy_latency)
+
+    def linear_coef(self, encoding: str) -> np.ndarray:
+        """Weights of the linear predictor on `encoding`, fitted on the proxy's measured rows."""
+        if encoding not in self._linear_coefs:
+            X, m = self.features.matrix(encoding), self.measured
+            coef = LinearLatencyPredictor().fit(X[m], self.proxy_latency[m]).coef_
+            self._linear_coefs[encoding] = coef
+        return self._linear_coefs[encoding]
+
+    @cached_property
+    def _linear_coefs(self) -> dict[str, np.ndarray]:
+        return {}
+
+    @cached_property
+    def linear(self) -> np.ndarray:
+        """The linear predictor's latency (ms) for every architecture."""
+        return self.features.matrix(BASE_ENCODING) @ self.linear_coef(BASE_ENCODING)
+
+    @cached_property
+    def filled(self) -> np.ndarray:
+        """The proxy's latency (ms), its linear predictor's where it did not measure."""
+        return np.where(self.measured, self.proxy_latency, self.linear)
+
+    @cached_property
+    def kernel(self) -> np.ndarray:
+        """The kernel predictor's latency (ms) for every architecture."""
+        K, m = self.features.matrix(KERNEL_ENCODING), self.measured
+        return KernelLatencyPredictor().fit(K[m], self.proxy_latency[m]).predict(K)
+
+    def adapt(
+        self,
+        sample_idx: ArrayLike,
+        y_sample: ArrayLike,
+        *,
+        strategy: str = "auto",
+        lambdas: np.ndarray | None = None,
+    ) -> Adapted:
+        """Adapted latencies (ms) of every architecture from the target's measured samples."""
+        tried = candidates(strategy)
+        idx = check_sample_indices(sample_idx, self.features.n_archs)
+        y = np.asarray(y_sample, dtype=np.float64)
+        if y.shape != idx.shape:
+            raise InvalidPredictorInput(
+                f"y_sample must hold one latency (ms) per entry of sample_idx ({idx.size}), "
+                f"got shape {y.shape}"
+            )
+        fits = {}
+        for cand in tried:
+            s, Z = self._design(*cand)
+            fits[cand] = fit_adaptation(s[idx], Z[idx], y, lambdas=lambdas)
+        scores = {"/".join(cand): fit.loo_rmse for cand, fit in fits.items()}
+        best = min(tried, key=lambda cand: fits[cand].loo_rmse)
+        return Adapted(
+            predicted=fits[best].predict(*self._design(*best)),
+            strategy=best[0],
+            encoding=best[1],
+            loo_rmse=fits[best].loo_rmse,
+            proxy_only=fits[best].proxy_only,
+            scores=scores,
+        )
+
+    def _design(self, strategy: str, encoding: str) -> tuple[np.ndarray, np.ndarray]:
+        """Base prediction s (ms) and penalised matrix Z of every architecture."""
+        plain = encoding.removeprefix(_WEIGHTED)
+        Z = self.features.matrix(plain)
+        if encoding != plain:
+            Z = Z * self.linear_coef(plain)
+        if strategy == "linear":
+            return self.linear, Z
+        return (self.filled if strategy == "residual" else self.kernel), Z
+
+
+def adapt(
+    features: SpaceFeatures,
+    proxy_latency: np.ndarray,
+    sample_idx: np.ndarray,
+    y_sample: np.ndarray,
+    *,
+    strategy: str = "auto",
+    lambdas: np.ndarray | None = None,
+) -> Adapted:
+    """Adapted latencies (ms) of every architecture of `features` (see the module docstring)."""
+    return ProxyModels.of(features, proxy_latency).adapt(
+        sample_idx, y_sample, strategy=strategy, lambdas=lambdas
+    )
+
+
+def select_proxy(
+    features: SpaceFeatures,
+    proxies: dict[str, np.ndarray],
+    sample_idx: np.ndarray,
+    y_sample: np.ndarray,
+    *,
+    strategy: str = "auto",
+) -> tuple[str, Adapted, dict[str, float]]:
+    """The proxy whose adaptation has the lowest LOO RMSE, its adaptation, and every score (ms).
+
+    Ties go to the first name in sorted order.
+    """
+    if not proxies:
+        raise InvalidPredictorInput("proxies is empty: pass at least one proxy's latencies")
+    adapted = {
+        name: adapt(features, lat, sample_idx, y_sample, strategy=strategy)
+        for name, lat in sorted(proxies.items())
+    }
+    scores = {name: a.loo_rmse for name, a in adapted.items()}
+    best = min(scores, key=scores.__getitem__)
+    return best, adapted[best], scores

@@ -1,0 +1,145 @@
+"""Named feature matrices of a search space's architectures, for latency predictors.
+
+`space_features` encodes architectures (given by arch key, in the caller's order) once; a
+predictor or an adaptation strategy then asks for a matrix by name. NAS-Bench-201 offers
+
+``onehot`` (n×31)
+    6 edges × 5 ops (`nb201.OPS` order) then a constant 1: the paper's operator encoding.
+``live_onehot`` (n×31)
+    the same with dead ops (not on a path from the input node to the output node) encoded as
+    ``none``: what an execution-aware runtime that prunes dead ops would run.
+``kernel`` (n×30)
+    execution-unit features for tree models, columns `KERNEL_COLUMNS`:
+
+    - ``op_e<k>``: the op index (`nb201.OPS` order) on edge k, and ``live_op_e<k>``: the same
+      with dead ops as 0 (``none``) — 12 columns, edges in arch-string order;
+
+    - ``n_<op>``: how many of the 6 edges carry each op of `nb201.OPS` (5 columns);
+    - ``n_live_<op>``: how many live edges carry each op but ``none`` (4 columns);
+    - ``n_live_ops``: live edges in all; ``n_dead_ops``: edges that are not ``none`` but dead;
+    - ``disconnected``: 1 when the output node is unreachable from the input node;
+    - ``n_live_sums``: element-wise additions a pruned runtime runs, Σ over nodes of
+      (live incoming edges − 1)⁺;
+    - ``live_depth``: edges on the longest live path from the input node to the output (0 when
+      disconnected); ``live_conv_depth``: convolutions on the longest live path counted in
+      convolutions;
+    - ``flops_m``, ``live_flops_m``, ``params_m``: the codec's `nb201.flops`, `nb201.live_flops`
+      and `nb201.params` (millions) for the dataset's input (CIFAR-10 by default, the input
+      every NAS-Bench-201 latency was measured on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from analytics.predictors import InvalidPredictorInput
+from warehouse.errors import UnknownSpace
+from warehouse.spaces import nb201
+
+_LIVE_OPS = tuple(op for op in nb201.OPS if op != "none")
+_CONVS = tuple(nb201.OPS.index(op) for op in ("nor_conv_1x1", "nor_conv_3x3"))
+
+KERNEL_COLUMNS: tuple[str, ...] = (
+    *(f"op_e{e}" for e in range(nb201.N_EDGES)),
+    *(f"live_op_e{e}" for e in range(nb201.N_EDGES)),
+    *(f"n_{op}" for op in nb201.OPS),
+    *(f"n_live_{op}" for op in _LIVE_OPS),
+    "n_live_ops",
+    "n_dead_ops",
+    "disconnected",
+    "n_live_sums",
+    "live_depth",
+    "live_conv_depth",
+    "flops_m",
+    "live_flops_m",
+    "params_m",
+)
+ONEHOT_COLUMNS: tuple[str, ...] = (
+    *(f"e{e}_{op}" for e in range(nb201.N_EDGES) for op in nb201.OPS),
+    "bias",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class SpaceFeatures:
+    """Read-only feature matrices of `arch_keys` (one row per key, in that order)."""
+
+    space: str
+    arch_keys: tuple[str, ...]
+    matrices: Mapping[str, np.ndarray]
+    columns: Mapping[str, tuple[str, ...]]
+
+    @property
+    def n_archs(self) -> int:
+        return len(self.arch_keys)
+
+    def matrix(self, name: str) -> np.ndarray:
+        """The n_archs × d matrix called `name` (read-only)."""
+        if name not in self.matrices:
+            raise InvalidPredictorInput(
+                f"space {self.space!r} has no encoding {name!r}; use one of "
+                f"{', '.join(sorted(self.matrices))}"
+            )
+        return self.matrices[name]
+
+
+def space_features(
+    space: str, arch_keys: Sequence[str], *, dataset: str = "cifar10"
+) -> SpaceFeatures:
+    """Every encoding of `arch_keys`; costs (FLOPs, params) are for `dataset`'s input."""
+    if space != nb201.SPACE_ID:
+        raise UnknownSpace(
+            f"space {space!r} has no latency-predictor encodings; supported: {nb201.SPACE_ID}"
+        )
+    keys = tuple(arch_keys)
+    if not keys:
+        raise InvalidPredictorInput("arch_keys is empty: pass the architectures to encode")
+    ops = nb201.ops_matrix(keys).reshape(len(keys), nb201.N_EDGES)
+    matrices = {
+        "onehot": nb201.onehot(ops),
+        "live_onehot": nb201.live_onehot(ops),
+        "kernel": _kernel_features(ops, dataset),
+    }
+    for m in matrices.values():
+        m.flags.writeable = False
+    columns = {"onehot": ONEHOT_COLUMNS, "live_onehot": ONEHOT_COLUMNS, "kernel": KERNEL_COLUMNS}
+    return SpaceFeatures(space, keys, matrices, columns)
+
+
+def _kernel_features(ops: np.ndarray, dataset: str) -> np.ndarray:
+    """n × len(KERNEL_COLUMNS) execution-unit features of NB201 op rows."""
+    live = nb201.live_mask(ops)
+    counts = (ops[:, :, None] == np.arange(nb201.N_OPS)).sum(axis=1)
+    live_counts = ((ops[:, :, None] == np.arange(1, nb201.N_OPS)) & live[:, :, None]).sum(axis=1)
+    to = np.array([t for t, _ in nb201.EDGES])
+    live_in = np.stack([live[:, to == node].sum(axis=1) for node in (1, 2, 3)], axis=1)
+    is_conv = np.isin(ops, _CONVS)
+    return np.column_stack([
+        ops,
+        np.where(live, ops, nb201.NONE),
+        counts,
+        live_counts,
+        live.sum(axis=1),
+        ((ops != nb201.NONE) & ~live).sum(axis=1),
+        nb201.disconnected(ops),
+        np.clip(live_in - 1, 0, None).sum(axis=1),
+        _longest_live_path(live, np.ones_like(ops, dtype=np.int64)),
+        _longest_live_path(live, is_conv.astype(np.int64)),
+        nb201.flops(ops, dataset),
+        nb201.live_flops(ops, dataset),
+        nb201.params(ops, dataset),
+    ]).astype(np.float64)
+
+
+def _longest_live_path(live: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Largest sum of `weight` over live paths from node 0 to node 3 (0 when there is none)."""
+    best = np.full((live.shape[0], 4), -1, dtype=np.int64)  # -1: node not reached
+    best[:, 0] = 0
+    for e, (to, src) in enumerate(nb201.EDGES):  # ordered by target: sources are final
+        reach = live[:, e] & (best[:, src] >= 0)
+        longer = np.maximum(best[:, to], best[:, src] + weight[:, e])
+        best[:, to] = np.where(reach, longer, best[:, to])
+    return np.clip(best[:, 3], 0, None)
