@@ -215,11 +215,23 @@ def select_proxy(
 
     Ties go to the first name in sorted order.
     """
-    if not proxies:
+    models = {name: ProxyModels.of(features, lat) for name, lat in proxies.items()}
+    return select_proxy_models(models, sample_idx, y_sample, strategy=strategy)
+
+
+def select_proxy_models(
+    models: dict[str, ProxyModels],
+    sample_idx: np.ndarray,
+    y_sample: np.ndarray,
+    *,
+    strategy: str = "auto",
+) -> tuple[str, Adapted, dict[str, float]]:
+    """`select_proxy` over proxies whose fits are already made (reuse them across targets)."""
+    if not models:
         raise InvalidPredictorInput("proxies is empty: pass at least one proxy's latencies")
     adapted = {
-        name: adapt(features, lat, sample_idx, y_sample, strategy=strategy)
-        for name, lat in sorted(proxies.items())
+        name: model.adapt(sample_idx, y_sample, strategy=strategy)
+        for name, model in sorted(models.items())
     }
     scores = {name: a.loo_rmse for name, a in adapted.items()}
     best = min(scores, key=scores.__getitem__)

@@ -10,6 +10,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from analytics.adaptation import STRATEGIES
+from analytics.predictors.encodings import space_features
 from oneproxy.lookups import check_space
 from oneproxy.options import output_options, save_option, space_option, warehouse_option
 from oneproxy.output import render
@@ -30,13 +32,10 @@ from search.oneproxy import (
 from search.plots import draw_pareto
 from warehouse.catalog import query, sql_text
 from warehouse.errors import OneproxyError, UnknownDevice
-from warehouse.spaces import nb201
 from warehouse.store import Warehouse
 
 RESULT_TABLE = "search_result"
 AUTO = "auto"
-# Encoders of arch keys for the AdaProxy linear predictor, per space.
-ENCODERS = {nb201.SPACE_ID: lambda keys: nb201.onehot(nb201.ops_matrix(keys))}
 _SHORT_OPS = {
     "nor_conv_3x3": "conv3", "nor_conv_1x1": "conv1", "skip_connect": "skip",
     "avg_pool_3x3": "pool",
@@ -138,7 +137,7 @@ def load_search_data(
 
 def run_search(
     data: SearchData, space: str, dataset: str, budget_spec: str, proxy: str | None,
-    samples: int | None, seed: int,
+    samples: int | None, seed: int, strategy: str = "auto",
 ) -> tuple[pa.Table, ProxyEval | None]:
     """The `search_result` rows of one search, and the proxy evaluation when a proxy is used.
 
@@ -155,15 +154,14 @@ def run_search(
             predicted = proxy_matrix(data.proxy, len(data.targets))
             run = RunInfo(space, dataset, "proxy", proxy, 0)
         else:
-            if space not in ENCODERS:
-                raise OneproxyError(f"AdaProxy has no architecture encoding for space '{space}'")
-            features = ENCODERS[space](data.arch_keys)
+            features = space_features(space, data.arch_keys)
             if proxy == AUTO:
                 predicted, chosen, _ = auto_adapted_matrix(
-                    features, data.candidates, data.targets, data.true, samples, seed)
+                    features, data.candidates, data.targets, data.true, samples, seed, strategy)
                 run = RunInfo(space, dataset, "adaproxy", AUTO, samples, seed, tuple(chosen))
             else:
-                predicted = adapted_matrix(features, data.proxy, data.true, samples, seed)
+                predicted = adapted_matrix(features, data.proxy, data.true, samples, seed,
+                                           strategy)
                 run = RunInfo(space, dataset, "adaproxy", proxy, samples, seed)
         predicted = np.where(np.isfinite(data.true), predicted, np.nan)
         outcome = evaluation = evaluate_picks(predicted, data.true, data.accuracy, budgets)
@@ -262,14 +260,17 @@ def _fronts(data: SearchData, evaluation: ProxyEval | None, proxy: str | None) -
               "(AdaProxy).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the target-sample draw.")
+@click.option("--strategy", type=click.Choice(["auto", *STRATEGIES]), default="auto",
+              show_default=True, help="With --samples: how the proxy is adapted (see "
+              "`oneproxy adapt --help`); auto keeps the lowest leave-one-out error.")
 @click.option("--pareto", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Draw the Pareto fronts of the target devices to FILE.png.")
 @save_option(RESULT_TABLE)
 @output_options
 @warehouse_option
 def search(wh: Warehouse, space: str, dataset: str, device_spec: str, budget_spec: str,
-           proxy: str | None, samples: int | None, seed: int, pareto: Path | None, save: bool,
-           fmt: str, output: Path | None) -> None:
+           proxy: str | None, samples: int | None, seed: int, strategy: str,
+           pareto: Path | None, save: bool, fmt: str, output: Path | None) -> None:
     """Most accurate architecture per device under each latency budget.
 
     Without --proxy each device is searched with its own latencies (the optimum). With
@@ -294,7 +295,8 @@ def search(wh: Warehouse, space: str, dataset: str, device_spec: str, budget_spe
     if proxy == AUTO and samples is None:
         raise click.UsageError("--proxy auto chooses by the target's samples: give --samples N")
     data = load_search_data(wh, space, dataset, device_spec, proxy)
-    table, evaluation = run_search(data, space, dataset, budget_spec, proxy, samples, seed)
+    table, evaluation = run_search(data, space, dataset, budget_spec, proxy, samples, seed,
+                                   strategy)
     if save:
         save_results(wh, table)
     if pareto is not None:

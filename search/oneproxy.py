@@ -19,8 +19,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from analytics.adaproxy import adapt_predictions, select_proxy
-from analytics.predictors.linear import LinearLatencyPredictor
+from analytics.adaptation import ProxyModels, select_proxy_models
+from analytics.predictors.encodings import SpaceFeatures
 from search.exhaustive import NO_FIT, BestPicks, best_under_budget, pareto_front, pareto_overlap
 from warehouse.errors import OneproxyError
 from warehouse.store import replace_rows
@@ -171,24 +171,16 @@ def proxy_matrix(proxy_latency: np.ndarray, n_targets: int) -> np.ndarray:
     return np.broadcast_to(lat, (n_targets, lat.size))
 
 
-def _adaptation_inputs(features: np.ndarray, proxies: dict[str, np.ndarray],
-                       true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    x = np.asarray(features, dtype=np.float64)
+def _adaptation_inputs(features: SpaceFeatures, proxies: dict[str, np.ndarray],
+                       true: np.ndarray) -> np.ndarray:
     tru = np.atleast_2d(np.asarray(true, dtype=np.float64))
     for name, latency in proxies.items():
-        if x.shape[0] != np.size(latency) or tru.shape[1] != np.size(latency):
+        if features.n_archs != np.size(latency) or tru.shape[1] != np.size(latency):
             raise BadSearchInput(
-                f"features ({x.shape[0]} rows), proxy {name} latency ({np.size(latency)}) and "
-                f"target latency ({tru.shape[1]} columns) must cover the same architectures"
+                f"features ({features.n_archs} rows), proxy {name} latency ({np.size(latency)}) "
+                f"and target latency ({tru.shape[1]} columns) must cover the same architectures"
             )
-    return x, tru
-
-
-def _proxy_coef(x: np.ndarray, latency: np.ndarray, alpha: float) -> np.ndarray:
-    """Weights of the operator-level linear predictor fitted on the proxy's measured rows."""
-    lat = np.asarray(latency, dtype=np.float64)
-    measured = np.isfinite(lat)
-    return LinearLatencyPredictor(alpha).fit(x[measured], lat[measured]).coef_
+    return tru
 
 
 def _target_samples(true: np.ndarray, n_samples: int, seed: int) -> list[np.ndarray]:
@@ -207,48 +199,48 @@ def _target_samples(true: np.ndarray, n_samples: int, seed: int) -> list[np.ndar
 
 
 def adapted_matrix(
-    features: np.ndarray,
+    features: SpaceFeatures,
     proxy_latency: np.ndarray,
     true: np.ndarray,
     n_samples: int,
     seed: int,
-    alpha: float = 0.0,
+    strategy: str = "auto",
 ) -> np.ndarray:
-    """AdaProxy predictions, n_targets x n_archs: a linear predictor fitted on the proxy's
-    measured architectures, adapted per target with `n_samples` of its measured latencies drawn
+    """AdaProxy predictions, n_targets x n_archs: the proxy's predictors (see
+    `analytics.adaptation`) adapted per target with `n_samples` of its measured latencies drawn
     without replacement by a generator seeded with `seed`."""
-    x, tru = _adaptation_inputs(features, {"proxy": proxy_latency}, true)
-    coef = _proxy_coef(x, proxy_latency, alpha)
+    tru = _adaptation_inputs(features, {"proxy": proxy_latency}, true)
+    models = ProxyModels.of(features, proxy_latency)
     samples = _target_samples(tru, n_samples, seed)
-    return np.stack([adapt_predictions(x, coef, s, row[s]) for row, s in zip(tru, samples,
-                                                                               strict=True)])
+    return np.stack([models.adapt(s, row[s], strategy=strategy).predicted
+                     for row, s in zip(tru, samples, strict=True)])
 
 
 def auto_adapted_matrix(
-    features: np.ndarray,
+    features: SpaceFeatures,
     proxies: dict[str, np.ndarray],
     targets: Sequence[str],
     true: np.ndarray,
     n_samples: int,
     seed: int,
-    alpha: float = 0.0,
+    strategy: str = "auto",
 ) -> tuple[np.ndarray, list[str], list[dict[str, float]]]:
     """AdaProxy predictions with the proxy chosen per target (`proxy="auto"`).
 
-    Every candidate in `proxies` (device → latency row) except the target itself gets a linear
-    predictor; per target the candidate whose adapted model has the lowest leave-one-out RMSE on
-    the target's samples is used. Returns the predictions, the chosen proxy of each target and
+    Every candidate in `proxies` (device → latency row) except the target itself is fitted once;
+    per target the candidate whose adapted model has the lowest leave-one-out RMSE on the
+    target's samples is used. Returns the predictions, the chosen proxy of each target and
     every candidate's LOO RMSE (ms) per target.
     """
-    x, tru = _adaptation_inputs(features, proxies, true)
-    coefs = {name: _proxy_coef(x, latency, alpha) for name, latency in proxies.items()}
+    tru = _adaptation_inputs(features, proxies, true)
+    models = {name: ProxyModels.of(features, latency) for name, latency in proxies.items()}
     predicted, chosen, scores = [], [], []
     for target, row, s in zip(targets, tru, _target_samples(tru, n_samples, seed), strict=True):
-        candidates = {name: coef for name, coef in coefs.items() if name != target}
+        candidates = {name: model for name, model in models.items() if name != target}
         if not candidates:
             raise BadSearchInput(f"no candidate proxy for target {target} besides itself")
-        name, score = select_proxy(x[s], row[s], candidates)
-        predicted.append(adapt_predictions(x, coefs[name], s, row[s]))
+        name, adapted, score = select_proxy_models(candidates, s, row[s], strategy=strategy)
+        predicted.append(adapted.predicted)
         chosen.append(name)
         scores.append(score)
     return np.stack(predicted), chosen, scores

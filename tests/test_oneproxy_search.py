@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from analytics.predictors import InvalidPredictorInput
+from analytics.predictors.encodings import SpaceFeatures, space_features
 from search.exhaustive import NO_FIT, best_under_budget
 from search.oneproxy import (
     SEARCH_RESULT,
@@ -149,30 +150,31 @@ def test_latency_matrix_pivots_in_device_and_arch_order():
         latency_matrix(rows, ["a"], np.array([20, 10]))
 
 
-def _features(n: int, seed: int = 0) -> np.ndarray:
+def _features(n: int, seed: int = 0) -> tuple[SpaceFeatures, np.ndarray]:
+    """Features of n random NB201 architectures, and their operator one-hot."""
     ops = np.random.default_rng(seed).integers(0, nb201.N_OPS, (n, nb201.N_EDGES))
-    return nb201.onehot(ops)
+    return space_features("nb201", [nb201.format_arch(row) for row in ops]), nb201.onehot(ops)
 
 
 def test_adapted_predictions_follow_a_rescaled_target():
-    x = _features(300)
+    features, x = _features(300)
     proxy = x @ np.linspace(0.1, 3.1, nb201.ONEHOT_DIM)
     true = np.vstack([2.0 * proxy + 1.0, 0.5 * proxy])
     true[1, :100] = NAN  # the second target measured only part of the space
-    predicted = adapted_matrix(x, proxy, true, n_samples=20, seed=3)
+    predicted = adapted_matrix(features, proxy, true, n_samples=20, seed=3)
     np.testing.assert_allclose(predicted[0], true[0], rtol=1e-6)
     np.testing.assert_allclose(predicted[1], 0.5 * proxy, rtol=1e-6)
-    again = adapted_matrix(x, proxy, true, n_samples=20, seed=3)
+    again = adapted_matrix(features, proxy, true, n_samples=20, seed=3)
     np.testing.assert_array_equal(predicted, again)
 
 
 def test_auto_adaptation_picks_the_proxy_that_generated_each_target():
-    x = _features(400)
+    features, x = _features(400)
     slow = x @ np.linspace(0.1, 3.1, nb201.ONEHOT_DIM)
     other = x @ np.random.default_rng(1).uniform(0.1, 3.0, nb201.ONEHOT_DIM)
     true = np.vstack([3.0 * slow + 2.0, 0.25 * other + 0.1])
     predicted, chosen, scores = auto_adapted_matrix(
-        x, {"slow": slow, "other": other, "t1": true[1]}, ["t0", "t1"], true, 20, seed=0)
+        features, {"slow": slow, "other": other, "t1": true[1]}, ["t0", "t1"], true, 20, seed=0)
     assert chosen == ["slow", "other"]
     assert set(scores[1]) == {"slow", "other"}  # a target is never its own proxy
     assert scores[0]["slow"] < scores[0]["other"]
@@ -180,15 +182,15 @@ def test_auto_adaptation_picks_the_proxy_that_generated_each_target():
 
 
 def test_adapted_matrix_refuses_bad_sample_counts():
-    x = _features(50)
+    features, x = _features(50)
     proxy = x @ np.linspace(0.1, 3.1, nb201.ONEHOT_DIM)
     true = np.vstack([proxy, np.where(np.arange(50) < 40, NAN, proxy)])
     with pytest.raises(BadSearchInput, match="the 10 architectures target 1 measured, got 20"):
-        adapted_matrix(x, proxy, true, n_samples=20, seed=0)
+        adapted_matrix(features, proxy, true, n_samples=20, seed=0)
     with pytest.raises(InvalidPredictorInput, match="at least 3"):
-        adapted_matrix(x, proxy, true, n_samples=2, seed=0)
+        adapted_matrix(features, proxy, true, n_samples=2, seed=0)
     with pytest.raises(BadSearchInput, match="same architectures"):
-        adapted_matrix(x[:10], proxy, true, n_samples=5, seed=0)
+        adapted_matrix(_features(10)[0], proxy, true, n_samples=5, seed=0)
 
 
 def _table(ev, method="proxy", devices=("t0", "t1"), proxy="p", n_samples=0):
