@@ -33,6 +33,7 @@ call its `adapt` for every target and seed; `adapt` is the one-shot form.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -178,14 +179,19 @@ class ProxyModels:
         )
 
     def _design(self, strategy: str, encoding: str) -> tuple[np.ndarray, np.ndarray]:
-        """Base prediction s (ms) and penalised matrix Z of every architecture."""
-        plain = encoding.removeprefix(_WEIGHTED)
-        Z = self.features.matrix(plain)
-        if encoding != plain:
-            Z = Z * self.linear_coef(plain)
-        if strategy == "linear":
-            return self.linear, Z
-        return (self.filled if strategy == "residual" else self.kernel), Z
+        """Base prediction s (ms) and penalised matrix Z of every architecture (made once)."""
+        if (strategy, encoding) not in self._designs:
+            plain = encoding.removeprefix(_WEIGHTED)
+            Z = self.features.matrix(plain)
+            if encoding != plain:
+                Z = Z * self.linear_coef(plain)
+            base = {"linear": "linear", "residual": "filled"}.get(strategy, "kernel")
+            self._designs[strategy, encoding] = getattr(self, base), Z
+        return self._designs[strategy, encoding]
+
+    @cached_property
+    def _designs(self) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
+        return {}
 
 
 def adapt(
@@ -225,14 +231,19 @@ def select_proxy_models(
     y_sample: np.ndarray,
     *,
     strategy: str = "auto",
+    on_proxy: Callable[[str], None] | None = None,
 ) -> tuple[str, Adapted, dict[str, float]]:
-    """`select_proxy` over proxies whose fits are already made (reuse them across targets)."""
+    """`select_proxy` over proxies whose fits are made once and reused across targets and seeds.
+
+    `on_proxy` is called before each proxy is adapted (for progress bars).
+    """
     if not models:
         raise InvalidPredictorInput("proxies is empty: pass at least one proxy's latencies")
-    adapted = {
-        name: model.adapt(sample_idx, y_sample, strategy=strategy)
-        for name, model in sorted(models.items())
-    }
+    adapted = {}
+    for name, model in sorted(models.items()):
+        if on_proxy is not None:
+            on_proxy(name)
+        adapted[name] = model.adapt(sample_idx, y_sample, strategy=strategy)
     scores = {name: a.loo_rmse for name, a in adapted.items()}
     best = min(scores, key=scores.__getitem__)
     return best, adapted[best], scores

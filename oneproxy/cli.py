@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from ingest.fetch import fetch
 from ingest.pipeline import LOADERS, IngestResult, commit_batches, load_sources
 from oneproxy import settings
+from oneproxy.adapt_cmd import adapt, evaluate, predict
 from oneproxy.lookups import check_space
 from oneproxy.options import fetch_options, output_options, warehouse_option
 from oneproxy.output import render
@@ -185,6 +186,9 @@ def run(wh: Warehouse, mirror: Path | None, cache: Path | None) -> None:
 
 main.add_command(srcc)
 main.add_command(search)
+main.add_command(adapt)
+main.add_command(evaluate)
+main.add_command(predict)
 
 if __name__ == "__main__":
     sys.exit(main())

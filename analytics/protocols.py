@@ -1,0 +1,266 @@
+"""Evaluation protocols of AdaProxy: built-in ones from the papers, and user ones from TOML / JSON.
+
+A protocol names a space, the proxy devices, the target devices, the sample counts n and the
+number of seeds, whether the proxy is fixed or chosen per target and seed ("auto"), the
+adaptation strategy, and whether HELP's reference architectures count among the n samples.
+
+A protocol file holds the same keys as `Protocol` (TOML with `tomllib`, or JSON)::
+
+    space = "nb201"
+    proxies = ["pixel3"]
+    targets = ["raspi4", "fpga"]
+    samples = [10, 20]
+    seeds = 20
+    proxy_mode = "fixed"        # or "auto": choose among `proxies` per target and seed
+    strategy = "auto"           # or one of analytics.adaptation.STRATEGIES
+    reference = false           # true: HELP's reference architectures are part of the n
+    common_archs = false        # true: restrict every series to the architectures all have
+    [published]                 # optional: SRCC published for these targets at published_samples
+    raspi4 = 0.890
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from analytics.adaptation import STRATEGIES
+from warehouse.errors import OneproxyError
+
+PROXY_MODES = ("fixed", "auto")
+STRATEGY_CHOICES = ("auto", *STRATEGIES)
+MIN_SAMPLES = 3
+HELP_SOURCE = "HELP (Lee et al., NeurIPS 2021), Table 2 / Table 3: 10 samples + 10 reference"
+
+
+class InvalidProtocol(OneproxyError):
+    """A protocol definition with an unknown key, a missing key or a bad value."""
+
+
+class UnknownProtocol(OneproxyError):
+    """A protocol name that is neither built in nor a readable file."""
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """One evaluation protocol: every target × n × seed is adapted and scored."""
+
+    name: str
+    space: str
+    proxies: tuple[str, ...]
+    targets: tuple[str, ...]
+    samples: tuple[int, ...]
+    seeds: int = 20
+    proxy_mode: str = "auto"
+    strategy: str = "auto"
+    reference: bool = False
+    common_archs: bool = False
+    dataset: str | None = None  # latency dataset; None = the space's only one
+    description: str = ""
+    published: dict[str, float] = field(default_factory=dict)  # target -> SRCC
+    published_mean: float | None = None
+    published_samples: int | None = None  # the n at which `published` applies
+    published_source: str = ""
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+
+_REQUIRED = ("space", "proxies", "targets", "samples")
+_KEYS = tuple(f.name for f in fields(Protocol))
+
+def get_protocol(spec: str | Path) -> Protocol:
+    """A built-in protocol by name, or the protocol defined by a .toml / .json file."""
+    if str(spec) in BUILTIN:
+        return BUILTIN[str(spec)]
+    path = Path(spec)
+    if path.suffix.lower() not in (".toml", ".json"):
+        raise UnknownProtocol(
+            f"unknown protocol '{spec}': use one of {', '.join(BUILTIN)} or a .toml / .json file"
+        )
+    if not path.is_file():
+        raise UnknownProtocol(f"protocol file {path} does not exist")
+    return load_protocol(path)
+
+
+def load_protocol(path: Path) -> Protocol:
+    """The protocol a TOML or JSON file defines; its name defaults to the file's stem."""
+    text = path.read_text()
+    try:
+        raw = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidProtocol(f"{path}: not valid {path.suffix[1:].upper()}: {exc}") from None
+    if not isinstance(raw, dict):
+        raise InvalidProtocol(f"{path}: expected a table of keys, got {type(raw).__name__}")
+    return protocol_from_dict(raw, default_name=path.stem, where=str(path))
+
+
+def protocol_from_dict(raw: dict[str, Any], *, default_name: str, where: str) -> Protocol:
+    """A protocol from parsed keys; errors name `where` (the file) and the key."""
+    unknown = sorted(set(raw) - set(_KEYS))
+    if unknown:
+        raise InvalidProtocol(
+            f"{where}: unknown key '{unknown[0]}': the keys are {', '.join(_KEYS)}"
+        )
+    missing = [k for k in _REQUIRED if k not in raw]
+    if missing:
+        raise InvalidProtocol(f"{where}: missing key '{missing[0]}'")
+    values = {"name": default_name, **raw}
+    for key in ("proxies", "targets", "samples"):
+        if not isinstance(values[key], list):
+            raise InvalidProtocol(
+                f"{where}: '{key}' must be a list, got {values[key]!r}"
+            )
+        values[key] = tuple(values[key])
+    try:
+        return Protocol(**values)
+    except InvalidProtocol as exc:
+        raise InvalidProtocol(f"{where}: {exc}") from None
+
+
+def with_overrides(
+    protocol: Protocol,
+    samples: tuple[int, ...] | None = None,
+    seeds: int | None = None,
+    strategy: str | None = None,
+) -> Protocol:
+    """The protocol with the sample counts, seed count or strategy replaced (validated)."""
+    changes = {k: v for k, v in (("samples", samples), ("seeds", seeds), ("strategy", strategy))
+               if v is not None}
+    return replace(protocol, **changes)
+
+
+def _validate(p: Protocol) -> None:
+    for key in ("name", "space", "description", "published_source"):
+        if not isinstance(getattr(p, key), str):
+            raise InvalidProtocol(f"'{key}' must be text, got {getattr(p, key)!r}")
+    if not p.name or not p.space:
+        raise InvalidProtocol("'name' and 'space' must not be empty")
+    for key in ("proxies", "targets"):
+        names = getattr(p, key)
+        if not names or not all(isinstance(d, str) and d for d in names):
+            raise InvalidProtocol(f"'{key}' must be a non-empty list of device ids, got {names!r}")
+        if len(set(names)) != len(names):
+            raise InvalidProtocol(f"'{key}' lists a device twice: {list(names)}")
+    if not p.samples or not all(_is_int(n) and n >= MIN_SAMPLES for n in p.samples):
+        raise InvalidProtocol(
+            f"'samples' must be a non-empty list of integers ≥ {MIN_SAMPLES} (the leave-one-out "
+            f"choice needs {MIN_SAMPLES} measurements), got {list(p.samples)}"
+        )
+    if len(set(p.samples)) != len(p.samples):
+        raise InvalidProtocol(f"'samples' repeats a value: {list(p.samples)}")
+    if not _is_int(p.seeds) or p.seeds < 1:
+        raise InvalidProtocol(f"'seeds' must be an integer ≥ 1 (seeds 0…seeds-1), got {p.seeds!r}")
+    if p.proxy_mode not in PROXY_MODES:
+        raise InvalidProtocol(
+            f"'proxy_mode' must be one of {', '.join(PROXY_MODES)}, got {p.proxy_mode!r}"
+        )
+    if p.proxy_mode == "fixed":
+        if len(p.proxies) != 1:
+            raise InvalidProtocol(
+                f"proxy_mode 'fixed' takes exactly one proxy, got {list(p.proxies)}: use "
+                "proxy_mode = 'auto' to choose among several"
+            )
+        if p.proxies[0] in p.targets:
+            raise InvalidProtocol(f"the fixed proxy '{p.proxies[0]}' is also a target")
+    if p.strategy not in STRATEGY_CHOICES:
+        raise InvalidProtocol(
+            f"'strategy' must be one of {', '.join(STRATEGY_CHOICES)}, got {p.strategy!r}"
+        )
+    for key in ("reference", "common_archs"):
+        if not isinstance(getattr(p, key), bool):
+            raise InvalidProtocol(f"'{key}' must be true or false, got {getattr(p, key)!r}")
+    if p.dataset is not None and (not isinstance(p.dataset, str) or not p.dataset):
+        raise InvalidProtocol(f"'dataset' must be a latency dataset name, got {p.dataset!r}")
+    _validate_published(p)
+
+
+def _validate_published(p: Protocol) -> None:
+    if not isinstance(p.published, dict):
+        raise InvalidProtocol(f"'published' must be a table of target = SRCC, got {p.published!r}")
+    for target, value in p.published.items():
+        if target not in p.targets:
+            raise InvalidProtocol(f"'published' names '{target}', which is not a target")
+        if not _is_number(value) or not -1 <= value <= 1:
+            raise InvalidProtocol(
+                f"'published' SRCC of '{target}' must be a number in [-1, 1], got {value!r}"
+            )
+    if p.published_mean is not None and not (_is_number(p.published_mean)
+                                             and -1 <= p.published_mean <= 1):
+        raise InvalidProtocol(f"'published_mean' must be in [-1, 1], got {p.published_mean!r}")
+    if (p.published or p.published_mean is not None) and p.published_samples is None:
+        raise InvalidProtocol("'published' needs 'published_samples': the n it was measured at")
+    if p.published_samples is not None and (not _is_int(p.published_samples)
+                                            or p.published_samples < 1):
+        raise InvalidProtocol(
+            f"'published_samples' must be an integer ≥ 1, got {p.published_samples!r}"
+        )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+_ONEPROXY_TARGETS = (
+    "pixel3", "raspi4", "eyeriss", "fpga", "edgegpu", "edgetpu", "eagle_i7", "eagle_gtx1080ti",
+    "eagle_jetson_nano_fp32", "eagle_jetson_nano_fp16", "eagle_edgetpu", "eagle_sd855_cpu",
+    "eagle_sd855_gpu", "eagle_sd855_dsp", "nnmeter_cortexa76", "nnmeter_adreno630",
+    "nnmeter_adreno640",
+)
+_HELP_PROXIES = ("silver_4114", "silver_4210r", "samsung_a50", "pixel3", "essential_ph_1",
+                 "samsung_s7")
+
+BUILTIN: dict[str, Protocol] = {
+    p.name: p
+    for p in (
+        Protocol(
+            name="oneproxy-nb201",
+            space="nb201",
+            proxies=("nnmeter_myriadvpu",),
+            targets=_ONEPROXY_TARGETS,
+            samples=(10, 20, 60),
+            proxy_mode="fixed",
+            common_archs=True,
+            description="OneProxy (Lu et al., SIGMETRICS 2022): the Myriad VPU as the one proxy "
+            "for the other 17 series, on the 1,999 architectures every series measured",
+        ),
+        Protocol(
+            name="help-nb201",
+            space="nb201",
+            proxies=("1080ti_1", "1080ti_32", "1080ti_256", *_HELP_PROXIES),
+            targets=("titan_rtx_256", "gold_6226", "fpga", "pixel2", "raspi4", "eyeriss"),
+            samples=(5, 10, 20),
+            proxy_mode="auto",
+            reference=True,
+            description="HELP's NAS-Bench-201 meta-test devices; the 10 reference architectures "
+            "count among the n samples",
+            published={"titan_rtx_256": 0.987, "gold_6226": 0.989, "fpga": 0.985,
+                       "pixel2": 0.802, "raspi4": 0.890, "eyeriss": 0.940},
+            published_mean=0.932,
+            published_samples=20,
+            published_source=HELP_SOURCE,
+        ),
+        Protocol(
+            name="help-fbnet",
+            space="fbnet",
+            proxies=("1080ti_1", "1080ti_32", "1080ti_64", *_HELP_PROXIES),
+            targets=("fpga", "raspi4", "eyeriss"),
+            samples=(5, 10, 20),
+            proxy_mode="auto",
+            reference=True,
+            description="HELP's FBNet meta-test devices; the 10 reference architectures count "
+            "among the n samples",
+            published={"fpga": 0.892, "raspi4": 0.887, "eyeriss": 0.943},
+            published_mean=0.910,
+            published_samples=20,
+            published_source=HELP_SOURCE,
+        ),
+    )
+}

@@ -1,0 +1,545 @@
+"""`oneproxy evaluate`, `adapt`, `predict`: AdaProxy protocols, one adaptation, stored predictions.
+
+The functions here read the warehouse, call the pure functions of `analytics.evaluate` and
+`analytics.adaptation`, and write results back; the click commands only parse and render.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+import numpy as np
+import polars as pl
+import pyarrow as pa
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from analytics.adaptation import STRATEGIES, Adapted, ProxyModels, select_proxy_models
+from analytics.evaluate import (
+    EVAL_KEYS,
+    PREDICTION_KEYS,
+    PREDICTIONS,
+    Evaluation,
+    ProtocolData,
+    draw_samples,
+    run_protocol,
+    score,
+)
+from analytics.predictors.encodings import space_features
+from analytics.protocols import MIN_SAMPLES, Protocol, get_protocol, with_overrides
+from oneproxy.lookups import check_space
+from oneproxy.options import output_options, save_option, space_option, warehouse_option
+from oneproxy.output import render
+from warehouse.catalog import query, sql_text
+from warehouse.errors import OneproxyError, UnknownDevice
+from warehouse.store import Warehouse, replace_rows
+
+AUTO = "auto"
+EVAL_TABLE, SUMMARY_TABLE, PREDICTIONS_TABLE = "predictor_eval", "adaptation", "predictions"
+STRATEGY_CHOICES = (AUTO, *STRATEGIES)
+stderr = Console(stderr=True)
+
+
+class NoLatency(OneproxyError):
+    """A space, dataset or device without latency rows in the warehouse."""
+
+
+class UnknownArchitecture(OneproxyError):
+    """An arch id or arch key that the space does not have."""
+
+
+@dataclass(frozen=True)
+class SpaceData:
+    """Latency of some devices over every architecture of a space (NaN where not measured)."""
+
+    space: str
+    dataset: str
+    arch_ids: np.ndarray
+    arch_keys: list[str]
+    devices: list[str]
+    latency: np.ndarray  # devices × archs, ms
+    has_row: np.ndarray  # devices × archs, the device has a row (measured or failed)
+
+
+@dataclass(frozen=True)
+class AdaptRun:
+    """One `adapt`: the predictions of every architecture, the chosen proxy and the scores."""
+
+    predictions: pa.Table  # PREDICTIONS
+    summary: pa.Table  # one row
+    proxy_scores: dict[str, float]  # candidate proxy -> LOO RMSE (ms)
+    adapted: Adapted
+
+
+def latency_series(
+    wh: Warehouse, space: str, dataset: str | None = None
+) -> tuple[str, pl.DataFrame]:
+    """The latency dataset of a space and its series (device_id, rows, measured).
+
+    Without `dataset` the space must have latency for exactly one dataset.
+    """
+    series = pl.from_arrow(query(wh, sql_text("queries/adapt_series.sql"), [space]))
+    if series.is_empty():
+        raise NoLatency(f"space {space} has no latency in the warehouse: ingest it first "
+                        "(`oneproxy ingest …`)")
+    datasets = series["dataset"].unique(maintain_order=True).to_list()
+    if dataset is None:
+        if len(datasets) > 1:
+            raise NoLatency(f"space {space} has latency for datasets {', '.join(datasets)}: "
+                            "name one (protocol key 'dataset')")
+        dataset = datasets[0]
+    elif dataset not in datasets:
+        raise NoLatency(f"space {space} has no latency for dataset '{dataset}': it has "
+                        f"{', '.join(datasets)}")
+    return dataset, series.filter(pl.col("dataset") == dataset).drop("dataset")
+
+
+def check_devices(series: pl.DataFrame, devices: list[str], space: str, role: str) -> None:
+    """Raise `UnknownDevice` naming the first of `devices` without latency in the space."""
+    known = series["device_id"].to_list()
+    unknown = [d for d in devices if d not in known]
+    if unknown:
+        raise UnknownDevice(f"unknown {role} device '{unknown[0]}' for space {space}: the "
+                            f"warehouse has {', '.join(known)}")
+
+
+def load_space(wh: Warehouse, space: str, dataset: str, devices: list[str]) -> SpaceData:
+    """Latency matrix of `devices` over every architecture of the space."""
+    archs = query(wh, sql_text("queries/adapt_archs.sql"), [space])
+    arch_ids = archs.column("arch_id").to_numpy()
+    rows = pl.from_arrow(query(wh, sql_text("queries/adapt_latency.sql"),
+                               [space, dataset, devices]))
+    row = rows["device_id"].replace_strict(devices, range(len(devices)),
+                                           return_dtype=pl.Int64).to_numpy()
+    col = np.searchsorted(arch_ids, rows["arch_id"].to_numpy())
+    latency = np.full((len(devices), arch_ids.size), np.nan)
+    has_row = np.zeros(latency.shape, dtype=bool)
+    latency[row, col] = rows["latency_ms"].fill_null(np.nan).to_numpy()
+    has_row[row, col] = True
+    return SpaceData(space, dataset, arch_ids, archs.column("arch_key").to_pylist(), devices,
+                     latency, has_row)
+
+
+def load_protocol_data(wh: Warehouse, protocol: Protocol) -> ProtocolData:
+    """The arrays a protocol run needs; unknown devices and missing data are one-line errors."""
+    dataset, series = latency_series(wh, protocol.space, protocol.dataset)
+    check_devices(series, list(protocol.targets), protocol.space, "target")
+    check_devices(series, list(protocol.proxies), protocol.space, "proxy")
+    devices = list(dict.fromkeys([*protocol.targets, *protocol.proxies]))
+    data = load_space(wh, protocol.space, dataset, devices)
+    keep = data.has_row.all(axis=0) if protocol.common_archs else np.ones(data.arch_ids.size, bool)
+    arch_ids = data.arch_ids[keep]
+    reference = np.zeros(0, dtype=np.int64)
+    if protocol.reference:
+        reference = _reference_columns(wh, protocol, arch_ids)
+    keys = [k for k, kept in zip(data.arch_keys, keep, strict=True) if kept]
+    return ProtocolData(devices, data.latency[:, keep], space_features(protocol.space, keys),
+                        reference)
+
+
+def _reference_columns(wh: Warehouse, protocol: Protocol, arch_ids: np.ndarray) -> np.ndarray:
+    ids = (query(wh, sql_text("queries/adapt_reference.sql"), [protocol.space])
+           .column("arch_id").to_numpy() if wh.has("reference_archs") else np.zeros(0, np.int64))
+    if ids.size == 0:
+        raise NoLatency(f"protocol {protocol.name} counts reference architectures, but the "
+                        f"warehouse has none for space {protocol.space}: ingest `help` first")
+    ids = ids[np.isin(ids, arch_ids)]
+    return np.searchsorted(arch_ids, ids)
+
+
+def evaluate_protocol(wh: Warehouse, protocol: Protocol, progress: bool = True) -> Evaluation:
+    """Load the protocol's data and run it, with a progress bar on stderr."""
+    data = load_protocol_data(wh, protocol)
+    total = len(protocol.targets) * len(protocol.samples)
+    with _progress(enabled=progress) as bar:
+        task = bar.add_task(protocol.name, total=total)
+        done = iter(range(total))
+
+        def step(label: str) -> None:
+            bar.update(task, description=label, completed=next(done))
+
+        result = run_protocol(protocol, data, step)
+        bar.update(task, completed=total)
+    return result
+
+
+def _progress(enabled: bool = True) -> Progress:
+    """A transient progress bar on stderr."""
+    columns = (TextColumn("{task.description}"), BarColumn(),
+               TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
+    return Progress(*columns, console=stderr, transient=True, disable=not enabled)
+
+
+def save_evaluation(wh: Warehouse, result: Evaluation) -> None:
+    """Store per-seed and summary rows, replacing earlier rows of the same groups."""
+    wh.commit({
+        EVAL_TABLE: _sorted(replace_rows(wh.read_or_none(EVAL_TABLE), result.long, EVAL_KEYS),
+                            [*EVAL_KEYS, "seed"]),
+        SUMMARY_TABLE: _sorted(replace_rows(wh.read_or_none(SUMMARY_TABLE), result.summary,
+                                            EVAL_KEYS), EVAL_KEYS),
+    })
+
+
+def paper_table(result: Evaluation, protocol: Protocol) -> pa.Table:
+    """Rows = targets plus their mean; columns = chosen proxy, before SRCC, after SRCC per n
+    (mean ± std over seeds) and the published SRCC where the protocol has it."""
+    summary = pl.from_arrow(result.summary)
+    overall = pl.from_arrow(result.overall)
+    long = pl.from_arrow(result.long)
+    published_label = f"published n={protocol.published_samples}"
+    rows = []
+    for target in protocol.targets:
+        runs = long.filter(pl.col("target") == target)
+        proxy = runs["proxy"].mode().sort()[0]
+        share = (runs["proxy"] == proxy).mean()
+        row = {"target": target, "proxy": f"{proxy} ({share:.0%})",
+               "before": _pm(runs["before_srcc"].mean(), runs["before_srcc"].std())}
+        for n in protocol.samples:
+            s = summary.filter((pl.col("target") == target) & (pl.col("n_samples") == n)).row(
+                0, named=True)
+            row[f"n={n}"] = _pm(s["after_srcc_mean"], s["after_srcc_std"])
+        row[published_label] = _num(protocol.published.get(target))
+        rows.append(row)
+    mean = {"target": "mean", "proxy": "",
+            "before": _pm(long.group_by("seed").agg(pl.col("before_srcc").mean())["before_srcc"]
+                          .mean(), None)}
+    for n in protocol.samples:
+        o = overall.filter(pl.col("n_samples") == n).row(0, named=True)
+        mean[f"n={n}"] = _pm(o["after_srcc_mean"], o["after_srcc_std"])
+    mean[published_label] = _num(protocol.published_mean)
+    rows.append(mean)
+    if not protocol.published and protocol.published_mean is None:
+        rows = [{k: v for k, v in r.items() if k != published_label} for r in rows]
+    return pa.Table.from_pylist(rows)
+
+
+def _pm(mean: float | None, std: float | None) -> str:
+    if mean is None:
+        return "n/a"
+    return f"{mean:.3f}" if std is None else f"{mean:.3f} ± {std:.3f}"
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+def _sorted(table: pa.Table, keys: list[str]) -> pa.Table:
+    return table.sort_by([(k, "ascending") for k in keys])
+
+
+def run_adapt(
+    wh: Warehouse,
+    space: str,
+    target: str,
+    proxy: str = AUTO,
+    samples: int | None = None,
+    seed: int = 0,
+    strategy: str = AUTO,
+    progress: bool = True,
+) -> AdaptRun:
+    """Adapt a proxy to `target` and predict every architecture of the space.
+
+    With `samples` N, N of the target's measured architectures (drawn with `seed`) are the only
+    known measurements and the rest score the predictions; without, every measured row is a
+    sample. `proxy="auto"` chooses among the devices that measured the whole space.
+    """
+    check_space(wh, space)
+    dataset, series = latency_series(wh, space)
+    check_devices(series, [target], space, "target")
+    n_archs = query(wh, sql_text("queries/adapt_archs.sql"), [space]).num_rows
+    if proxy == AUTO:
+        candidates = series.filter((pl.col("measured") == n_archs)
+                                   & (pl.col("device_id") != target))["device_id"].to_list()
+        if not candidates:
+            raise UnknownDevice(f"no device besides {target} measured all {n_archs:,} "
+                                f"architectures of {space}: name a proxy with --proxy")
+    else:
+        check_devices(series, [proxy], space, "proxy")
+        if proxy == target:
+            raise UnknownDevice(f"the proxy and the target are both '{target}': choose another "
+                                "proxy or --proxy auto")
+        candidates = [proxy]
+    data = load_space(wh, space, dataset, [target, *candidates])
+    true = data.latency[0]
+    measured = np.flatnonzero(np.isfinite(true))
+    idx = measured if samples is None else draw_samples(measured, samples, seed)
+    if idx.size < MIN_SAMPLES:
+        raise NoLatency(f"target {target} measured {idx.size} architectures of {space}: "
+                        f"adaptation needs at least {MIN_SAMPLES}")
+    features = space_features(space, data.arch_keys)
+    models = {d: ProxyModels.of(features, data.latency[i + 1]) for i, d in enumerate(candidates)}
+    with _progress(enabled=progress) as bar:
+        task = bar.add_task("adapt", total=len(models))
+        done = iter(range(len(models)))
+
+        def step(name: str) -> None:
+            bar.update(task, description=f"proxy {name}", completed=next(done))
+
+        chosen, adapted, scores = select_proxy_models(models, idx, true[idx], strategy=strategy,
+                                                       on_proxy=step)
+    rest = true.copy()
+    rest[idx] = np.nan
+    rest_scores = score(adapted.predicted, rest)
+    created = datetime.now(UTC).isoformat(timespec="seconds")
+    predictions = pa.table({
+        "space_id": [space] * data.arch_ids.size,
+        "device_id": [target] * data.arch_ids.size,
+        "arch_id": data.arch_ids,
+        "predicted_ms": adapted.predicted,
+        "proxy": [chosen] * data.arch_ids.size,
+        "strategy": [adapted.strategy] * data.arch_ids.size,
+        "encoding": [adapted.encoding] * data.arch_ids.size,
+        "n_samples": np.full(data.arch_ids.size, idx.size),
+        "seed": pa.nulls(data.arch_ids.size, pa.int64()) if samples is None
+        else np.full(data.arch_ids.size, seed),
+        "created": [created] * data.arch_ids.size,
+    }, schema=PREDICTIONS)
+    summary = pa.Table.from_pylist([{
+        "space_id": space, "target": target, "proxy": chosen, "strategy": adapted.strategy,
+        "encoding": adapted.encoding, "n_samples": int(idx.size),
+        "seed": None if samples is None else seed, "loo_rmse_ms": adapted.loo_rmse,
+        "proxy_only": adapted.proxy_only, "predicted": data.arch_ids.size,
+        "n_rest": rest_scores["n_eval"], "srcc_rest": rest_scores["srcc"],
+        "kendall_rest": rest_scores["kendall"], "rmse_rest_ms": rest_scores["rmse_ms"],
+        "mape_rest_pct": rest_scores["mape_pct"], "within10_rest": rest_scores["within10"],
+    }])
+    return AdaptRun(predictions, summary, scores, adapted)
+
+
+def save_predictions(wh: Warehouse, predictions: pa.Table) -> None:
+    """Store the predictions, replacing the stored ones of the same space and device."""
+    merged = replace_rows(wh.read_or_none(PREDICTIONS_TABLE), predictions, PREDICTION_KEYS)
+    wh.commit({PREDICTIONS_TABLE: _sorted(merged, [*PREDICTION_KEYS, "arch_id"])})
+
+
+def lookup_predictions(
+    wh: Warehouse, space: str, device: str, arch_ids: list[int] | None = None,
+    arch_key: str | None = None,
+) -> pa.Table:
+    """Latency of architectures on a device: the stored prediction, else the measured latency.
+
+    `source` says which ("predicted", "measured", or "none" when there is neither); both
+    `predicted_ms` and `measured_ms` are shown.
+    """
+    check_space(wh, space)
+    archs = pl.from_arrow(query(wh, sql_text("queries/adapt_archs.sql"), [space]))
+    archs = _select_archs(archs, space, arch_ids, arch_key)
+    dataset, series = latency_series(wh, space)
+    stored = wh.read_or_none(PREDICTIONS_TABLE)
+    predicted = (pl.from_arrow(stored).filter((pl.col("space_id") == space)
+                                              & (pl.col("device_id") == device))
+                 if stored is not None else pl.DataFrame(schema=pl.from_arrow(
+                     PREDICTIONS.empty_table()).schema))
+    if device not in series["device_id"].to_list() and predicted.is_empty():
+        raise UnknownDevice(f"device '{device}' has neither measured latency nor stored "
+                            f"predictions in space {space}: run `oneproxy adapt --space {space} "
+                            f"--target {device} …` or use one of "
+                            f"{', '.join(series['device_id'].to_list())}")
+    measured = pl.from_arrow(query(wh, sql_text("queries/adapt_latency.sql"),
+                                   [space, dataset, [device]]))
+    out = (
+        archs.join(measured.select("arch_id", pl.col("latency_ms").alias("measured_ms")),
+                   on="arch_id", how="left")
+        .join(predicted.select("arch_id", "predicted_ms", "proxy", "strategy", "n_samples"),
+              on="arch_id", how="left")
+        .with_columns(
+            latency_ms=pl.coalesce("predicted_ms", "measured_ms"),
+            source=pl.when(pl.col("predicted_ms").is_not_null()).then(pl.lit("predicted"))
+            .when(pl.col("measured_ms").is_not_null()).then(pl.lit("measured"))
+            .otherwise(pl.lit("none")),
+        )
+        .select("arch_id", "arch_key", "latency_ms", "source", "predicted_ms", "measured_ms",
+                "proxy", "strategy", "n_samples")
+    )
+    return out.to_arrow()
+
+
+def _select_archs(archs: pl.DataFrame, space: str, arch_ids: list[int] | None,
+                  arch_key: str | None) -> pl.DataFrame:
+    if arch_key is not None:
+        found = archs.filter(pl.col("arch_key") == arch_key)
+        if found.is_empty():
+            raise UnknownArchitecture(f"arch key '{arch_key}' is not an architecture of space "
+                                      f"{space}; keys look like '{archs['arch_key'][0]}'")
+        return found
+    if arch_ids is None:
+        return archs
+    unknown = sorted(set(arch_ids) - set(archs["arch_id"].to_list()))
+    if unknown:
+        raise UnknownArchitecture(f"arch id {unknown[0]} is not an architecture of space {space} "
+                                  f"(ids {archs['arch_id'].min()}…{archs['arch_id'].max()})")
+    order = pl.DataFrame({"arch_id": arch_ids}, schema={"arch_id": pl.Int64})
+    return order.join(archs, on="arch_id", how="left", maintain_order="left")
+
+
+def _vertical(row: pa.Table) -> pa.Table:
+    """A one-row table as (field, value) rows, for the terminal."""
+    values = row.to_pylist()[0]
+    shown = ["" if v is None else f"{v:.6g}" if isinstance(v, float) else str(v)
+             for v in values.values()]
+    return pa.table({"field": list(values), "value": shown})
+
+
+def _int_list(value: str | None, option: str) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    try:
+        numbers = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {value!r}",
+                                 param_hint=option) from None
+    if not numbers:
+        raise click.BadParameter("give at least one number", param_hint=option)
+    return numbers
+
+
+def _proxy_notes(run: AdaptRun, proxy: str) -> list[str]:
+    s = run.summary.to_pylist()[0]
+    ranked = sorted(run.proxy_scores.items(), key=lambda kv: kv[1])
+    if proxy == AUTO:
+        shown = ", ".join(f"{d} {v:.3g}" for d, v in ranked[:5])
+        more = f" (+{len(ranked) - 5} more)" if len(ranked) > 5 else ""
+        why = (f"proxy {s['proxy']} chosen among {len(ranked)} full-coverage devices: lowest "
+               f"leave-one-out RMSE on the {s['n_samples']} samples (ms: {shown}{more})")
+    else:
+        why = f"proxy {s['proxy']} (given): leave-one-out RMSE {s['loo_rmse_ms']:.3g} ms"
+    strategies = ", ".join(f"{k} {v:.3g}" for k, v in run.adapted.scores.items())
+    notes = [why, f"strategy {s['strategy']} on encoding {s['encoding']}"
+             + (f" (LOO RMSE ms: {strategies})" if strategies else "")
+             + (", proxy rescaled only" if s["proxy_only"] else "")]
+    if s["n_rest"]:
+        mape = "n/a" if s["mape_rest_pct"] is None else f"{s['mape_rest_pct']:.1f}%"
+        notes.append(
+            f"on the {s['n_rest']:,} measured architectures not sampled: SRCC "
+            f"{s['srcc_rest']:.4f}, Kendall {s['kendall_rest']:.4f}, RMSE "
+            f"{s['rmse_rest_ms']:.3g} ms, MAPE {mape}, within ±10% {s['within10_rest']:.1%}"
+        )
+    return notes
+
+
+@click.command()
+@click.option("--protocol", "protocol_spec", required=True,
+              help="A built-in protocol (oneproxy-nb201, help-nb201, help-fbnet) or a "
+              ".toml / .json file defining one.")
+@click.option("--samples", "samples_spec", default=None,
+              help="Override the sample counts n, e.g. 5,10,20.")
+@click.option("--seeds", type=click.IntRange(min=1), default=None,
+              help="Override the number of seeds (0…seeds-1) per target and n.")
+@click.option("--strategy", type=click.Choice(STRATEGY_CHOICES), default=None,
+              help="Override the adaptation strategy.")
+@save_option(f"{SUMMARY_TABLE} (per target and n) and {EVAL_TABLE} (per seed)")
+@output_options
+@warehouse_option
+def evaluate(wh: Warehouse, protocol_spec: str, samples_spec: str | None, seeds: int | None,
+             strategy: str | None, save: bool, fmt: str, output: Path | None) -> None:
+    """Run an AdaProxy evaluation protocol: adapt every target × n × seed and score it.
+
+    Per seed, n of the target's measured architectures are drawn (HELP protocols count their
+    10 reference architectures among the n), the proxy is adapted with them, and both the raw
+    proxy ("before") and the adapted predictions ("after") are scored by SRCC on every other
+    architecture the target measured. The table shows mean ± std over seeds; --format csv/json
+    gives the full summary (Kendall, RMSE, MAPE, share within ±10%).
+
+    \b
+    Examples:
+      oneproxy evaluate --protocol help-nb201
+      oneproxy evaluate --protocol oneproxy-nb201 --samples 10,20 --seeds 5 --format csv
+      oneproxy evaluate --protocol my-protocol.toml --strategy linear --no-save
+    """
+    protocol = with_overrides(get_protocol(protocol_spec), _int_list(samples_spec, "--samples"),
+                              seeds, strategy)
+    result = evaluate_protocol(wh, protocol)
+    if save:
+        save_evaluation(wh, result)
+    if fmt == "table":
+        title = (f"{protocol.name}: SRCC on {protocol.space}, strategy {protocol.strategy}, "
+                 f"{protocol.seeds} seeds")
+        render(paper_table(result, protocol), fmt, output, title=title)
+    else:
+        render(result.summary, fmt, output)
+    if protocol.published_source:
+        click.echo(f"published: {protocol.published_source}", err=True)
+
+
+@click.command()
+@space_option
+@click.option("--target", required=True, help="The device to predict.")
+@click.option("--proxy", default=AUTO, show_default=True,
+              help="Proxy device, or 'auto': the full-coverage device whose adaptation has the "
+              "lowest leave-one-out error on the samples.")
+@click.option("--samples", type=click.IntRange(min=MIN_SAMPLES), default=None,
+              help="Draw N of the target's measured architectures as the only known ones; the "
+              "rest score the predictions.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the draw.")
+@click.option("--from-measured", is_flag=True,
+              help="Use every latency the target measured as samples.")
+@click.option("--strategy", type=click.Choice(STRATEGY_CHOICES), default=AUTO,
+              show_default=True, help="Adaptation strategy.")
+@save_option(PREDICTIONS_TABLE)
+@output_options
+@warehouse_option
+def adapt(wh: Warehouse, space: str, target: str, proxy: str, samples: int | None,
+                  seed: int, from_measured: bool, strategy: str, save: bool, fmt: str,
+                  output: Path | None) -> None:
+    """Predict every architecture of a space on a target from a proxy and a few measurements.
+
+    Prints the chosen proxy and why, and the scores on the target's measured architectures
+    that were not samples. The predictions of all architectures go to the warehouse table
+    `predictions` (read them with `oneproxy predict`) and, with -o, to FILE in --format.
+
+    \b
+    Examples:
+      oneproxy adapt --target raspi4 --proxy pixel3 --samples 20
+      oneproxy adapt --target fpga --samples 10 --seed 3 -o fpga.parquet --format parquet
+      oneproxy adapt --target nnmeter_adreno640 --proxy pixel3 --from-measured
+    """
+    if (samples is None) == (not from_measured):
+        raise click.UsageError("give --samples N or --from-measured (one of them)")
+    run = run_adapt(wh, space, target, proxy, samples, seed, strategy)
+    if save:
+        save_predictions(wh, run.predictions)
+    if output is not None:
+        render(run.predictions, fmt, output)
+    if fmt in ("table", "parquet"):
+        render(_vertical(run.summary), "table", title=f"adapt {space} {target}")
+    else:
+        render(run.summary, fmt)
+    for note in _proxy_notes(run, proxy):
+        click.echo(note, err=True)
+    if save:
+        click.echo(f"stored {run.predictions.num_rows:,} predictions of {target} in table "
+                   f"{PREDICTIONS_TABLE}", err=True)
+
+
+@click.command()
+@space_option
+@click.option("--device", required=True, help="The device whose latency to show.")
+@click.option("--archs", "archs_spec", default=None,
+              help="Comma-separated arch ids (default: every architecture).")
+@click.option("--arch-key", default=None, help="One architecture by its arch key.")
+@output_options
+@warehouse_option
+def predict(wh: Warehouse, space: str, device: str, archs_spec: str | None,
+            arch_key: str | None, fmt: str, output: Path | None) -> None:
+    """Latency of architectures on a device: stored AdaProxy predictions, else measurements.
+
+    The `source` column says which value `latency_ms` is (predicted / measured / none); both
+    are shown side by side.
+
+    \b
+    Examples:
+      oneproxy predict --device raspi4 --archs 0,1,2
+      oneproxy predict --device nnmeter_adreno640 --arch-key \\
+          '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|'
+    """
+    if archs_spec is not None and arch_key is not None:
+        raise click.UsageError("give --archs or --arch-key, not both")
+    ids = _int_list(archs_spec, "--archs")
+    table = lookup_predictions(wh, space, device, None if ids is None else list(ids), arch_key)
+    render(table, fmt, output, title=f"{device} on {space}")
+    counts = pl.from_arrow(table)["source"].value_counts(sort=True)
+    click.echo(", ".join(f"{n:,} {s}" for s, n in counts.iter_rows()), err=True)
+
