@@ -51,3 +51,29 @@ def _as_finite(values: ArrayLike, name: str) -> np.ndarray:
             "drop failed measurements before fitting"
         )
     return arr
+
+
+def check_document(doc: object, *, kind: str, format_version: int,
+                   fields: dict[str, type | tuple[type, ...]], where: str) -> None:
+    """Check a saved predictor's JSON document: its kind, format version and typed fields.
+
+    `where` names the document in messages (a file path, or "predictor document").
+    """
+    if not isinstance(doc, dict):
+        raise InvalidPredictorInput(f"{where} must hold a JSON object, got {type(doc).__name__}")
+    if doc.get("kind") != kind:
+        raise InvalidPredictorInput(
+            f"{where}: field 'kind' must be {kind!r}, got {doc.get('kind')!r}"
+        )
+    if doc.get("format_version") != format_version:
+        raise InvalidPredictorInput(
+            f"{where}: field 'format_version' must be {format_version}, got "
+            f"{doc.get('format_version')!r}: re-create it with this version of oneproxy"
+        )
+    for field, types in fields.items():
+        if field not in doc:
+            raise InvalidPredictorInput(f"{where} lacks the field {field!r}")
+        if isinstance(doc[field], bool) or not isinstance(doc[field], types):
+            raise InvalidPredictorInput(
+                f"{where}: field {field!r} has the wrong type: got {doc[field]!r}"
+            )

@@ -23,7 +23,13 @@ import lightgbm as lgb
 import numpy as np
 from numpy.typing import ArrayLike
 
-from analytics.predictors import InvalidPredictorInput, NotFittedError, as_matrix, as_vector
+from analytics.predictors import (
+    InvalidPredictorInput,
+    NotFittedError,
+    as_matrix,
+    as_vector,
+    check_document,
+)
 
 KIND = "kernel_latency_predictor"
 FORMAT_VERSION = 1
@@ -119,7 +125,8 @@ class KernelLatencyPredictor:
             meta = json.loads(meta_path.read_text())
         except json.JSONDecodeError as exc:
             raise InvalidPredictorInput(f"{meta_path} is not valid JSON: {exc}") from None
-        _check_metadata(meta, meta_path)
+        check_document(meta, kind=KIND, format_version=FORMAT_VERSION, fields=_META_FIELDS,
+                       where=str(meta_path))
         model = cls(**_check_params(meta["params"]))
         try:
             model.booster_ = lgb.Booster(model_file=str(path))
@@ -197,22 +204,3 @@ _META_FIELDS: dict[str, type | tuple[type, ...]] = {
 }
 
 
-def _check_metadata(meta: object, where: Path) -> None:
-    if not isinstance(meta, dict):
-        raise InvalidPredictorInput(f"{where} must hold a JSON object, got {type(meta).__name__}")
-    if meta.get("kind") != KIND:
-        raise InvalidPredictorInput(
-            f"{where}: field 'kind' must be {KIND!r}, got {meta.get('kind')!r}"
-        )
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise InvalidPredictorInput(
-            f"{where}: field 'format_version' must be {FORMAT_VERSION}, got "
-            f"{meta.get('format_version')!r}: re-create it with this version of oneproxy"
-        )
-    for field, types in _META_FIELDS.items():
-        if field not in meta:
-            raise InvalidPredictorInput(f"{where} lacks the field {field!r}")
-        if isinstance(meta[field], bool) or not isinstance(meta[field], types):
-            raise InvalidPredictorInput(
-                f"{where}: field {field!r} has the wrong type: got {meta[field]!r}"
-            )

@@ -14,7 +14,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from analytics.predictors import InvalidPredictorInput, NotFittedError, as_matrix, as_vector
+from analytics.predictors import (
+    InvalidPredictorInput,
+    NotFittedError,
+    as_matrix,
+    as_vector,
+    check_document,
+)
 
 KIND = "linear_latency_predictor"
 FORMAT_VERSION = 1
@@ -115,22 +121,6 @@ _FIELDS: dict[str, type | tuple[type, ...]] = {
 
 
 def _check_document(d: object) -> None:
-    if not isinstance(d, dict):
-        raise InvalidPredictorInput(f"a predictor document must be a dict, got {type(d).__name__}")
-    if d.get("kind") != KIND:
-        raise InvalidPredictorInput(
-            f"predictor document field 'kind' must be {KIND!r}, got {d.get('kind')!r}"
-        )
-    if d.get("format_version") != FORMAT_VERSION:
-        raise InvalidPredictorInput(
-            f"predictor document field 'format_version' must be {FORMAT_VERSION}, got "
-            f"{d.get('format_version')!r}: re-create it with this version of oneproxy"
-        )
-    for field, types in _FIELDS.items():
-        if field not in d:
-            raise InvalidPredictorInput(f"predictor document lacks the field {field!r}")
-        if isinstance(d[field], bool) or not isinstance(d[field], types):
-            raise InvalidPredictorInput(
-                f"predictor document field {field!r} has the wrong type: got {d[field]!r}"
-            )
+    check_document(d, kind=KIND, format_version=FORMAT_VERSION, fields=_FIELDS,
+                   where="predictor document")
     _check_alpha(d["alpha"])
