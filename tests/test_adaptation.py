@@ -107,7 +107,7 @@ def test_a_linear_proxy_is_recovered_exactly_by_the_linear_strategy(features):
     idx = samples(10, seed=7)
     out = adapt(features, proxy, idx, target[idx], strategy="linear")
     assert (out.strategy, out.proxy_only) == ("linear", True)
-    assert set(out.scores) == {"linear/weighted_onehot", "linear/onehot"}
+    assert set(out.scores) == {"linear/weighted_onehot", "linear/onehot", "linear/counts"}
     np.testing.assert_allclose(out.predicted, target, rtol=1e-9)
 
 
@@ -160,8 +160,9 @@ def test_select_proxy_picks_the_generating_device(features):
 
 
 def test_candidates_of_each_strategy():
-    assert candidates("linear") == (("linear", "weighted_onehot"), ("linear", "onehot"))
-    assert len(candidates("residual")) == len(candidates("kernel")) == 4
+    assert candidates("linear") == (("linear", "weighted_onehot"), ("linear", "onehot"),
+                                    ("linear", "counts"))
+    assert len(candidates("residual")) == len(candidates("kernel")) == 5
     assert candidates("auto") == candidates("linear") + candidates("kernel")
 
 

@@ -130,5 +130,6 @@ def test_bad_input_is_named():
         space_features("nb201", [])
     with pytest.raises(nb201.UnknownDataset, match="'svhn'"):
         space_features("nb201", KEYS, dataset="svhn")
-    with pytest.raises(InvalidPredictorInput, match="no encoding 'onehot2'; use one of kernel"):
+    with pytest.raises(InvalidPredictorInput,
+                       match="no encoding 'onehot2'; use one of counts, kernel"):
         space_features("nb201", KEYS).matrix("onehot2")

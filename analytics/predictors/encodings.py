@@ -26,6 +26,9 @@ predictor or an adaptation strategy then asks for a matrix by name. NAS-Bench-20
     - ``flops_m``, ``live_flops_m``, ``params_m``: the codec's `nb201.flops`, `nb201.live_flops`
       and `nb201.params` (millions) for the dataset's input (CIFAR-10 by default, the input
       every NAS-Bench-201 latency was measured on).
+``counts`` (n×11)
+    the ``n_*`` op and live-op counts of ``kernel`` (``n_none`` left out) and ``disconnected``,
+    columns `COUNT_COLUMNS`: few enough parameters for 10–20 target samples to fit.
 """
 
 from __future__ import annotations
@@ -56,6 +59,11 @@ KERNEL_COLUMNS: tuple[str, ...] = (
     "flops_m",
     "live_flops_m",
     "params_m",
+)
+# Op counts: a low-dimensional encoding (11 columns) that a few target samples can correct.
+COUNT_COLUMNS: tuple[str, ...] = tuple(
+    c for c in KERNEL_COLUMNS
+    if (c.startswith("n_") and c != "n_none") or c == "disconnected"
 )
 ONEHOT_COLUMNS: tuple[str, ...] = (
     *(f"e{e}_{op}" for e in range(nb201.N_EDGES) for op in nb201.OPS),
@@ -98,14 +106,17 @@ def space_features(
     if not keys:
         raise InvalidPredictorInput("arch_keys is empty: pass the architectures to encode")
     ops = nb201.ops_matrix(keys).reshape(len(keys), nb201.N_EDGES)
+    kernel = _kernel_features(ops, dataset)
     matrices = {
         "onehot": nb201.onehot(ops),
         "live_onehot": nb201.live_onehot(ops),
-        "kernel": _kernel_features(ops, dataset),
+        "kernel": kernel,
+        "counts": kernel[:, [KERNEL_COLUMNS.index(c) for c in COUNT_COLUMNS]],
     }
     for m in matrices.values():
         m.flags.writeable = False
-    columns = {"onehot": ONEHOT_COLUMNS, "live_onehot": ONEHOT_COLUMNS, "kernel": KERNEL_COLUMNS}
+    columns = {"onehot": ONEHOT_COLUMNS, "live_onehot": ONEHOT_COLUMNS, "kernel": KERNEL_COLUMNS,
+               "counts": COUNT_COLUMNS}
     return SpaceFeatures(space, keys, matrices, columns)
 
 
