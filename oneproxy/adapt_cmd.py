@@ -1,7 +1,7 @@
-"""`oneproxy evaluate`, `adapt`, `predict`: AdaProxy protocols, one adaptation, stored predictions.
+"""`oneproxy adapt` and `predict`: one AdaProxy adaptation of a target, and stored predictions.
 
-The functions here read the warehouse, call the pure functions of `analytics.evaluate` and
-`analytics.adaptation`, and write results back; the click commands only parse and render.
+The functions here read the warehouse, call the pure functions of `analytics.adaptation` and
+`analytics.evaluate`, and write results back; the click commands only parse and render.
 """
 
 from __future__ import annotations
@@ -14,54 +14,38 @@ import click
 import numpy as np
 import polars as pl
 import pyarrow as pa
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from analytics.adaptation import STRATEGIES, Adapted, ProxyModels, select_proxy_models
-from analytics.evaluate import (
-    EVAL_KEYS,
-    PREDICTION_KEYS,
-    PREDICTIONS,
-    Evaluation,
-    ProtocolData,
-    draw_samples,
-    run_protocol,
-    score,
-)
+from analytics.adaptation import Adapted, ProxyModels, select_proxy_models
+from analytics.evaluate import PREDICTION_KEYS, PREDICTIONS, draw_samples, score
 from analytics.predictors.encodings import space_features
-from analytics.protocols import MIN_SAMPLES, Protocol, get_protocol, with_overrides
+from analytics.protocols import MIN_SAMPLES
 from oneproxy.lookups import check_space
-from oneproxy.options import output_options, save_option, space_option, warehouse_option
+from oneproxy.options import (
+    int_list,
+    output_options,
+    save_option,
+    space_option,
+    warehouse_option,
+)
 from oneproxy.output import render
+from oneproxy.progress import progress_bar
+from oneproxy.space_data import (
+    AUTO,
+    STRATEGY_CHOICES,
+    NoLatency,
+    check_devices,
+    latency_series,
+    load_space,
+)
 from warehouse.catalog import query, sql_text
 from warehouse.errors import OneproxyError, UnknownDevice
 from warehouse.store import Warehouse, replace_rows
 
-AUTO = "auto"
-EVAL_TABLE, SUMMARY_TABLE, PREDICTIONS_TABLE = "predictor_eval", "adaptation", "predictions"
-STRATEGY_CHOICES = (AUTO, *STRATEGIES)
-stderr = Console(stderr=True)
-
-
-class NoLatency(OneproxyError):
-    """A space, dataset or device without latency rows in the warehouse."""
+PREDICTIONS_TABLE = "predictions"
 
 
 class UnknownArchitecture(OneproxyError):
     """An arch id or arch key that the space does not have."""
-
-
-@dataclass(frozen=True)
-class SpaceData:
-    """Latency of some devices over every architecture of a space (NaN where not measured)."""
-
-    space: str
-    dataset: str
-    arch_ids: np.ndarray
-    arch_keys: list[str]
-    devices: list[str]
-    latency: np.ndarray  # devices × archs, ms
-    has_row: np.ndarray  # devices × archs, the device has a row (measured or failed)
 
 
 @dataclass(frozen=True)
@@ -72,162 +56,6 @@ class AdaptRun:
     summary: pa.Table  # one row
     proxy_scores: dict[str, float]  # candidate proxy -> LOO RMSE (ms)
     adapted: Adapted
-
-
-def latency_series(
-    wh: Warehouse, space: str, dataset: str | None = None
-) -> tuple[str, pl.DataFrame]:
-    """The latency dataset of a space and its series (device_id, rows, measured).
-
-    Without `dataset` the space must have latency for exactly one dataset.
-    """
-    series = pl.from_arrow(query(wh, sql_text("queries/adapt_series.sql"), [space]))
-    if series.is_empty():
-        raise NoLatency(f"space {space} has no latency in the warehouse: ingest it first "
-                        "(`oneproxy ingest …`)")
-    datasets = series["dataset"].unique(maintain_order=True).to_list()
-    if dataset is None:
-        if len(datasets) > 1:
-            raise NoLatency(f"space {space} has latency for datasets {', '.join(datasets)}: "
-                            "name one (protocol key 'dataset')")
-        dataset = datasets[0]
-    elif dataset not in datasets:
-        raise NoLatency(f"space {space} has no latency for dataset '{dataset}': it has "
-                        f"{', '.join(datasets)}")
-    return dataset, series.filter(pl.col("dataset") == dataset).drop("dataset")
-
-
-def check_devices(series: pl.DataFrame, devices: list[str], space: str, role: str) -> None:
-    """Raise `UnknownDevice` naming the first of `devices` without latency in the space."""
-    known = series["device_id"].to_list()
-    unknown = [d for d in devices if d not in known]
-    if unknown:
-        raise UnknownDevice(f"unknown {role} device '{unknown[0]}' for space {space}: the "
-                            f"warehouse has {', '.join(known)}")
-
-
-def load_space(wh: Warehouse, space: str, dataset: str, devices: list[str]) -> SpaceData:
-    """Latency matrix of `devices` over every architecture of the space."""
-    archs = query(wh, sql_text("queries/adapt_archs.sql"), [space])
-    arch_ids = archs.column("arch_id").to_numpy()
-    rows = pl.from_arrow(query(wh, sql_text("queries/adapt_latency.sql"),
-                               [space, dataset, devices]))
-    row = rows["device_id"].replace_strict(devices, range(len(devices)),
-                                           return_dtype=pl.Int64).to_numpy()
-    col = np.searchsorted(arch_ids, rows["arch_id"].to_numpy())
-    latency = np.full((len(devices), arch_ids.size), np.nan)
-    has_row = np.zeros(latency.shape, dtype=bool)
-    latency[row, col] = rows["latency_ms"].fill_null(np.nan).to_numpy()
-    has_row[row, col] = True
-    return SpaceData(space, dataset, arch_ids, archs.column("arch_key").to_pylist(), devices,
-                     latency, has_row)
-
-
-def load_protocol_data(wh: Warehouse, protocol: Protocol) -> ProtocolData:
-    """The arrays a protocol run needs; unknown devices and missing data are one-line errors."""
-    dataset, series = latency_series(wh, protocol.space, protocol.dataset)
-    check_devices(series, list(protocol.targets), protocol.space, "target")
-    check_devices(series, list(protocol.proxies), protocol.space, "proxy")
-    devices = list(dict.fromkeys([*protocol.targets, *protocol.proxies]))
-    data = load_space(wh, protocol.space, dataset, devices)
-    keep = data.has_row.all(axis=0) if protocol.common_archs else np.ones(data.arch_ids.size, bool)
-    arch_ids = data.arch_ids[keep]
-    reference = np.zeros(0, dtype=np.int64)
-    if protocol.reference:
-        reference = _reference_columns(wh, protocol, arch_ids)
-    keys = [k for k, kept in zip(data.arch_keys, keep, strict=True) if kept]
-    return ProtocolData(devices, data.latency[:, keep], space_features(protocol.space, keys),
-                        reference)
-
-
-def _reference_columns(wh: Warehouse, protocol: Protocol, arch_ids: np.ndarray) -> np.ndarray:
-    ids = (query(wh, sql_text("queries/adapt_reference.sql"), [protocol.space])
-           .column("arch_id").to_numpy() if wh.has("reference_archs") else np.zeros(0, np.int64))
-    if ids.size == 0:
-        raise NoLatency(f"protocol {protocol.name} counts reference architectures, but the "
-                        f"warehouse has none for space {protocol.space}: ingest `help` first")
-    ids = ids[np.isin(ids, arch_ids)]
-    return np.searchsorted(arch_ids, ids)
-
-
-def evaluate_protocol(wh: Warehouse, protocol: Protocol, progress: bool = True) -> Evaluation:
-    """Load the protocol's data and run it, with a progress bar on stderr."""
-    data = load_protocol_data(wh, protocol)
-    total = len(protocol.targets) * len(protocol.samples)
-    with _progress(enabled=progress) as bar:
-        task = bar.add_task(protocol.name, total=total)
-        done = iter(range(total))
-
-        def step(label: str) -> None:
-            bar.update(task, description=label, completed=next(done))
-
-        result = run_protocol(protocol, data, step)
-        bar.update(task, completed=total)
-    return result
-
-
-def _progress(enabled: bool = True) -> Progress:
-    """A transient progress bar on stderr."""
-    columns = (TextColumn("{task.description}"), BarColumn(),
-               TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
-    return Progress(*columns, console=stderr, transient=True, disable=not enabled)
-
-
-def save_evaluation(wh: Warehouse, result: Evaluation) -> None:
-    """Store per-seed and summary rows, replacing earlier rows of the same groups."""
-    wh.commit({
-        EVAL_TABLE: _sorted(replace_rows(wh.read_or_none(EVAL_TABLE), result.long, EVAL_KEYS),
-                            [*EVAL_KEYS, "seed"]),
-        SUMMARY_TABLE: _sorted(replace_rows(wh.read_or_none(SUMMARY_TABLE), result.summary,
-                                            EVAL_KEYS), EVAL_KEYS),
-    })
-
-
-def paper_table(result: Evaluation, protocol: Protocol) -> pa.Table:
-    """Rows = targets plus their mean; columns = chosen proxy, before SRCC, after SRCC per n
-    (mean ± std over seeds) and the published SRCC where the protocol has it."""
-    summary = pl.from_arrow(result.summary)
-    overall = pl.from_arrow(result.overall)
-    long = pl.from_arrow(result.long)
-    published_label = f"published n={protocol.published_samples}"
-    rows = []
-    for target in protocol.targets:
-        runs = long.filter(pl.col("target") == target)
-        proxy = runs["proxy"].mode().sort()[0]
-        share = (runs["proxy"] == proxy).mean()
-        row = {"target": target, "proxy": f"{proxy} ({share:.0%})",
-               "before": _pm(runs["before_srcc"].mean(), runs["before_srcc"].std())}
-        for n in protocol.samples:
-            s = summary.filter((pl.col("target") == target) & (pl.col("n_samples") == n)).row(
-                0, named=True)
-            row[f"n={n}"] = _pm(s["after_srcc_mean"], s["after_srcc_std"])
-        row[published_label] = _num(protocol.published.get(target))
-        rows.append(row)
-    mean = {"target": "mean", "proxy": "",
-            "before": _pm(long.group_by("seed").agg(pl.col("before_srcc").mean())["before_srcc"]
-                          .mean(), None)}
-    for n in protocol.samples:
-        o = overall.filter(pl.col("n_samples") == n).row(0, named=True)
-        mean[f"n={n}"] = _pm(o["after_srcc_mean"], o["after_srcc_std"])
-    mean[published_label] = _num(protocol.published_mean)
-    rows.append(mean)
-    if not protocol.published and protocol.published_mean is None:
-        rows = [{k: v for k, v in r.items() if k != published_label} for r in rows]
-    return pa.Table.from_pylist(rows)
-
-
-def _pm(mean: float | None, std: float | None) -> str:
-    if mean is None:
-        return "n/a"
-    return f"{mean:.3f}" if std is None else f"{mean:.3f} ± {std:.3f}"
-
-
-def _num(value: float | None) -> str:
-    return "" if value is None else f"{value:.3f}"
-
-
-def _sorted(table: pa.Table, keys: list[str]) -> pa.Table:
-    return table.sort_by([(k, "ascending") for k in keys])
 
 
 def run_adapt(
@@ -271,7 +99,7 @@ def run_adapt(
                         f"adaptation needs at least {MIN_SAMPLES}")
     features = space_features(space, data.arch_keys)
     models = {d: ProxyModels.of(features, data.latency[i + 1]) for i, d in enumerate(candidates)}
-    with _progress(enabled=progress) as bar:
+    with progress_bar(enabled=progress) as bar:
         task = bar.add_task("adapt", total=len(models))
         done = iter(range(len(models)))
 
@@ -312,7 +140,7 @@ def run_adapt(
 def save_predictions(wh: Warehouse, predictions: pa.Table) -> None:
     """Store the predictions, replacing the stored ones of the same space and device."""
     merged = replace_rows(wh.read_or_none(PREDICTIONS_TABLE), predictions, PREDICTION_KEYS)
-    wh.commit({PREDICTIONS_TABLE: _sorted(merged, [*PREDICTION_KEYS, "arch_id"])})
+    wh.commit({PREDICTIONS_TABLE: merged})
 
 
 def lookup_predictions(
@@ -383,19 +211,6 @@ def _vertical(row: pa.Table) -> pa.Table:
     return pa.table({"field": list(values), "value": shown})
 
 
-def _int_list(value: str | None, option: str) -> tuple[int, ...] | None:
-    if value is None:
-        return None
-    try:
-        numbers = tuple(int(v) for v in value.split(",") if v.strip())
-    except ValueError:
-        raise click.BadParameter(f"expected comma-separated integers, got {value!r}",
-                                 param_hint=option) from None
-    if not numbers:
-        raise click.BadParameter("give at least one number", param_hint=option)
-    return numbers
-
-
 def _proxy_notes(run: AdaptRun, proxy: str) -> list[str]:
     s = run.summary.to_pylist()[0]
     ranked = sorted(run.proxy_scores.items(), key=lambda kv: kv[1])
@@ -418,50 +233,6 @@ def _proxy_notes(run: AdaptRun, proxy: str) -> list[str]:
             f"{s['rmse_rest_ms']:.3g} ms, MAPE {mape}, within ±10% {s['within10_rest']:.1%}"
         )
     return notes
-
-
-@click.command()
-@click.option("--protocol", "protocol_spec", required=True,
-              help="A built-in protocol (oneproxy-nb201, help-nb201, help-fbnet) or a "
-              ".toml / .json file defining one.")
-@click.option("--samples", "samples_spec", default=None,
-              help="Override the sample counts n, e.g. 5,10,20.")
-@click.option("--seeds", type=click.IntRange(min=1), default=None,
-              help="Override the number of seeds (0…seeds-1) per target and n.")
-@click.option("--strategy", type=click.Choice(STRATEGY_CHOICES), default=None,
-              help="Override the adaptation strategy.")
-@save_option(f"{SUMMARY_TABLE} (per target and n) and {EVAL_TABLE} (per seed)")
-@output_options
-@warehouse_option
-def evaluate(wh: Warehouse, protocol_spec: str, samples_spec: str | None, seeds: int | None,
-             strategy: str | None, save: bool, fmt: str, output: Path | None) -> None:
-    """Run an AdaProxy evaluation protocol: adapt every target × n × seed and score it.
-
-    Per seed, n of the target's measured architectures are drawn (HELP protocols count their
-    10 reference architectures among the n), the proxy is adapted with them, and both the raw
-    proxy ("before") and the adapted predictions ("after") are scored by SRCC on every other
-    architecture the target measured. The table shows mean ± std over seeds; --format csv/json
-    gives the full summary (Kendall, RMSE, MAPE, share within ±10%).
-
-    \b
-    Examples:
-      oneproxy evaluate --protocol help-nb201
-      oneproxy evaluate --protocol oneproxy-nb201 --samples 10,20 --seeds 5 --format csv
-      oneproxy evaluate --protocol my-protocol.toml --strategy linear --no-save
-    """
-    protocol = with_overrides(get_protocol(protocol_spec), _int_list(samples_spec, "--samples"),
-                              seeds, strategy)
-    result = evaluate_protocol(wh, protocol)
-    if save:
-        save_evaluation(wh, result)
-    if fmt == "table":
-        title = (f"{protocol.name}: SRCC on {protocol.space}, strategy {protocol.strategy}, "
-                 f"{protocol.seeds} seeds")
-        render(paper_table(result, protocol), fmt, output, title=title)
-    else:
-        render(result.summary, fmt, output)
-    if protocol.published_source:
-        click.echo(f"published: {protocol.published_source}", err=True)
 
 
 @click.command()
@@ -537,7 +308,7 @@ def predict(wh: Warehouse, space: str, device: str, archs_spec: str | None,
     """
     if archs_spec is not None and arch_key is not None:
         raise click.UsageError("give --archs or --arch-key, not both")
-    ids = _int_list(archs_spec, "--archs")
+    ids = int_list(archs_spec, "--archs")
     table = lookup_predictions(wh, space, device, None if ids is None else list(ids), arch_key)
     render(table, fmt, output, title=f"{device} on {space}")
     counts = pl.from_arrow(table)["source"].value_counts(sort=True)

@@ -7,23 +7,21 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ingest.fetch import fetch
 from ingest.pipeline import LOADERS, IngestResult, commit_batches, load_sources
 from oneproxy import settings
-from oneproxy.adapt_cmd import adapt, evaluate, predict
+from oneproxy.adapt_cmd import adapt, predict
+from oneproxy.evaluate_cmd import evaluate
 from oneproxy.lookups import check_space
 from oneproxy.options import fetch_options, output_options, warehouse_option
 from oneproxy.output import render
+from oneproxy.progress import progress_bar
 from oneproxy.search_cmd import search
 from oneproxy.srcc_cmd import srcc
 from warehouse.catalog import query, sql_text
 from warehouse.errors import OneproxyError
 from warehouse.store import Warehouse
-
-stderr = Console(stderr=True)
 
 
 class OneproxyGroup(click.Group):
@@ -59,16 +57,14 @@ def run_ingest(wh: Warehouse, source_ids: list[str], mirror: Path | None, cache:
     def resolve(f: Any) -> Path:
         return fetch(f, mirror=mirror_dir, cache=cache_dir)
 
-    columns = (TextColumn("[bold]ingest[/] {task.description}"), BarColumn(), TextColumn(
-        "{task.completed}/{task.total}"), TimeElapsedColumn())
-    with Progress(*columns, console=stderr, transient=True) as progress:
-        task = progress.add_task("", total=len(source_ids) + 1)
+    with progress_bar() as progress:
+        task = progress.add_task("ingest", total=len(source_ids) + 1)
 
         def step(name: str) -> None:
-            progress.update(task, description=name, completed=source_ids.index(name))
+            progress.update(task, description=f"ingest {name}", completed=source_ids.index(name))
 
         batches = load_sources(source_ids, resolve, eagle_dir, step)
-        progress.update(task, description="merge and commit", completed=len(source_ids))
+        progress.update(task, description="ingest: merge and commit", completed=len(source_ids))
         result = commit_batches(wh, batches, resolve)
         progress.update(task, completed=len(source_ids) + 1)
     return result

@@ -54,3 +54,17 @@ def save_option(table: str) -> Callable[[Callable], Callable]:
     """`--save/--no-save`: whether a command stores its rows in the warehouse table `table`."""
     return click.option("--save/--no-save", default=True, show_default=True,
                         help=f"Store the rows in the warehouse table {table}.")
+
+
+def int_list(value: str | None, option: str) -> tuple[int, ...] | None:
+    """Comma-separated integers of an option (e.g. --samples 5,10,20), or None when not given."""
+    if value is None:
+        return None
+    try:
+        numbers = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {value!r}",
+                                 param_hint=option) from None
+    if not numbers:
+        raise click.BadParameter("give at least one number", param_hint=option)
+    return numbers

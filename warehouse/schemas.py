@@ -124,4 +124,7 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "architectures": ("space_id", "arch_id"),
     "srcc": ("space_id", "dataset", "method", "device_a", "device_b"),
     "reference_archs": ("space_id", "position"),
+    "predictor_eval": ("protocol", "strategy", "target", "n_samples", "seed"),
+    "adaptation": ("protocol", "strategy", "target", "n_samples"),
+    "predictions": ("space_id", "device_id", "arch_id"),
 }

@@ -1,0 +1,166 @@
+"""`oneproxy evaluate`: run an AdaProxy evaluation protocol over the warehouse and store it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from analytics.evaluate import EVAL_KEYS, Evaluation, ProtocolData, run_protocol
+from analytics.predictors.encodings import space_features
+from analytics.protocols import Protocol, get_protocol, with_overrides
+from oneproxy.options import int_list, output_options, save_option, warehouse_option
+from oneproxy.output import render
+from oneproxy.progress import progress_bar
+from oneproxy.space_data import (
+    STRATEGY_CHOICES,
+    NoLatency,
+    check_devices,
+    latency_series,
+    load_space,
+)
+from warehouse.catalog import query, sql_text
+from warehouse.store import Warehouse, replace_rows
+
+EVAL_TABLE, SUMMARY_TABLE = "predictor_eval", "adaptation"
+
+
+def load_protocol_data(wh: Warehouse, protocol: Protocol) -> ProtocolData:
+    """The arrays a protocol run needs; unknown devices and missing data are one-line errors."""
+    dataset, series = latency_series(wh, protocol.space, protocol.dataset)
+    check_devices(series, list(protocol.targets), protocol.space, "target")
+    check_devices(series, list(protocol.proxies), protocol.space, "proxy")
+    devices = list(dict.fromkeys([*protocol.targets, *protocol.proxies]))
+    data = load_space(wh, protocol.space, dataset, devices)
+    keep = data.has_row.all(axis=0) if protocol.common_archs else np.ones(data.arch_ids.size, bool)
+    arch_ids = data.arch_ids[keep]
+    reference = np.zeros(0, dtype=np.int64)
+    if protocol.reference:
+        reference = _reference_columns(wh, protocol, arch_ids)
+    keys = [k for k, kept in zip(data.arch_keys, keep, strict=True) if kept]
+    return ProtocolData(devices, data.latency[:, keep], space_features(protocol.space, keys),
+                        reference)
+
+
+def _reference_columns(wh: Warehouse, protocol: Protocol, arch_ids: np.ndarray) -> np.ndarray:
+    ids = (query(wh, sql_text("queries/adapt_reference.sql"), [protocol.space])
+           .column("arch_id").to_numpy() if wh.has("reference_archs") else np.zeros(0, np.int64))
+    if ids.size == 0:
+        raise NoLatency(f"protocol {protocol.name} counts reference architectures, but the "
+                        f"warehouse has none for space {protocol.space}: ingest `help` first")
+    ids = ids[np.isin(ids, arch_ids)]
+    return np.searchsorted(arch_ids, ids)
+
+
+def evaluate_protocol(wh: Warehouse, protocol: Protocol, progress: bool = True) -> Evaluation:
+    """Load the protocol's data and run it, with a progress bar on stderr."""
+    data = load_protocol_data(wh, protocol)
+    total = len(protocol.targets) * len(protocol.samples)
+    with progress_bar(enabled=progress) as bar:
+        task = bar.add_task(protocol.name, total=total)
+        done = iter(range(total))
+
+        def step(label: str) -> None:
+            bar.update(task, description=label, completed=next(done))
+
+        result = run_protocol(protocol, data, step)
+        bar.update(task, completed=total)
+    return result
+
+
+def save_evaluation(wh: Warehouse, result: Evaluation) -> None:
+    """Store per-seed and summary rows, replacing earlier rows of the same groups."""
+    wh.commit({
+        EVAL_TABLE: replace_rows(wh.read_or_none(EVAL_TABLE), result.long, EVAL_KEYS),
+        SUMMARY_TABLE: replace_rows(wh.read_or_none(SUMMARY_TABLE), result.summary, EVAL_KEYS),
+    })
+
+
+def paper_table(result: Evaluation, protocol: Protocol) -> pa.Table:
+    """Rows = targets plus their mean; columns = chosen proxy, before SRCC, after SRCC per n
+    (mean ± std over seeds) and the published SRCC where the protocol has it."""
+    summary = pl.from_arrow(result.summary)
+    overall = pl.from_arrow(result.overall)
+    long = pl.from_arrow(result.long)
+    published_label = f"published n={protocol.published_samples}"
+    rows = []
+    for target in protocol.targets:
+        runs = long.filter(pl.col("target") == target)
+        proxy = runs["proxy"].mode().sort()[0]
+        share = (runs["proxy"] == proxy).mean()
+        row = {"target": target, "proxy": f"{proxy} ({share:.0%})",
+               "before": _pm(runs["before_srcc"].mean(), runs["before_srcc"].std())}
+        for n in protocol.samples:
+            s = summary.filter((pl.col("target") == target) & (pl.col("n_samples") == n)).row(
+                0, named=True)
+            row[f"n={n}"] = _pm(s["after_srcc_mean"], s["after_srcc_std"])
+        row[published_label] = _num(protocol.published.get(target))
+        rows.append(row)
+    mean = {"target": "mean", "proxy": "",
+            "before": _pm(long.group_by("seed").agg(pl.col("before_srcc").mean())["before_srcc"]
+                          .mean(), None)}
+    for n in protocol.samples:
+        o = overall.filter(pl.col("n_samples") == n).row(0, named=True)
+        mean[f"n={n}"] = _pm(o["after_srcc_mean"], o["after_srcc_std"])
+    mean[published_label] = _num(protocol.published_mean)
+    rows.append(mean)
+    if not protocol.published and protocol.published_mean is None:
+        rows = [{k: v for k, v in r.items() if k != published_label} for r in rows]
+    return pa.Table.from_pylist(rows)
+
+
+def _pm(mean: float | None, std: float | None) -> str:
+    if mean is None:
+        return "n/a"
+    return f"{mean:.3f}" if std is None else f"{mean:.3f} ± {std:.3f}"
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+@click.command()
+@click.option("--protocol", "protocol_spec", required=True,
+              help="A built-in protocol (oneproxy-nb201, help-nb201, help-fbnet) or a "
+              ".toml / .json file defining one.")
+@click.option("--samples", "samples_spec", default=None,
+              help="Override the sample counts n, e.g. 5,10,20.")
+@click.option("--seeds", type=click.IntRange(min=1), default=None,
+              help="Override the number of seeds (0…seeds-1) per target and n.")
+@click.option("--strategy", type=click.Choice(STRATEGY_CHOICES), default=None,
+              help="Override the adaptation strategy.")
+@save_option(f"{SUMMARY_TABLE} (per target and n) and {EVAL_TABLE} (per seed)")
+@output_options
+@warehouse_option
+def evaluate(wh: Warehouse, protocol_spec: str, samples_spec: str | None, seeds: int | None,
+             strategy: str | None, save: bool, fmt: str, output: Path | None) -> None:
+    """Run an AdaProxy evaluation protocol: adapt every target × n × seed and score it.
+
+    Per seed, n of the target's measured architectures are drawn (HELP protocols count their
+    10 reference architectures among the n), the proxy is adapted with them, and both the raw
+    proxy ("before") and the adapted predictions ("after") are scored by SRCC on every other
+    architecture the target measured. The table shows mean ± std over seeds; --format csv/json
+    gives the full summary (Kendall, RMSE, MAPE, share within ±10%).
+
+    \b
+    Examples:
+      oneproxy evaluate --protocol help-nb201
+      oneproxy evaluate --protocol oneproxy-nb201 --samples 10,20 --seeds 5 --format csv
+      oneproxy evaluate --protocol my-protocol.toml --strategy linear --no-save
+    """
+    protocol = with_overrides(get_protocol(protocol_spec), int_list(samples_spec, "--samples"),
+                              seeds, strategy)
+    result = evaluate_protocol(wh, protocol)
+    if save:
+        save_evaluation(wh, result)
+    if fmt == "table":
+        title = (f"{protocol.name}: SRCC on {protocol.space}, strategy {protocol.strategy}, "
+                 f"{protocol.seeds} seeds")
+        render(paper_table(result, protocol), fmt, output, title=title)
+    else:
+        render(result.summary, fmt, output)
+    if protocol.published_source:
+        click.echo(f"published: {protocol.published_source}", err=True)
