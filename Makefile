@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.srcc
 	$(BIN)/python -m bench.search
+	$(BIN)/python -m bench.adaproxy
 
 clean:
 	rm -rf $(VENV) oneproxy-warehouse .pytest_cache .ruff_cache

@@ -17,6 +17,7 @@ from ingest import eagle, help, nb201_accuracy, ren_oneproxy
 from ingest.batch import Resolver, SourceBatch
 from ingest.merge import merge_series
 from ingest.nb201_index import load_index
+from warehouse.catalog import build_catalog
 from warehouse.devices import Device, devices_table
 from warehouse.schemas import ACCURACY, DEVICES, LATENCY_RAW, REFERENCE_ARCHS, SOURCES
 from warehouse.spaces import nb201, spaces_table
@@ -114,6 +115,7 @@ def commit_batches(wh: Warehouse, batches: list[SourceBatch], resolve: Resolver)
         "spaces": spaces_table({nb201.SPACE_ID}),
     }
     changed = wh.commit(tables)
+    build_catalog(wh)
     return IngestResult(
         sources=tuple(ids), latency_rows=latency.num_rows, accuracy_rows=accuracy.num_rows,
         devices=tables["devices"].num_rows, changed_tables=tuple(sorted(changed)),
