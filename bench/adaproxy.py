@@ -35,13 +35,11 @@ repository root (cvxpy comes with the `bench` extra):
 """
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 import cvxpy as cp
-import duckdb
 import numpy as np
 import polars as pl
 from scipy.stats import spearmanr
@@ -50,6 +48,7 @@ from analytics.adaproxy import AdaProxy
 from analytics.adaptation import ProxyModels, candidates
 from analytics.evaluate import draw_samples
 from analytics.predictors.encodings import space_features
+from bench.common import best_time, read
 
 ONEPROXY_PROXY = "nnmeter_myriadvpu"
 ONEPROXY_TARGETS = ("eagle_gtx1080ti", "pixel3", "raspi4", "fpga", "nnmeter_adreno640")
@@ -172,22 +171,14 @@ class Pair:
 
 def load_latency(warehouse: Path, devices: list[str]) -> pl.DataFrame:
     """arch_id, arch_key and one latency column (ms) per device: NAS-Bench-201 on CIFAR-10."""
-    catalog = warehouse / "catalog.duckdb"
-    if not catalog.is_file():
-        raise click.ClickException(
-            f"no catalog at {catalog}; run `oneproxy ingest --all --warehouse {warehouse}` first"
-        )
-    with duckdb.connect(str(catalog), read_only=True) as con:
-        frame = con.sql(
-            "SELECT l.arch_id, a.arch_key, l.device_id, l.latency_ms FROM latency l "
-            "JOIN architectures a USING (space_id, arch_id) WHERE l.space_id = 'nb201' "
-            "AND l.dataset = 'cifar10' AND list_contains($devices, l.device_id)",
-            params={"devices": devices},
-        ).pl()
+    frame = read(warehouse, "SELECT l.arch_id, a.arch_key, l.device_id, l.latency_ms "
+                 "FROM latency l JOIN architectures a USING (space_id, arch_id) "
+                 "WHERE l.space_id = 'nb201' AND l.dataset = 'cifar10' "
+                 "AND list_contains(?, l.device_id)", [devices])
     missing = sorted(set(devices) - set(frame["device_id"].unique()))
     if missing:
         raise click.ClickException(
-            f"{catalog} has no nb201 latency of device '{missing[0]}'; ingest its source"
+            f"{warehouse} has no nb201 latency of device '{missing[0]}'; ingest its source"
         )
     return frame.pivot(on="device_id", index=["arch_id", "arch_key"], values="latency_ms")
 
@@ -199,16 +190,6 @@ def make_pair(table: pl.DataFrame, proxy: str, target: str) -> Pair:
     models = ProxyModels.of(features, proxy_latency)
     return Pair(proxy, target, features.matrix("onehot"), models.linear_coef("onehot"),
                 proxy_latency, both[target].to_numpy(), models)
-
-
-def best_time(fn: Callable[[], object], repeats: int) -> float:
-    """Best wall time of `repeats` calls, in seconds."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def run_fit(pair: Pair, n: int, seed: int, problems: dict[str, PaperProblem]
@@ -235,9 +216,9 @@ def run_fit(pair: Pair, n: int, seed: int, problems: dict[str, PaperProblem]
     timing = {
         "cvxpy_solve": float(np.median(path.solve_seconds)),
         "cvxpy_path": cvxpy_path,
-        "ours_lambda": best_time(lambda: AdaProxy(one_lambda).fit(X, y, pair.w), OUR_REPEATS),
-        "ours_path": best_time(lambda: AdaProxy().fit(X, y, pair.w), OUR_REPEATS),
-        "auto_path": best_time(lambda: pair.models.adapt(idx, y), OUR_REPEATS),
+        "ours_lambda": best_time(lambda: AdaProxy(one_lambda).fit(X, y, pair.w), OUR_REPEATS)[0],
+        "ours_path": best_time(lambda: AdaProxy().fit(X, y, pair.w), OUR_REPEATS)[0],
+        "auto_path": best_time(lambda: pair.models.adapt(idx, y), OUR_REPEATS)[0],
         **{f"lowest λ {rule}": float(j == 0) for rule, j in chosen.items()},
         "squared_gap": squared_gap(problems["squared"], ours, Z, y, pair.w),
     }

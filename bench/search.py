@@ -8,13 +8,12 @@ search.py would shadow the `search` package: python -m bench.search [--warehouse
 """
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import click
-import duckdb
 import numpy as np
 
+from bench.common import best_time, read
 from search.budgets import parse_budgets
 from search.exhaustive import NO_FIT, best_under_budget
 
@@ -62,36 +61,26 @@ def warehouse_inputs(
     NAS-Bench-201 latency is measured on the CIFAR-10 input on every device, so each device's
     series is searched under each dataset's accuracies, as `oneproxy search` does.
     """
-    catalog = warehouse / "catalog.duckdb"
-    if not catalog.is_file():
-        raise click.ClickException(f"no catalog at {catalog}; run `oneproxy ingest --all` first")
-    with duckdb.connect(str(catalog), read_only=True) as con:
-        metrics = [m for (m,) in con.execute(
-            "SELECT DISTINCT metric FROM accuracy WHERE space_id = 'nb201' ORDER BY metric"
-        ).fetchall()]
-        if metric is None and len(metrics) != 1:
-            raise click.ClickException(f"pick one accuracy metric with --metric: {metrics}")
-        metric = metric or metrics[0]
-        if metric not in metrics:
-            raise click.ClickException(f"metric {metric!r} not in the warehouse: {metrics}")
-        lat = con.sql(
-            "SELECT device_id, arch_id, latency_ms FROM latency "
-            "WHERE space_id = 'nb201' AND dataset = 'cifar10'"
-        ).to_arrow_table()
-        acc = con.sql(
-            "SELECT dataset, arch_id, value FROM accuracy "
-            "WHERE space_id = 'nb201' AND metric = $metric", params={"metric": metric},
-        ).to_arrow_table()
-    if lat.num_rows == 0:
-        raise click.ClickException(f"no nb201 latency in {catalog}")
-    acc_dataset = acc["dataset"].to_numpy(zero_copy_only=False)
+    metrics = read(warehouse, "SELECT DISTINCT metric FROM accuracy WHERE space_id = 'nb201' "
+                   "ORDER BY metric")["metric"].to_list()
+    if metric is None and len(metrics) != 1:
+        raise click.ClickException(f"pick one accuracy metric with --metric: {metrics}")
+    metric = metric or metrics[0]
+    if metric not in metrics:
+        raise click.ClickException(f"metric {metric!r} not in the warehouse: {metrics}")
+    lat = read(warehouse, "SELECT device_id, arch_id, latency_ms FROM latency "
+               "WHERE space_id = 'nb201' AND dataset = 'cifar10'")
+    acc = read(warehouse, "SELECT dataset, arch_id, value FROM accuracy "
+               "WHERE space_id = 'nb201' AND metric = ?", [metric])
+    if lat.height == 0:
+        raise click.ClickException(f"no nb201 latency in {warehouse}")
+    acc_dataset = acc["dataset"].to_numpy()
     datasets, ds_code = np.unique(acc_dataset, return_inverse=True)
     acc_by_dataset = np.full((datasets.size, NB201_ARCHS), np.nan)
     acc_by_dataset[ds_code, acc["arch_id"].to_numpy()] = acc["value"].to_numpy()
-    devices, row = np.unique(lat["device_id"].to_numpy(zero_copy_only=False), return_inverse=True)
+    devices, row = np.unique(lat["device_id"].to_numpy(), return_inverse=True)
     device_latency = np.full((devices.size, NB201_ARCHS), np.nan)
-    device_latency[row, lat["arch_id"].to_numpy()] = lat["latency_ms"].to_numpy(
-        zero_copy_only=False)
+    device_latency[row, lat["arch_id"].to_numpy()] = lat["latency_ms"].to_numpy()
     latency = np.tile(device_latency, (datasets.size, 1))
     accuracy = np.repeat(acc_by_dataset, devices.size, axis=0)
     labels = np.array([f"{d}/{device}" for d in datasets for device in devices])
@@ -124,16 +113,6 @@ def python_pick(lat: list[float], acc: list[float], budget: float) -> int:
     return best
 
 
-def best_time(fn: Callable[[], object], repeats: int) -> float:
-    """Best wall time of `repeats` runs, in seconds."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 @click.command()
 @click.option("--warehouse", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Read nb201 latency and accuracy from DIR/catalog.duckdb instead of generating.")
@@ -162,8 +141,8 @@ def main(warehouse: Path | None, metric: str | None, devices: int, n_budgets: in
                f"x {n_budgets} budgets = {pairs:,} searches; "
                f"{np.isnan(lat).sum():,} unmeasured latencies")
 
-    parse_s = best_time(lambda: parse_budgets(f"q0:q100:{n_budgets}", lat), 3)
-    ours_s = best_time(lambda: best_under_budget(lat, acc, budgets), 5)
+    parse_s = best_time(lambda: parse_budgets(f"q0:q100:{n_budgets}", lat), 3)[0]
+    ours_s = best_time(lambda: best_under_budget(lat, acc, budgets), 5)[0]
     ours = best_under_budget(lat, acc, budgets).arch_index
 
     rows = n_rows if mask_rows is None else min(mask_rows, n_rows)

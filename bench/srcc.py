@@ -13,16 +13,15 @@ and prints time and peak memory (`--quick`: 200 x 20,000). `--scale-only` skips 
 import gc
 import resource
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import click
-import duckdb
 import numpy as np
 import polars as pl
 from scipy.stats import spearmanr
 
 from analytics.srcc import srcc_matrix, to_square
+from bench.common import best_time, read
 
 MIN_COMMON = 30
 
@@ -33,17 +32,10 @@ def load_latency(warehouse: Path) -> pl.DataFrame:
     When the view holds several datasets, each (dataset, device) is its own series named
     "dataset/device", so that every series has one row per architecture.
     """
-    catalog = warehouse / "catalog.duckdb"
-    if not catalog.is_file():
-        raise click.ClickException(
-            f"no catalog at {catalog}; run `oneproxy ingest --all` first or pass --scale-only"
-        )
-    with duckdb.connect(str(catalog), read_only=True) as con:
-        frame = con.sql(
-            "SELECT dataset, device_id, arch_id, latency_ms FROM latency WHERE space_id = 'nb201'"
-        ).pl()
+    frame = read(warehouse, "SELECT dataset, device_id, arch_id, latency_ms FROM latency "
+                 "WHERE space_id = 'nb201'")
     if frame.height == 0:
-        raise click.ClickException(f"{catalog} holds no nb201 latency; ingest an nb201 source")
+        raise click.ClickException(f"{warehouse} holds no nb201 latency; ingest an nb201 source")
     if frame["dataset"].n_unique() > 1:
         frame = frame.with_columns(device_id=pl.format("{}/{}", "dataset", "device_id"))
     return frame.select("device_id", "arch_id", "latency_ms")
@@ -85,15 +77,6 @@ def ours(latency: pl.DataFrame) -> np.ndarray:
     return to_square(srcc_matrix(latency, min_common=MIN_COMMON))[0]
 
 
-def best_time(fn: Callable[[], np.ndarray], repeat: int) -> tuple[float, np.ndarray]:
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), result
-
-
 def device_set_run(latency: pl.DataFrame) -> None:
     coverage = latency.drop_nulls("latency_ms").group_by("device_id").len()["len"]
     click.echo(
@@ -101,8 +84,8 @@ def device_set_run(latency: pl.DataFrame) -> None:
         f"{latency['arch_id'].n_unique()} architectures, "
         f"{coverage.n_unique()} distinct coverage sizes ({coverage.min()}..{coverage.max()})"
     )
-    t_ours, square = best_time(lambda: ours(latency), repeat=3)
-    t_loop, loop = best_time(lambda: scipy_loop(latency), repeat=1)
+    t_ours, square = best_time(lambda: ours(latency), repeats=3)
+    t_loop, loop = best_time(lambda: scipy_loop(latency), repeats=1)
     click.echo(f"  ours (srcc_matrix, pivot included) {t_ours:8.3f} s")
     click.echo(
         f"  scipy.stats.spearmanr loop         {t_loop:8.3f} s   ratio {t_loop / t_ours:6.1f}x   "
@@ -113,7 +96,7 @@ def device_set_run(latency: pl.DataFrame) -> None:
     except ImportError:
         click.echo("  pandas DataFrame.corr             skipped: pandas is not installed")
         return
-    t_pandas, frame_corr = best_time(lambda: pandas_corr(latency), repeat=1)
+    t_pandas, frame_corr = best_time(lambda: pandas_corr(latency), repeats=1)
     click.echo(
         f"  pandas DataFrame.corr(spearman)    {t_pandas:8.3f} s   ratio "
         f"{t_pandas / t_ours:6.1f}x   max |diff| {np.nanmax(np.abs(square - frame_corr)):.1e}"
