@@ -161,44 +161,6 @@ class AdaProxy:
         return as_matrix(X, "X", self.n_features_in_) @ self.coef_ + self.c_
 
 
-def select_proxy(
-    X: ArrayLike,
-    y: ArrayLike,
-    candidates: dict[str, np.ndarray],
-    *,
-    lambdas: np.ndarray | None = None,
-) -> tuple[str, dict[str, float]]:
-    """The candidate proxy whose adaptation has the lowest LOO RMSE, and every candidate's score.
-
-    A score is the fitted `AdaProxy.loo_rmse_` (ms) of that candidate; ties go to the first name
-    in sorted order.
-    """
-    if not candidates:
-        raise InvalidPredictorInput("candidates is empty: pass at least one proxy's weights")
-    X = as_matrix(X, "X")
-    scores = {
-        name: AdaProxy(lambdas)
-        .fit(X, y, as_vector(coef, f"proxy_coef of candidate {name!r}", X.shape[1]))
-        .loo_rmse_
-        for name, coef in sorted(candidates.items())
-    }
-    return min(scores, key=scores.__getitem__), scores
-
-
-def adapt_predictions(
-    X_all: ArrayLike,
-    proxy_coef: ArrayLike,
-    sample_idx: ArrayLike,
-    y_sample: ArrayLike,
-    lambdas: np.ndarray | None = None,
-) -> np.ndarray:
-    """Adapted latency (ms) of every row of `X_all`, fitted on the measured rows `sample_idx`."""
-    X_all = as_matrix(X_all, "X_all")
-    idx = check_sample_indices(sample_idx, X_all.shape[0])
-    y = as_vector(y_sample, "y_sample", idx.size)
-    return AdaProxy(lambdas).fit(X_all[idx], y, proxy_coef).predict(X_all)
-
-
 def _check_lambdas(lambdas: np.ndarray | None) -> np.ndarray:
     if lambdas is None:
         return DEFAULT_LAMBDAS

@@ -5,7 +5,7 @@ import polars as pl
 import pytest
 from scipy.stats import spearmanr
 
-from analytics.adaproxy import AdaProxy, adapt_predictions, select_proxy
+from analytics.adaproxy import AdaProxy
 from analytics.predictors import InvalidPredictorInput, NotFittedError
 from analytics.predictors.linear import LinearLatencyPredictor
 from warehouse.spaces import nb201
@@ -146,29 +146,11 @@ def test_adapted_model_beats_the_proxy_on_unseen_architectures():
     everything = nb201.onehot(nb201.all_op_tuples())
     truth = everything @ target_w
     idx = rng.choice(nb201.N_ARCHS, 20, replace=False)
-    adapted = adapt_predictions(everything, w, idx, truth[idx] + rng.normal(0, 0.1, 20))
+    adapted = AdaProxy().fit(everything[idx], truth[idx] + rng.normal(0, 0.1, 20), w).predict(
+        everything)
     assert adapted.shape == (nb201.N_ARCHS,)
     raw_srcc = spearmanr(everything @ w, truth)[0]
     assert spearmanr(adapted, truth)[0] > raw_srcc + 0.05
-
-
-def test_select_proxy_picks_the_generating_candidate():
-    rng = np.random.default_rng(13)
-    X = nb201.onehot(nb201.all_op_tuples()[rng.choice(nb201.N_ARCHS, 15, replace=False)])
-    candidates = {name: rng.uniform(0.5, 5.0, nb201.ONEHOT_DIM) for name in ("a", "b", "c")}
-    y = 0.8 * (X @ candidates["b"]) + 1.0 + rng.normal(0, 0.05, 15)
-    name, scores = select_proxy(X, y, candidates)
-    assert name == "b"
-    assert sorted(scores) == ["a", "b", "c"]
-    assert scores["b"] == min(scores.values())
-    assert scores["b"] == AdaProxy().fit(X, y, candidates["b"]).loo_rmse_
-
-
-def test_adapt_predictions_equals_fit_then_predict():
-    X, y, w = target_problem(40, seed=14)
-    idx = np.arange(0, 40, 3)
-    expected = AdaProxy().fit(X[idx], y[idx], w).predict(X)
-    np.testing.assert_array_equal(adapt_predictions(X, w, idx, y[idx]), expected)
 
 
 @pytest.mark.parametrize(
@@ -207,22 +189,6 @@ def test_bad_inputs_are_named():
         AdaProxy().fit(X, y, w).predict(X[:, :30])
 
 
-def test_bad_sample_indices_and_candidates_are_named():
-    X, y, w = target_problem(20, seed=17)
-    with pytest.raises(InvalidPredictorInput, match=r"sample_idx must index rows 0…19"):
-        adapt_predictions(X, w, np.array([0, 5, 20]), y[:3])
-    with pytest.raises(InvalidPredictorInput, match="sample_idx repeats a row"):
-        adapt_predictions(X, w, np.array([0, 5, 5]), y[:3])
-    with pytest.raises(InvalidPredictorInput, match="sample_idx must be a 1-D array of integer"):
-        adapt_predictions(X, w, np.array([0.0, 1.0, 2.0]), y[:3])
-    with pytest.raises(InvalidPredictorInput, match="y_sample must be a 1-D array of 3 values"):
-        adapt_predictions(X, w, np.array([0, 5, 7]), y[:4])
-    with pytest.raises(InvalidPredictorInput, match="candidates is empty"):
-        select_proxy(X, y, {})
-    with pytest.raises(InvalidPredictorInput, match="proxy_coef of candidate 'short'"):
-        select_proxy(X, y, {"good": w, "short": w[:5]})
-
-
 def device_pair(wh, proxy: str, target: str):
     """One-hot X and the proxy's and target's latencies over the architectures both measured."""
     latency = pl.from_arrow(wh.read("latency")).filter(
@@ -251,7 +217,7 @@ def srcc_over_seeds(X, y_proxy, y_target, n_samples: int, seeds: int = 20):
     for seed in range(seeds):
         idx = np.random.default_rng(seed).choice(y_target.size, n_samples, replace=False)
         rest = np.setdiff1d(np.arange(y_target.size), idx)
-        prediction = adapt_predictions(X, proxy.coef_, idx, y_target[idx])
+        prediction = AdaProxy().fit(X[idx], y_target[idx], proxy.coef_).predict(X)
         raw.append(spearmanr(raw_prediction[rest], y_target[rest])[0])
         adapted.append(spearmanr(prediction[rest], y_target[rest])[0])
     return float(np.mean(raw)), float(np.mean(adapted))

@@ -182,6 +182,8 @@ def test_bad_input_is_named(features):
         adapt(features, proxy, np.array([0, 1, nb201.N_ARCHS]), y[:3])
     with pytest.raises(InvalidPredictorInput, match="sample_idx repeats a row"):
         adapt(features, proxy, np.array([0, 1, 1]), y[:3])
+    with pytest.raises(InvalidPredictorInput, match="sample_idx must be a 1-D array of integer"):
+        adapt(features, proxy, np.array([0.0, 1.0, 2.0]), y[:3])
     with pytest.raises(InvalidPredictorInput, match=r"one latency \(ms\) per entry .* \(10\)"):
         adapt(features, proxy, idx, y[:9])
     with pytest.raises(InvalidPredictorInput, match="y holds NaN"):
