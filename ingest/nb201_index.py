@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -34,7 +36,12 @@ class Nb201Index:
 def load_index(resolve: Resolver) -> Nb201Index:
     """Read and check the NAS-Bench-201 index file."""
     upstream = file("help", INDEX_PATH)
-    path = resolve(upstream)
+    return _parse_index(resolve(upstream), upstream)
+
+
+@functools.cache
+def _parse_index(path: Path, upstream: UpstreamFile) -> Nb201Index:
+    """The index of a sha256-verified copy, parsed once: every NB201 source needs it."""
     mapping = load_file(path)
     if not isinstance(mapping, dict) or len(mapping) != nb201.N_ARCHS:
         raise CorruptFile(f"{path}: expected a dict of {nb201.N_ARCHS} arch strings to indices")
