@@ -28,8 +28,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/oneproxy ingest --all
 	$(BIN)/python -m bench.srcc
 	$(BIN)/python -m bench.search
+	$(BIN)/python -m bench.search --warehouse oneproxy-warehouse
 	$(BIN)/python -m bench.adaproxy
 
 clean:
