@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from ingest.registry import Source, UpstreamFile
 from warehouse.devices import Device
-from warehouse.schemas import ACCURACY, LATENCY_RAW, REFERENCE_ARCHS
+from warehouse.schemas import ACCURACY, ENERGY, LATENCY_RAW, OP_LATENCY, REFERENCE_ARCHS
 
 Resolver = Callable[[UpstreamFile], Path]
 """Turns a registry entry into a local, sha256-verified path (see `ingest.fetch`)."""
@@ -38,6 +38,9 @@ class SourceBatch:
     latency: list[pa.Table] = field(default_factory=list)
     accuracy: list[pa.Table] = field(default_factory=list)
     reference: list[pa.Table] = field(default_factory=list)
+    op_latency: list[pa.Table] = field(default_factory=list)
+    energy: list[pa.Table] = field(default_factory=list)
+    architectures: list[pa.Table] = field(default_factory=list)
     devices: list[Device] = field(default_factory=list)
 
     @classmethod
@@ -87,6 +90,24 @@ class SourceBatch:
             "position": pa.array(np.arange(n, dtype=np.int32)),
             "source_id": pa.array([self.source_id] * n, pa.string()),
         }, schema=REFERENCE_ARCHS))
+
+    def add_op_latency(self, table: pa.Table, device: Device) -> None:
+        """Rows of an operator lookup table in the `op_latency` schema (source_id is set here)."""
+        ids = pa.array([self.source_id] * table.num_rows, pa.string())
+        table = table.set_column(table.schema.get_field_index("source_id"), "source_id", ids)
+        self.op_latency.append(table.cast(OP_LATENCY))
+        if device not in self.devices:
+            self.devices.append(device)
+
+    def add_architectures(self, table: pa.Table) -> None:
+        """Rows for the `architectures` table: space_id, arch_id, arch_key and space columns."""
+        self.architectures.append(table)
+
+    def op_latency_table(self) -> pa.Table:
+        return pa.concat_tables(self.op_latency) if self.op_latency else OP_LATENCY.empty_table()
+
+    def energy_table(self) -> pa.Table:
+        return pa.concat_tables(self.energy) if self.energy else ENERGY.empty_table()
 
     def latency_table(self) -> pa.Table:
         return pa.concat_tables(self.latency) if self.latency else LATENCY_RAW.empty_table()

@@ -1,23 +1,67 @@
-"""HELP (HayeonLee/HELP): NAS-Bench-201 latency of 27 device settings; list position = index."""
+"""HELP (HayeonLee/HELP): latency of many device settings over three spaces.
+
+NAS-Bench-201: 27 settings × 15,625 architectures (list position = official index, cifar10).
+FBNet: 27 settings × 5,000 architectures (`arch.pt`, cifar100). OFA MobileNetV3: 12 GPU settings ×
+5,000 architectures (`ofa_archs.pt`, imagenet). In each space list position i of a latency file
+is architecture i of the space's architecture file, and `hardware_embedding_index.pt` lists the
+positions of the 10 reference architectures HELP measures on every device.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 import numpy as np
+import pyarrow as pa
 
 from ingest.batch import Resolver, SourceBatch
 from ingest.errors import CorruptFile
 from ingest.nb201_index import load_index
-from ingest.registry import file, files, source
+from ingest.registry import UpstreamFile, file, files, source
 from ingest.safe_load import load_file
-from warehouse.devices import known_device
+from warehouse.devices import Device, known_device
 from warehouse.errors import UnknownDevice
-from warehouse.spaces import nb201
+from warehouse.spaces import fbnet, nb201, ofa_mbv3
 
 SOURCE_ID = "help"
 NB201_LATENCY = "data/nasbench201/latency/*.pt"
 NB201_REFERENCE = "data/nasbench201/hardware_embedding_index.pt"
+
+
+@dataclass(frozen=True)
+class SampledSpace:
+    """A space HELP sampled: its folder, dataset, and how to key its architecture file."""
+
+    space_id: str
+    folder: str
+    arch_file: str
+    dataset: str
+    keys: Callable[[object, str], list[str]]
+    """Canonical arch keys, in file order, of the loaded architecture file (path for errors)."""
+    arch_ids: Callable[[list[str]], np.ndarray]
+    arch_table: Callable[[list[str]], pa.Table]
+
+
+def _fbnet_keys(raw: object, path: str) -> list[str]:
+    if not isinstance(raw, list) or not all(isinstance(r, list) for r in raw):
+        raise CorruptFile(f"{path}: expected a list of FBNet op-index lists")
+    return fbnet.keys(np.asarray(raw))
+
+
+def _ofa_keys(raw: object, path: str) -> list[str]:
+    if not isinstance(raw, dict) or not isinstance(raw.get("arch"), list):
+        raise CorruptFile(f"{path}: expected a dict with an 'arch' list of OFA configurations")
+    return ofa_mbv3.keys_from_archs(raw["arch"])
+
+
+SAMPLED = (
+    SampledSpace(fbnet.SPACE_ID, "data/fbnet", "arch.pt", "cifar100", _fbnet_keys,
+                 fbnet.arch_ids, lambda keys: fbnet.arch_table(fbnet.matrix(keys))),
+    SampledSpace(ofa_mbv3.SPACE_ID, "data/ofa", "ofa_archs.pt", "imagenet", _ofa_keys,
+                 ofa_mbv3.arch_ids, ofa_mbv3.arch_table),
+)
 
 
 def load(resolve: Resolver) -> SourceBatch:
@@ -27,12 +71,7 @@ def load(resolve: Resolver) -> SourceBatch:
     index.record(batch)
     for upstream in files(SOURCE_ID, NB201_LATENCY):
         path = resolve(upstream)
-        name = PurePosixPath(upstream.path).stem
-        device = known_device(name)
-        if device is None:
-            raise UnknownDevice(
-                f"{upstream.path}: HELP setting '{name}' is not in the device registry"
-            )
+        device = _device(upstream)
         values = load_file(path)
         if not isinstance(values, list) or len(values) != nb201.N_ARCHS:
             raise CorruptFile(
@@ -44,7 +83,45 @@ def load(resolve: Resolver) -> SourceBatch:
                          arch_id=np.arange(nb201.N_ARCHS), latency_ms=np.asarray(values, float),
                          file=upstream.path)
     _load_reference(resolve, batch)
+    for space in SAMPLED:
+        _load_sampled(resolve, batch, space)
     return batch
+
+
+def _device(upstream: UpstreamFile) -> Device:
+    name = PurePosixPath(upstream.path).stem
+    device = known_device(name)
+    if device is None:
+        raise UnknownDevice(f"{upstream.path}: HELP setting '{name}' is not in the device registry")
+    return device
+
+
+def _load_sampled(resolve: Resolver, batch: SourceBatch, space: SampledSpace) -> None:
+    """One sampled space: its architectures, every device's latency list, its references."""
+    upstream = file(SOURCE_ID, f"{space.folder}/{space.arch_file}")
+    keys = space.keys(load_file(resolve(upstream)), upstream.path)
+    batch.add_file(upstream, "architectures")
+    unique = sorted(set(keys))
+    if len(unique) != len(keys):
+        raise CorruptFile(f"{upstream.path}: {len(keys) - len(unique)} architectures repeat")
+    ids = space.arch_ids(keys)
+    batch.add_architectures(space.arch_table(unique))
+    for latency_file in files(SOURCE_ID, f"{space.folder}/latency/*.pt"):
+        values = load_file(resolve(latency_file))
+        if not isinstance(values, list) or len(values) != len(keys):
+            raise CorruptFile(f"{latency_file.path}: expected a list of {len(keys)} latencies, "
+                              f"got {type(values).__name__} of length {len(values)}")
+        batch.add_file(latency_file, "latency")
+        batch.add_series(space_id=space.space_id, dataset=space.dataset,
+                         device=_device(latency_file), arch_id=ids,
+                         latency_ms=np.asarray(values, float), file=latency_file.path)
+    reference = file(SOURCE_ID, f"{space.folder}/hardware_embedding_index.pt")
+    positions = load_file(resolve(reference))
+    if (not isinstance(positions, list) or not positions
+            or not all(isinstance(i, int) and 0 <= i < len(keys) for i in positions)):
+        raise CorruptFile(f"{reference.path}: expected a list of positions below {len(keys)}")
+    batch.add_file(reference, "reference architectures")
+    batch.add_reference(space_id=space.space_id, arch_id=ids[np.asarray(positions)])
 
 
 def _load_reference(resolve: Resolver, batch: SourceBatch) -> None:

@@ -13,13 +13,22 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from ingest import eagle, help, nb201_accuracy, ren_oneproxy
+from ingest import eagle, help, nb201_accuracy, ofa_lut, ren_oneproxy
 from ingest.batch import Resolver, SourceBatch
 from ingest.merge import merge_series
 from ingest.nb201_index import load_index
-from warehouse.catalog import build_catalog
+from warehouse.catalog import ensure_catalog
 from warehouse.devices import Device, devices_table
-from warehouse.schemas import ACCURACY, DEVICES, LATENCY_RAW, REFERENCE_ARCHS, SOURCES
+from warehouse.errors import OneproxyError
+from warehouse.schemas import (
+    ACCURACY,
+    DEVICES,
+    ENERGY,
+    LATENCY_RAW,
+    OP_LATENCY,
+    REFERENCE_ARCHS,
+    SOURCES,
+)
 from warehouse.spaces import nb201, spaces_table
 from warehouse.store import Warehouse
 
@@ -30,6 +39,8 @@ LOADERS: dict[str, Loader] = {
     "oneproxy": ren_oneproxy.load,
     "eagle": eagle.load,
     "nb201_acc": nb201_accuracy.load,
+    "ofa_note10": ofa_lut.load_note10,
+    "ofa_zcu": ofa_lut.load_fpga,
 }
 
 
@@ -80,15 +91,40 @@ def _replace(previous: pa.Table | None, schema: pa.Schema, ids: list[str],
     return pa.concat_tables([schema.empty_table(), *kept, *new])
 
 
-def _devices(previous: pa.Table | None, batches: list[SourceBatch],
-             latency: pa.Table) -> pa.Table:
-    """Registry metadata of every device that has latency rows (newest metadata wins)."""
+def _devices(previous: pa.Table | None, batches: list[SourceBatch], latency: pa.Table,
+             op_latency: pa.Table) -> pa.Table:
+    """Registry metadata of every device that has measurements (newest metadata wins)."""
     fresh: dict[str, Device] = {d.device_id: d for b in batches for d in b.devices}
     new = pl.from_arrow(devices_table(list(fresh.values())))
     old = pl.from_arrow(previous if previous is not None else DEVICES.empty_table())
-    used = pl.from_arrow(latency).get_column("device_id").unique()
+    used = pl.concat([pl.from_arrow(t.select(["device_id"])) for t in (latency, op_latency)])
+    used = used.get_column("device_id").unique()
     merged = pl.concat([old.filter(~pl.col("device_id").is_in(list(fresh))), new])
     return merged.filter(pl.col("device_id").is_in(used.implode())).to_arrow().cast(DEVICES)
+
+
+class ArchKeyConflict(OneproxyError):
+    """One (space, arch_id) named by two different arch keys."""
+
+
+def _architectures(previous: pa.Table | None, batches: list[SourceBatch],
+                   resolve: Resolver) -> pa.Table:
+    """Every NAS-Bench-201 cell, plus the architectures of other spaces that sources brought."""
+    index = load_index(resolve)
+    frames = [pl.from_arrow(nb201.arch_table(index.strings, np.arange(nb201.N_ARCHS)))]
+    if previous is not None:
+        frames.append(pl.from_arrow(previous).filter(pl.col("space_id") != nb201.SPACE_ID))
+    frames += [pl.from_arrow(t) for b in batches for t in b.architectures]
+    rows = pl.concat(frames, how="diagonal_relaxed")
+    keys = rows.select("space_id", "arch_id", "arch_key").unique()
+    clash = keys.filter(pl.struct("space_id", "arch_id").is_duplicated())
+    if clash.height:
+        first = clash.sort("space_id", "arch_id", "arch_key").head(2).rows(named=True)
+        raise ArchKeyConflict(
+            f"{first[0]['space_id']} arch_id {first[0]['arch_id']} is named by two keys: "
+            f"{first[0]['arch_key']!r} and {first[1]['arch_key']!r}"
+        )
+    return rows.unique(["space_id", "arch_id"], keep="last", maintain_order=True).to_arrow()
 
 
 def commit_batches(wh: Warehouse, batches: list[SourceBatch], resolve: Resolver) -> IngestResult:
@@ -101,21 +137,27 @@ def commit_batches(wh: Warehouse, batches: list[SourceBatch], resolve: Resolver)
                         [b.accuracy_table() for b in batches])
     reference = _replace(wh.read_or_none("reference_archs"), REFERENCE_ARCHS, ids,
                          [t for b in batches for t in b.reference])
+    op_latency = _replace(wh.read_or_none("op_latency"), OP_LATENCY, ids,
+                          [b.op_latency_table() for b in batches])
+    energy = _replace(wh.read_or_none("energy"), ENERGY, ids, [b.energy_table() for b in batches])
     latency, provenance = merge_series(raw)
-    index = load_index(resolve)
+    architectures = _architectures(wh.read_or_none("architectures"), batches, resolve)
+    spaces = set(latency["space_id"].to_pylist()) | set(op_latency["space_id"].to_pylist())
     tables = {
         "latency_raw": raw,
         "latency": latency,
         "series_provenance": provenance,
         "accuracy": accuracy,
         "reference_archs": reference,
-        "devices": _devices(wh.read_or_none("devices"), batches, latency),
+        "op_latency": op_latency,
+        "energy": energy,
+        "devices": _devices(wh.read_or_none("devices"), batches, latency, op_latency),
         "sources": _source_rows(batches, wh.read_or_none("sources")).to_arrow().cast(SOURCES),
-        "architectures": nb201.arch_table(index.strings, np.arange(nb201.N_ARCHS)),
-        "spaces": spaces_table({nb201.SPACE_ID}),
+        "architectures": architectures,
+        "spaces": spaces_table(spaces | {nb201.SPACE_ID}),
     }
     changed = wh.commit(tables)
-    build_catalog(wh)
+    ensure_catalog(wh)
     return IngestResult(
         sources=tuple(ids), latency_rows=latency.num_rows, accuracy_rows=accuracy.num_rows,
         devices=tables["devices"].num_rows, changed_tables=tuple(sorted(changed)),

@@ -101,14 +101,14 @@ def test_predict_falls_back_to_measured(ingested):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["evaluate", "--protocol", "help-fbnet"],
-         "space fbnet has no latency in the warehouse: ingest it first"),
+        (["adapt", "--space", "ofa_fpga", "--target", "zynq_dpu", "--samples", "10"],
+         "space ofa_fpga has no whole-network latency in the warehouse"),
         (["evaluate", "--protocol", "help-nb999"], "unknown protocol 'help-nb999'"),
         (["adapt", "--target", "nosuch", "--samples", "10"], "unknown target device 'nosuch'"),
         (["adapt", "--target", "raspi4", "--proxy", "nosuch", "--samples", "10"],
          "unknown proxy device 'nosuch'"),
-        (["adapt", "--space", "fbnet", "--target", "raspi4", "--samples", "10"],
-         "unknown space 'fbnet'"),
+        (["adapt", "--space", "nb999", "--target", "raspi4", "--samples", "10"],
+         "unknown space 'nb999'"),
         (["adapt", "--target", "nnmeter_adreno640", "--proxy", "pixel3", "--samples", "5000"],
          "5000 samples asked of a target that measured 1999"),
         (["predict", "--device", "raspi4", "--archs", "99999"], "arch id 99999 is not"),

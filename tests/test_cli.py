@@ -34,7 +34,7 @@ def test_ingest_all_then_query_known_values(mirror, tmp_path):
     env = {"ONEPROXY_MIRROR": str(mirror), "ONEPROXY_CACHE": str(tmp_path / "cache")}
     result = run("ingest", "--all", "--warehouse", wh, env=env)
     assert result.exit_code == 0, result.output
-    assert "463,146 latency rows" in result.output and "46,875 accuracy rows" in result.output
+    assert "658,146 latency rows" in result.output and "46,875 accuracy rows" in result.output
     again = run("ingest", "--all", "--warehouse", wh, env=env)
     assert "nothing changed" in again.output
     out = run("sql", "SELECT device_id, round(latency_ms, 5) AS ms FROM latency "
@@ -53,11 +53,13 @@ def test_listing_commands_on_the_real_warehouse(ingested):
     assert len(lines) == 1 + 41
     assert any(line.startswith("1080ti_256,") and ",desktop_gpu," in line for line in lines)
     sources = json.loads(run("sources", "--format", "json", "--warehouse", wh).output)
-    assert [s["source_id"] for s in sources] == ["eagle", "help", "nb201_acc", "oneproxy"]
+    assert [s["source_id"] for s in sources] == ["eagle", "help", "nb201_acc", "ofa_note10",
+                                                 "ofa_zcu", "oneproxy"]
     assert {s["license"] for s in sources} >= {"MIT", "Apache-2.0"}
     spaces = json.loads(run("spaces", "--format", "json", "--warehouse", wh).output)
-    assert spaces == [{"space_id": "nb201", "size": "15625", "devices": 41,
-                       "description": spaces[0]["description"]}]
+    assert [(s["space_id"], s["devices"]) for s in spaces] == [
+        ("fbnet", 27), ("nb201", 41), ("ofa_fpga", 0), ("ofa_mbv3", 12)]
+    assert spaces[1]["size"] == "15625" and spaces[0]["size"] == str(9**22)
 
 
 @pytest.mark.integration

@@ -6,6 +6,7 @@ import hashlib
 import shutil
 
 import numpy as np
+import pyarrow.compute as pc
 import pytest
 
 from ingest.pipeline import LOADERS, commit_batches, load_sources
@@ -67,7 +68,8 @@ def test_failed_measurements_are_nulls_not_latencies(ingested):
 
 def test_copies_are_stored_once_with_both_files_in_provenance(ingested):
     rows = query(ingested, "SELECT source_id, file, rows, rows_shared, max_rel_diff, role "
-                 "FROM series_provenance WHERE device_id = 'pixel3' ORDER BY role").to_pylist()
+                 "FROM series_provenance WHERE device_id = 'pixel3' AND space_id = 'nb201' "
+                 "ORDER BY role").to_pylist()
     assert rows == [
         {"source_id": "help", "file": "data/nasbench201/latency/pixel3.pt", "rows": 15_625,
          "rows_shared": 15_625, "max_rel_diff": 0.0, "role": "stored"},
@@ -125,7 +127,7 @@ def test_reingest_is_byte_identical(ingested, resolve, tmp_path):
 
 
 def test_architectures_table_matches_index(ingested):
-    table = ingested.read("architectures")
+    table = ingested.read("architectures").filter(pc.equal(pc.field("space_id"), "nb201"))
     assert table.num_rows == nb201.N_ARCHS
     assert np.array_equal(table["arch_id"].to_numpy(), np.arange(nb201.N_ARCHS))
     assert table["flops_m_cifar10"][0].as_py() == pytest.approx(15.64737, abs=1e-5)

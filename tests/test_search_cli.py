@@ -126,7 +126,7 @@ def test_pareto_plot(ingested, tmp_path):
     (("--devices", "pixel3,nope"), "unknown device 'nope' for this space: use 'all' or some of"),
     (("--devices", "fpga", "--proxy", "nope"), "unknown proxy device 'nope'"),
     (("--devices", "fpga", "--dataset", "imagenet"), "no test accuracies for dataset 'imagenet'"),
-    (("--devices", "fpga", "--space", "fbnet"), "unknown space 'fbnet'"),
+    (("--devices", "fpga", "--space", "nb999"), "unknown space 'nb999'"),
     (("--devices", "fpga", "--budget", "5 seconds"), "bad budget '5 seconds'"),
 ])
 def test_user_errors_are_one_line(ingested, args, message):

@@ -22,6 +22,8 @@ HELP = "HELP (Lee et al., NeurIPS 2021)"
 HWNASBENCH = "HW-NAS-Bench (Li et al., ICLR 2021)"
 EAGLE = "Eagle / BRP-NAS (Dudziak et al., NeurIPS 2020)"
 NNMETER = "nn-Meter (Zhang et al., MobiSys 2021)"
+OFA = "Once-for-All (Cai et al., ICLR 2020)"
+OFA_VAI = "Once-for-All on Vitis AI (sxtyzhangzk/once-for-all)"
 
 
 @dataclass(frozen=True)
@@ -59,14 +61,15 @@ def _eagle(name: str, display: str, hardware: str, platform: str, precision: str
     return Device(name, display, hardware, platform, None, precision, 1, EAGLE)
 
 
-_NB201_GPU_BATCHES = (1, 32, 256)
+_HELP_GPU_BATCHES = (1, 32, 64, 256)
 
 KNOWN_DEVICES: tuple[Device, ...] = (
-    *_gpu("1080ti", "NVIDIA GTX 1080 Ti", _NB201_GPU_BATCHES),
-    *_gpu("2080ti", "NVIDIA RTX 2080 Ti", _NB201_GPU_BATCHES),
-    *_gpu("titanx", "NVIDIA Titan X", _NB201_GPU_BATCHES),
-    *_gpu("titanxp", "NVIDIA Titan Xp", _NB201_GPU_BATCHES),
-    *_gpu("titan_rtx", "NVIDIA Titan RTX", _NB201_GPU_BATCHES),
+    *_gpu("1080ti", "NVIDIA GTX 1080 Ti", _HELP_GPU_BATCHES),
+    *_gpu("2080ti", "NVIDIA RTX 2080 Ti", _HELP_GPU_BATCHES),
+    *_gpu("titanx", "NVIDIA Titan X", _HELP_GPU_BATCHES),
+    *_gpu("titanxp", "NVIDIA Titan Xp", _HELP_GPU_BATCHES),
+    *_gpu("titan_rtx", "NVIDIA Titan RTX", _HELP_GPU_BATCHES),
+    *_gpu("v100", "NVIDIA Tesla V100", _HELP_GPU_BATCHES),
     _cpu("gold_6226", "Intel Xeon Gold 6226"),
     _cpu("gold_6240", "Intel Xeon Gold 6240"),
     _cpu("silver_4114", "Intel Xeon Silver 4114"),
@@ -118,6 +121,11 @@ KNOWN_DEVICES: tuple[Device, ...] = (
            "mobile_gpu", "TFLite", "fp32", 1, NNMETER),
     Device("nnmeter_myriadvpu", "Intel Myriad VPU (nn-Meter)", "Intel Movidius Myriad X",
            "vpu", "OpenVINO", "fp16", 1, NNMETER),
+    Device("note10", "Samsung Galaxy Note10 (OFA lookup table)", "Qualcomm Snapdragon 855 CPU",
+           "mobile_cpu", "TFLite", "fp32", 1, OFA, None, "operator lookup tables only"),
+    Device("zynq_dpu", "Xilinx Zynq UltraScale+ DPU (OFA lookup table)",
+           "Xilinx Zynq UltraScale+ MPSoC with a Vitis AI 1.3 DPU (PYNQ-DPU)", "fpga", "Vitis AI",
+           "int8", 1, OFA_VAI, None, "operator lookup tables only"),
 )
 
 _BY_ID = {d.device_id: d for d in KNOWN_DEVICES}
@@ -149,9 +157,13 @@ _PLATFORM_PREFIX = {
 }
 
 
+# Upstream spellings of a registry id (HELP's OFA files say titan_xp for the Titan Xp).
+_ALIASES = {f"titan_xp_{b}": f"titanxp_{b}" for b in _HELP_GPU_BATCHES}
+
+
 def known_device(device_id: str) -> Device | None:
-    """The registry entry of a canonical device id, or None."""
-    return _BY_ID.get(device_id)
+    """The registry entry of a canonical device id (or an upstream alias of one), or None."""
+    return _BY_ID.get(_ALIASES.get(device_id, device_id))
 
 
 def eagle_device(file_stem: str) -> Device:

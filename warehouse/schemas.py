@@ -82,6 +82,45 @@ REFERENCE_ARCHS = pa.schema([
     ("source_id", pa.string()),
 ])
 
+# Operator lookup tables: one row per (device, space, network resolution, op key, metric).
+# Kernel-configuration columns are null where an op type does not have them.
+OP_LATENCY = pa.schema([
+    ("device_id", pa.string()),
+    ("space_id", pa.string()),
+    ("resolution", pa.int32()),
+    ("op_key", pa.string()),
+    ("op_type", pa.string()),
+    ("input_h", pa.int32()),
+    ("input_w", pa.int32()),
+    ("input_c", pa.int32()),
+    ("output_h", pa.int32()),
+    ("output_w", pa.int32()),
+    ("output_c", pa.int32()),
+    ("mid_c", pa.int32()),
+    ("expand_ratio", pa.float64()),
+    ("kernel", pa.int32()),
+    ("stride", pa.int32()),
+    ("groups", pa.int32()),
+    ("idskip", pa.bool_()),
+    ("se", pa.bool_()),
+    ("activation", pa.string()),
+    ("metric", pa.string()),
+    ("mean", pa.float64()),
+    ("std", pa.float64()),
+    ("count", pa.int64()),
+    ("source_id", pa.string()),
+])
+
+# Whole-network energy per architecture (HW-NAS-Bench), beside `latency` and keyed like it.
+ENERGY = pa.schema([
+    ("space_id", pa.string()),
+    ("dataset", pa.string()),
+    ("device_id", pa.string()),
+    ("arch_id", pa.int64()),
+    ("energy_mj", pa.float64()),
+    ("source_id", pa.string()),
+])
+
 SRCC = pa.schema([
     ("space_id", pa.string()),
     ("dataset", pa.string()),
@@ -97,6 +136,19 @@ SRCC = pa.schema([
     ("input_fingerprint", pa.string()),
 ])
 
+# The `oneproxy run` ledger: one row per run (stage "run") and one per stage of each run.
+RUNS = pa.schema([
+    ("run_id", pa.string()),
+    ("stage", pa.string()),
+    ("status", pa.string()),
+    ("input_fingerprint", pa.string()),
+    ("started_at", pa.string()),
+    ("finished_at", pa.string()),
+    ("seconds", pa.float64()),
+    ("message", pa.string()),
+    ("pid", pa.int64()),
+])
+
 TABLES: dict[str, pa.Schema] = {
     "sources": SOURCES,
     "spaces": SPACES,
@@ -107,6 +159,9 @@ TABLES: dict[str, pa.Schema] = {
     "accuracy": ACCURACY,
     "reference_archs": REFERENCE_ARCHS,
     "srcc": SRCC,
+    "runs": RUNS,
+    "op_latency": OP_LATENCY,
+    "energy": ENERGY,
 }
 
 # Tables stored as hive partitions, and the column each is partitioned on.
@@ -123,6 +178,9 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "accuracy": ("space_id", "dataset", "metric", "arch_id"),
     "architectures": ("space_id", "arch_id"),
     "srcc": ("space_id", "dataset", "method", "device_a", "device_b"),
+    "runs": ("run_id", "started_at", "stage"),
+    "op_latency": ("device_id", "space_id", "resolution", "metric", "op_key"),
+    "energy": ("space_id", "dataset", "device_id", "arch_id"),
     "reference_archs": ("space_id", "position"),
     "predictor_eval": ("protocol", "strategy", "target", "n_samples", "seed"),
     "adaptation": ("protocol", "strategy", "target", "n_samples"),
