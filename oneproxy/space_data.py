@@ -38,18 +38,16 @@ def latency_series(
 ) -> tuple[str, pl.DataFrame]:
     """The latency dataset of a space and its series (device_id, rows, measured).
 
-    Without `dataset` the space must have latency for exactly one dataset.
+    Without `dataset`, the dataset most devices were measured on (NB201: cifar10).
     """
     series = pl.from_arrow(query(wh, sql_text("queries/adapt_series.sql"), [space]))
     if series.is_empty():
-        raise NoLatency(f"space {space} has no latency in the warehouse: ingest it first "
-                        "(`oneproxy ingest …`)")
+        raise NoLatency(f"space {space} has no whole-network latency in the warehouse: ingest "
+                        "a source that measures it (`oneproxy ingest …`)")
     datasets = series["dataset"].unique(maintain_order=True).to_list()
     if dataset is None:
-        if len(datasets) > 1:
-            raise NoLatency(f"space {space} has latency for datasets {', '.join(datasets)}: "
-                            "name one (protocol key 'dataset')")
-        dataset = datasets[0]
+        per_dataset = series.group_by("dataset", maintain_order=True).len()
+        dataset = per_dataset.sort("len", descending=True, maintain_order=True)["dataset"][0]
     elif dataset not in datasets:
         raise NoLatency(f"space {space} has no latency for dataset '{dataset}': it has "
                         f"{', '.join(datasets)}")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -36,3 +38,20 @@ def ingested(resolve, tmp_path_factory) -> Warehouse:
     wh = Warehouse(tmp_path_factory.mktemp("warehouse"))
     commit_batches(wh, load_sources(sorted(LOADERS), resolve), resolve)
     return wh
+
+
+@pytest.fixture
+def warehouse(ingested, tmp_path) -> Warehouse:
+    """A private copy of the ingested warehouse that a test may write to."""
+    return Warehouse(shutil.copytree(ingested.root, tmp_path / "wh"))
+
+
+def _snapshot(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def snapshot():
+    """Every file under a warehouse with its sha256: equal snapshots = an untouched warehouse."""
+    return _snapshot

@@ -122,8 +122,8 @@ def test_costs_follow_the_dataset():
 
 
 def test_bad_input_is_named():
-    with pytest.raises(UnknownSpace, match="space 'fbnet' has no latency-predictor encodings"):
-        space_features("fbnet", KEYS)
+    with pytest.raises(UnknownSpace, match="space 'nb999' has no latency-predictor encodings"):
+        space_features("nb999", KEYS)
     with pytest.raises(nb201.BadArchKey, match="unknown op 'conv_5x5'"):
         space_features("nb201", ["|conv_5x5~0|+|none~0|none~1|+|none~0|none~1|none~2|"])
     with pytest.raises(InvalidPredictorInput, match="arch_keys is empty"):

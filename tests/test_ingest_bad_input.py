@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import shutil
@@ -21,17 +20,6 @@ pytestmark = pytest.mark.integration
 EAGLE_I7 = "zheng-ningxin__brp-nas/examples/desktop-cpu-core-i7-7820x-fp32.pkl"
 
 
-def snapshot(root: Path) -> dict[str, str]:
-    """Every file under the warehouse with its sha256."""
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-@pytest.fixture
-def warehouse(ingested, tmp_path) -> Warehouse:
-    wh = Warehouse(tmp_path / "wh")
-    shutil.copytree(ingested.root, wh.root)
-    return wh
 
 
 def _linked_mirror(mirror: Path, target: Path) -> Path:
@@ -48,7 +36,7 @@ def _ingest(wh: Warehouse, sources: list[str], mirror: Path, cache: Path,
     commit_batches(wh, load_sources(sources, resolve, eagle_dir), resolve)
 
 
-def test_corrupted_mirror_file_is_refused(warehouse, mirror, tmp_path):
+def test_corrupted_mirror_file_is_refused(warehouse, mirror, tmp_path, snapshot):
     bad_mirror = _linked_mirror(mirror, tmp_path / "mirror")
     target = bad_mirror / "HayeonLee__HELP/data/nasbench201/latency/raspi4.pt"
     data = bytearray(target.read_bytes())
@@ -78,7 +66,7 @@ def _eagle_folder(tmp_path: Path, files: dict[str, bytes]) -> Path:
 
 
 def _refused_and_unchanged(wh: Warehouse, mirror: Path, tmp_path: Path, files: dict[str, bytes],
-                           error: type[Exception], match: str) -> None:
+                           error: type[Exception], match: str, snapshot) -> None:
     folder = _eagle_folder(tmp_path, files)
     before = snapshot(wh.root)
     with pytest.raises(error, match=match):
@@ -86,27 +74,27 @@ def _refused_and_unchanged(wh: Warehouse, mirror: Path, tmp_path: Path, files: d
     assert snapshot(wh.root) == before
 
 
-def test_malicious_eagle_pickle_is_refused_and_never_runs(warehouse, mirror, tmp_path):
+def test_malicious_eagle_pickle_is_refused_and_never_runs(warehouse, mirror, tmp_path, snapshot):
     marker = tmp_path / "pwned"
     _refused_and_unchanged(warehouse, mirror, tmp_path,
                            {"desktop-gpu-gtx-1080ti-fp32.pkl": pickle.dumps(_Exploit(marker))},
-                           UnsafePickle, r"desktop-gpu-gtx-1080ti-fp32\.pkl.*system")
+                           UnsafePickle, r"desktop-gpu-gtx-1080ti-fp32\.pkl.*system", snapshot)
     assert not marker.exists()
 
 
-def test_truncated_eagle_pickle_is_refused(warehouse, mirror, tmp_path):
+def test_truncated_eagle_pickle_is_refused(warehouse, mirror, tmp_path, snapshot):
     data = (mirror / EAGLE_I7).read_bytes()
     _refused_and_unchanged(warehouse, mirror, tmp_path,
                            {"desktop-cpu-core-i7-7820x-fp32.pkl": data[: len(data) // 2]},
-                           CorruptFile, r"desktop-cpu-core-i7-7820x-fp32\.pkl")
+                           CorruptFile, r"desktop-cpu-core-i7-7820x-fp32\.pkl", snapshot)
 
 
-def test_eagle_copy_that_disagrees_with_oneproxy_is_an_error(warehouse, mirror, tmp_path):
+def test_eagle_copy_that_disagrees_with_oneproxy_is_an_error(warehouse, mirror, tmp_path, snapshot):
     series = load_file(mirror / EAGLE_I7)
     altered = {key: float(value) * 1.01 for key, value in series.items()}
     _refused_and_unchanged(warehouse, mirror, tmp_path,
                            {"desktop-cpu-core-i7-7820x-fp32.pkl": pickle.dumps(altered)},
-                           InconsistentCopies, r"eagle_i7.*disagrees")
+                           InconsistentCopies, r"eagle_i7.*disagrees", snapshot)
 
 
 def test_users_eagle_folder_adds_a_device_named_from_the_file(warehouse, mirror, tmp_path):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import polars as pl
 import pytest
@@ -12,7 +11,6 @@ from click.testing import CliRunner
 from analytics.srcc import srcc_matrix
 from oneproxy.cli import main
 from warehouse.catalog import query
-from warehouse.store import Warehouse
 
 pytestmark = pytest.mark.integration
 
@@ -63,12 +61,6 @@ def test_sql_macro_agrees_with_the_matrix(ingested, pairs):
         assert row["n_common"] == n_common
         assert row["value"] == pytest.approx(got, abs=1e-9)
 
-
-@pytest.fixture
-def warehouse(ingested, tmp_path) -> Warehouse:
-    wh = Warehouse(tmp_path / "wh")
-    shutil.copytree(ingested.root, wh.root)
-    return wh
 
 
 def run(*args: str):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tempfile
@@ -43,6 +44,13 @@ def _definitions(tables: set[str]) -> list[str]:
     return out
 
 
+def _stamp(wh: Warehouse) -> str:
+    """What a catalog was built from: the root, the manifest and the view definitions."""
+    views = "".join(p.read_text() for p in sorted(SQL_DIR.glob("*.sql")))
+    return "\n".join([str(wh.root), wh.manifest_path.read_text(),
+                      hashlib.sha256(views.encode()).hexdigest()])
+
+
 def build_catalog(wh: Warehouse) -> Path:
     """Write the catalog file anew for the warehouse's current tables (atomic replace)."""
     tables = wh.manifest()
@@ -58,10 +66,7 @@ def build_catalog(wh: Warehouse) -> Path:
             con.execute(template.format(name=name, glob=_quote(glob), hive=hive))
         for text in _definitions(set(tables)):
             con.execute(text)
-        con.execute(
-            "CREATE OR REPLACE TABLE catalog_info AS SELECT ? AS root, ? AS manifest",
-            [str(wh.root), wh.manifest_path.read_text()],
-        )
+        con.execute("CREATE OR REPLACE TABLE catalog_info AS SELECT ? AS stamp", [_stamp(wh)])
         con.close()
         os.replace(tmp, wh.root / CATALOG)
     finally:
@@ -76,12 +81,18 @@ def _catalog_current(wh: Warehouse, path: Path) -> bool:
         return False
     con = duckdb.connect(str(path), read_only=True)
     try:
-        root, manifest = con.execute("SELECT root, manifest FROM catalog_info").fetchone()
+        (stamp,) = con.execute("SELECT stamp FROM catalog_info").fetchone()
     except duckdb.Error:
         return False
     finally:
         con.close()
-    return root == str(wh.root) and manifest == wh.manifest_path.read_text()
+    return stamp == _stamp(wh)
+
+
+def ensure_catalog(wh: Warehouse) -> Path:
+    """The catalog file, rebuilt only when the warehouse, its place or the views changed."""
+    path = wh.root / CATALOG
+    return path if _catalog_current(wh, path) else build_catalog(wh)
 
 
 def connect(wh: Warehouse) -> duckdb.DuckDBPyConnection:
@@ -91,10 +102,7 @@ def connect(wh: Warehouse) -> duckdb.DuckDBPyConnection:
             f"no warehouse at {wh.root}: run `oneproxy ingest --all` first "
             "(or pass --warehouse DIR)"
         )
-    path = wh.root / CATALOG
-    if not _catalog_current(wh, path):
-        build_catalog(wh)
-    return duckdb.connect(str(path), read_only=True)
+    return duckdb.connect(str(ensure_catalog(wh)), read_only=True)
 
 
 def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:

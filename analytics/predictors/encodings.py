@@ -29,6 +29,12 @@ predictor or an adaptation strategy then asks for a matrix by name. NAS-Bench-20
 ``counts`` (n×11)
     the ``n_*`` op and live-op counts of ``kernel`` (``n_none`` left out) and ``disconnected``,
     columns `COUNT_COLUMNS`: few enough parameters for 10–20 target samples to fit.
+
+FBNet and OFA MobileNetV3 offer the same four names from their codecs: ``onehot`` (FBNet 22 × 9
++ 1; OFA per-layer kernel / expand one-hot with inactive layers zero, depths and resolution),
+``live_onehot`` (the same matrix: every op of these spaces runs), ``kernel`` (the codec's
+`kernel_features`) and ``counts`` (FBNet: uses of each of the 9 ops; OFA: stage depths and
+active layers per kernel size and per expand ratio).
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ import numpy as np
 
 from analytics.predictors import InvalidPredictorInput
 from warehouse.errors import UnknownSpace
-from warehouse.spaces import nb201
+from warehouse.spaces import fbnet, nb201, ofa_mbv3
 
 _LIVE_OPS = tuple(op for op in nb201.OPS if op != "none")
 _CONVS = tuple(nb201.OPS.index(op) for op in ("nor_conv_1x1", "nor_conv_3x3"))
@@ -94,29 +100,65 @@ class SpaceFeatures:
         return self.matrices[name]
 
 
-def space_features(
-    space: str, arch_keys: Sequence[str], *, dataset: str = "cifar10"
-) -> SpaceFeatures:
-    """Every encoding of `arch_keys`; costs (FLOPs, params) are for `dataset`'s input."""
-    if space != nb201.SPACE_ID:
-        raise UnknownSpace(
-            f"space {space!r} has no latency-predictor encodings; supported: {nb201.SPACE_ID}"
-        )
-    keys = tuple(arch_keys)
-    if not keys:
-        raise InvalidPredictorInput("arch_keys is empty: pass the architectures to encode")
+Encoded = tuple[dict[str, np.ndarray], dict[str, tuple[str, ...]]]
+
+
+def _nb201(keys: tuple[str, ...], dataset: str | None) -> Encoded:
     ops = nb201.ops_matrix(keys).reshape(len(keys), nb201.N_EDGES)
-    kernel = _kernel_features(ops, dataset)
+    kernel = _kernel_features(ops, dataset or "cifar10")
     matrices = {
         "onehot": nb201.onehot(ops),
         "live_onehot": nb201.live_onehot(ops),
         "kernel": kernel,
         "counts": kernel[:, [KERNEL_COLUMNS.index(c) for c in COUNT_COLUMNS]],
     }
+    return matrices, {"onehot": ONEHOT_COLUMNS, "live_onehot": ONEHOT_COLUMNS,
+                      "kernel": KERNEL_COLUMNS, "counts": COUNT_COLUMNS}
+
+
+def _fbnet(keys: tuple[str, ...], dataset: str | None) -> Encoded:
+    ops = fbnet.matrix(keys)
+    onehot = fbnet.onehot(ops).astype(np.float64)
+    names = (*(f"l{layer}_{op}" for layer in range(fbnet.N_LAYERS) for op in fbnet.OPS), "bias")
+    matrices = {"onehot": onehot, "live_onehot": onehot,
+                "kernel": fbnet.kernel_features(ops, dataset or "cifar100"),
+                "counts": fbnet.counts(ops).astype(np.float64)}
+    return matrices, {"onehot": names, "live_onehot": names,
+                      "kernel": tuple(fbnet.KERNEL_FEATURES),
+                      "counts": tuple(f"n_{op}" for op in fbnet.OPS)}
+
+
+def _ofa_mbv3(keys: tuple[str, ...], dataset: str | None) -> Encoded:
+    kernel = ofa_mbv3.kernel_features(list(keys)).astype(np.float64)
+    counted = [i for i, c in enumerate(ofa_mbv3.KERNEL_COLUMNS)
+               if c.startswith(("d", "n_k", "n_e"))]
+    onehot = ofa_mbv3.onehot(list(keys)).astype(np.float64)
+    names = tuple(f"x{i}" for i in range(onehot.shape[1]))
+    return ({"onehot": onehot, "live_onehot": onehot, "kernel": kernel,
+             "counts": kernel[:, counted]},
+            {"onehot": names, "live_onehot": names, "kernel": tuple(ofa_mbv3.KERNEL_COLUMNS),
+             "counts": tuple(ofa_mbv3.KERNEL_COLUMNS[i] for i in counted)})
+
+
+_ENCODERS = {nb201.SPACE_ID: _nb201, fbnet.SPACE_ID: _fbnet, ofa_mbv3.SPACE_ID: _ofa_mbv3}
+
+
+def space_features(
+    space: str, arch_keys: Sequence[str], *, dataset: str | None = None
+) -> SpaceFeatures:
+    """Every encoding of `arch_keys`; costs (FLOPs, params) are for `dataset`'s input
+    (default: the dataset the space's latencies were measured on)."""
+    if space not in _ENCODERS:
+        raise UnknownSpace(
+            f"space {space!r} has no latency-predictor encodings; supported: "
+            f"{', '.join(sorted(_ENCODERS))}"
+        )
+    keys = tuple(arch_keys)
+    if not keys:
+        raise InvalidPredictorInput("arch_keys is empty: pass the architectures to encode")
+    matrices, columns = _ENCODERS[space](keys, dataset)
     for m in matrices.values():
         m.flags.writeable = False
-    columns = {"onehot": ONEHOT_COLUMNS, "live_onehot": ONEHOT_COLUMNS, "kernel": KERNEL_COLUMNS,
-               "counts": COUNT_COLUMNS}
     return SpaceFeatures(space, keys, matrices, columns)
 
 

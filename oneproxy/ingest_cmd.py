@@ -1,0 +1,202 @@
+"""`oneproxy ingest`: pinned upstream sources, HW-NAS-Bench's pickle, and users' own tables."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ingest import hwnasbench, user_table
+from ingest.batch import Resolver, SourceBatch
+from ingest.fetch import fetch
+from ingest.pipeline import LOADERS, IngestResult, commit_batches, load_sources
+from ingest.user_table import (
+    ARCH_COLUMNS,
+    DEFAULT_DATASET,
+    LATENCY_COLUMNS,
+    UNITS,
+    TableSpec,
+    user_device,
+)
+from oneproxy import settings
+from oneproxy.options import fetch_options, warehouse_option
+from oneproxy.progress import progress_bar
+from warehouse.devices import PLATFORM_CLASSES
+from warehouse.store import Warehouse
+
+DEVICE_ID = re.compile(r"[a-z0-9][a-z0-9_]*")
+
+
+def resolver(mirror: Path | None, cache: Path | None) -> Resolver:
+    """Mirror → cache → HTTPS resolution of registry files, with the settings' defaults."""
+    mirror_dir = settings.mirror_dir(mirror)
+    cache_dir = settings.cache_dir(cache)
+
+    def resolve(f: Any) -> Path:
+        return fetch(f, mirror=mirror_dir, cache=cache_dir)
+
+    return resolve
+
+
+def run_ingest(wh: Warehouse, source_ids: list[str], mirror: Path | None, cache: Path | None,
+               eagle_dir: Path | None = None) -> IngestResult:
+    """Load the sources with a progress bar, then commit them in one atomic swap."""
+    resolve = resolver(mirror, cache)
+    with progress_bar() as progress:
+        task = progress.add_task("ingest", total=len(source_ids) + 1)
+
+        def step(name: str) -> None:
+            progress.update(task, description=f"ingest {name}", completed=source_ids.index(name))
+
+        batches = load_sources(source_ids, resolve, eagle_dir, step)
+        progress.update(task, description="ingest: merge and commit", completed=len(source_ids))
+        result = commit_batches(wh, batches, resolve)
+        progress.update(task, completed=len(source_ids) + 1)
+    return result
+
+
+def commit_one(wh: Warehouse, batch: SourceBatch, mirror: Path | None,
+               cache: Path | None) -> IngestResult:
+    """Commit one batch that was loaded from a user's file."""
+    return commit_batches(wh, [batch], resolver(mirror, cache))
+
+
+def print_ingest(result: IngestResult, wh: Warehouse) -> None:
+    changed = ", ".join(result.changed_tables) or "nothing changed"
+    click.echo(
+        f"ingested {', '.join(result.sources)} into {wh.root} in {result.seconds:.1f}s: "
+        f"{result.latency_rows:,} latency rows, {result.accuracy_rows:,} accuracy rows, "
+        f"{result.devices} devices; tables written: {changed}"
+    )
+
+
+class IngestGroup(click.Group):
+    """`ingest SOURCE… | --all` by default; `ingest hwnasbench` and `ingest table` as commands."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        asks_help = bool(args) and args[0] in ctx.help_option_names
+        if not asks_help and (not args or args[0] not in self.commands):
+            args = ["sources", *args]
+        return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage(ctx.command_path, "[SOURCE... | --all] [OPTIONS] | COMMAND [ARGS]...")
+
+
+@click.group(cls=IngestGroup, invoke_without_command=False)
+def ingest() -> None:
+    """Load data into the warehouse (sha256-verified, atomic, idempotent).
+
+    \b
+    Examples:
+      ONEPROXY_MIRROR=../shared/datasets oneproxy ingest --all
+      oneproxy ingest help oneproxy --mirror ../shared/datasets
+      oneproxy ingest eagle --path ~/eagle-latency-files
+      oneproxy ingest hwnasbench --path HW-NAS-Bench-v1_0.pickle
+      oneproxy ingest table my_phone.csv --space nb201 --device my_phone --platform mobile_cpu
+
+    Sources: {sources}. `oneproxy ingest sources --help` lists the options of
+    the default form (--all, --path, --mirror, --cache, --warehouse).
+    """
+
+
+ingest.help = (ingest.help or "").replace("{sources}", ", ".join(sorted(LOADERS)))
+
+
+@ingest.command("sources")
+@click.argument("sources", nargs=-1, type=click.Choice(sorted(LOADERS)))
+@click.option("--all", "all_sources", is_flag=True, help="Ingest every known source.")
+@click.option("--path", "eagle_dir", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              default=None, help="With `eagle`: a folder of your own Eagle latency files.")
+@fetch_options
+@warehouse_option
+def ingest_sources(wh: Warehouse, sources: tuple[str, ...], all_sources: bool,
+                   eagle_dir: Path | None, mirror: Path | None, cache: Path | None) -> None:
+    """Pinned upstream sources (the default): `oneproxy ingest SOURCE… | --all`."""
+    if all_sources == bool(sources):
+        raise click.UsageError("name SOURCES or give --all, not both or neither")
+    if eagle_dir is not None and "eagle" not in sources:
+        raise click.UsageError("--path goes with the `eagle` source")
+    source_ids = sorted(LOADERS) if all_sources else list(dict.fromkeys(sources))
+    print_ingest(run_ingest(wh, source_ids, mirror, cache, eagle_dir), wh)
+
+
+
+@ingest.command("hwnasbench")
+@click.option("--path", "path", required=True,
+              type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="HW-NAS-Bench-v1_0.pickle, downloaded from GATECH-EIC/HW-NAS-Bench.")
+@fetch_options
+@warehouse_option
+def ingest_hwnasbench(wh: Warehouse, path: Path, mirror: Path | None,
+                      cache: Path | None) -> None:
+    """HW-NAS-Bench's pickle: NB201 latency and energy on three datasets, FBNet op tables.
+
+    Loaded with the restricted unpickler. The CIFAR-10 series are checked against the copies
+    HELP and OneProxy carry; energies go to the `energy` table, FBNet lookup tables to
+    `op_latency`.
+
+    \b
+    Example:
+      oneproxy ingest hwnasbench --path ~/Downloads/HW-NAS-Bench-v1_0.pickle
+    """
+    print_ingest(commit_one(wh, hwnasbench.load(path), mirror, cache), wh)
+
+
+@ingest.command("table")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--space", required=True, type=click.Choice(sorted(DEFAULT_DATASET)),
+              help="Search space of the architectures.")
+@click.option("--device", "device_id", required=True,
+              help="Id of the measured device, e.g. my_pixel7 (lowercase letters, digits, _).")
+@click.option("--dataset", default=None,
+              help="Dataset setting [default: cifar10 for nb201, cifar100 for fbnet, imagenet "
+              "for ofa_mbv3].")
+@click.option("--unit", type=click.Choice(sorted(UNITS)), default="ms", show_default=True,
+              help="Unit of the latency column.")
+@click.option("--arch-column", default=None,
+              help=f"Architecture column [default: the first of {', '.join(ARCH_COLUMNS)}]. "
+              "Values: NB201 index or arch string; FBNet op list; OFA key or JSON.")
+@click.option("--latency-column", default=None,
+              help=f"Latency column [default: the first of {', '.join(LATENCY_COLUMNS)}].")
+@click.option("--platform", type=click.Choice(PLATFORM_CLASSES), default="other",
+              show_default=True, help="Platform class of the device.")
+@click.option("--display-name", default=None, help="Human-readable device name.")
+@click.option("--hardware", default=None, help="Chip or board, e.g. 'Google Tensor G2'.")
+@click.option("--framework", default=None, help="Runtime, e.g. TFLite, ONNX Runtime.")
+@click.option("--precision", default=None, help="e.g. fp32, fp16, int8.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Batch size.")
+@click.option("--notes", default=None, help="Free text kept with the device.")
+@fetch_options
+@warehouse_option
+def ingest_table(wh: Warehouse, file: Path, space: str, device_id: str, dataset: str | None,
+                 unit: str, arch_column: str | None, latency_column: str | None, platform: str,
+                 display_name: str | None, hardware: str | None, framework: str | None,
+                 precision: str | None, batch_size: int | None, notes: str | None,
+                 mirror: Path | None, cache: Path | None) -> None:
+    """Your own measurements of one device: a CSV or Parquet of architecture + latency.
+
+    Every row is checked first (unknown architecture, missing, non-numeric or non-positive
+    latency, an architecture repeated with another value); any problem lists the offending
+    lines and nothing is written. Importing the same file again changes nothing; a changed
+    file for the same device, space and dataset replaces that series atomically.
+
+    \b
+    Examples:
+      oneproxy ingest table pixel7.csv --space nb201 --device pixel7 --platform mobile_cpu \\
+          --framework TFLite --hardware "Google Tensor G2"
+      oneproxy ingest table fpga.parquet --space fbnet --device my_fpga --unit us \\
+          --arch-column ops --latency-column mean_us
+    """
+    if not DEVICE_ID.fullmatch(device_id):
+        raise click.BadParameter("use lowercase letters, digits and _ (e.g. my_pixel7)",
+                                 param_hint="--device")
+    device = user_device(device_id, platform=platform, display_name=display_name,
+                         hardware=hardware, framework=framework, precision=precision,
+                         batch_size=batch_size, notes=notes)
+    spec = TableSpec(file, space, device, dataset or DEFAULT_DATASET[space], unit, arch_column,
+                     latency_column)
+    resolve = resolver(mirror, cache)
+    print_ingest(commit_batches(wh, [user_table.load(spec, resolve)], resolve), wh)
