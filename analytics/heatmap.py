@@ -71,7 +71,7 @@ def draw_heatmap(
     cmap = colormaps["RdBu_r"].with_extremes(bad="lightgrey")
     norm = TwoSlopeNorm(vmin=low, vcenter=THRESHOLD, vmax=1.0)
     image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, norm=norm, interpolation="nearest")
-    _annotate(ax, values, cmap(norm(values)), font)
+    annotate(ax, values, cmap(norm(values)), font)
     _separate_classes(ax, classes, font)
     ax.set_xticks(range(n), labels, rotation=90, fontsize=font)
     ax.set_yticks(range(n), labels, fontsize=font)
@@ -90,7 +90,7 @@ def cell_inches(n: int) -> float:
     return float(np.clip(0.6 * np.sqrt(20 / max(n, 1)), 0.25, 0.6))
 
 
-def _annotate(ax: Axes, values: np.ndarray, colours: np.ndarray, font: float) -> None:
+def annotate(ax: Axes, values: np.ndarray, colours: np.ndarray, font: float) -> None:
     luminance = colours[..., :3] @ np.array([0.299, 0.587, 0.114])
     for (row, col), value in np.ndenumerate(values):
         if not np.isfinite(value):
