@@ -1,4 +1,5 @@
-"""`oneproxy adapt` and `predict`: one AdaProxy adaptation of a target, and stored predictions.
+"""`oneproxy adapt` and `predict`: one AdaProxy adaptation of a target, stored predictions, and
+predictions of a saved predictor file.
 
 The functions here read the warehouse, call the pure functions of `analytics.adaptation` and
 `analytics.evaluate`, and write results back; the click commands only parse and render.
@@ -14,10 +15,12 @@ import click
 import numpy as np
 import polars as pl
 import pyarrow as pa
+from click.core import ParameterSource
 
 from analytics.adaptation import Adapted, ProxyModels, select_proxy_models
 from analytics.evaluate import PREDICTION_KEYS, PREDICTIONS, draw_samples, score
 from analytics.predictors.encodings import space_features
+from analytics.predictors.files import PredictorMeta, load_predictor, predict_archs
 from analytics.protocols import MIN_SAMPLES
 from oneproxy.lookups import check_space
 from oneproxy.options import (
@@ -185,6 +188,45 @@ def lookup_predictions(
     return out.to_arrow()
 
 
+def predict_with_model(
+    wh: Warehouse, model: Path, arch_ids: list[int] | None = None, arch_key: str | None = None,
+    device: str | None = None,
+) -> tuple[pa.Table, PredictorMeta]:
+    """A saved predictor's latency of architectures of its space, beside a device's measured one.
+
+    `device` defaults to the predictor's own device; `measured_ms` is null where it has none.
+    """
+    predictor, meta = load_predictor(model)
+    check_space(wh, meta.space)
+    archs = pl.from_arrow(query(wh, sql_text("queries/adapt_archs.sql"), [meta.space]))
+    archs = _select_archs(archs, meta.space, arch_ids, arch_key)
+    if device is not None and device != meta.device:
+        check_devices(latency_series(wh, meta.space, meta.dataset)[1], [device], meta.space,
+                      "measured")
+    measured = pl.from_arrow(query(wh, sql_text("queries/adapt_latency.sql"),
+                                   [meta.space, meta.dataset, [device or meta.device]]))
+    predicted = predict_archs(predictor, meta, archs["arch_key"].to_list(), where=str(model))
+    out = (
+        archs.with_columns(predicted_ms=pl.Series(predicted, dtype=pl.Float64))
+        .join(measured.select("arch_id", pl.col("latency_ms").alias("measured_ms")),
+              on="arch_id", how="left", maintain_order="left")
+    )
+    return out.to_arrow(), meta
+
+
+def _model_note(table: pa.Table, meta: PredictorMeta, model: Path, device: str) -> str:
+    frame = pl.from_arrow(table)
+    note = (f"{frame.height:,} architectures predicted by the {meta.kind} predictor of "
+            f"{meta.device} in {model} ({meta.encoding} encoding, trained {meta.trained_at} on "
+            f"{meta.training_rows:,} rows)")
+    n = frame["measured_ms"].is_not_null().sum()
+    if n < 2:
+        return f"{note}; {n} measured on {device}"
+    s = score(frame["predicted_ms"].to_numpy(), frame["measured_ms"].fill_null(np.nan).to_numpy())
+    return (f"{note}; against the {n:,} measured on {device}: SRCC {s['srcc']:.4f}, RMSE "
+            f"{s['rmse_ms']:.3g} ms, within ±10% {s['within10']:.1%}")
+
+
 def _select_archs(archs: pl.DataFrame, space: str, arch_ids: list[int] | None,
                   arch_key: str | None) -> pl.DataFrame:
     if arch_key is not None:
@@ -203,7 +245,7 @@ def _select_archs(archs: pl.DataFrame, space: str, arch_ids: list[int] | None,
     return order.join(archs, on="arch_id", how="left", maintain_order="left")
 
 
-def _vertical(row: pa.Table) -> pa.Table:
+def vertical(row: pa.Table) -> pa.Table:
     """A one-row table as (field, value) rows, for the terminal."""
     values = row.to_pylist()[0]
     shown = ["" if v is None else f"{v:.6g}" if isinstance(v, float) else str(v)
@@ -275,7 +317,7 @@ def adapt(wh: Warehouse, space: str, target: str, proxy: str, samples: int | Non
     if output is not None:
         render(run.predictions, fmt, output)
     if fmt in ("table", "parquet"):
-        render(_vertical(run.summary), "table", title=f"adapt {space} {target}")
+        render(vertical(run.summary), "table", title=f"adapt {space} {target}")
     else:
         render(run.summary, fmt)
     for note in _proxy_notes(run, proxy):
@@ -287,29 +329,49 @@ def adapt(wh: Warehouse, space: str, target: str, proxy: str, samples: int | Non
 
 @click.command()
 @space_option
-@click.option("--device", required=True, help="The device whose latency to show.")
+@click.option("--device", default=None,
+              help="The device whose latency to show (with --model: whose measured latency to "
+              "show beside the predictions; default the model's device).")
+@click.option("--model", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Predict with a predictor file written by `oneproxy train`.")
 @click.option("--archs", "archs_spec", default=None,
               help="Comma-separated arch ids (default: every architecture).")
 @click.option("--arch-key", default=None, help="One architecture by its arch key.")
 @output_options
 @warehouse_option
-def predict(wh: Warehouse, space: str, device: str, archs_spec: str | None,
-            arch_key: str | None, fmt: str, output: Path | None) -> None:
-    """Latency of architectures on a device: stored AdaProxy predictions, else measurements.
+def predict(wh: Warehouse, space: str, device: str | None, model: Path | None,
+            archs_spec: str | None, arch_key: str | None, fmt: str, output: Path | None) -> None:
+    """Latency of architectures on a device: stored AdaProxy predictions, else measurements;
+    or, with --model, a trained predictor file's predictions.
 
     The `source` column says which value `latency_ms` is (predicted / measured / none); both
-    are shown side by side.
+    are shown side by side. With --model FILE, the space is the model's; `predicted_ms` is the
+    model's prediction and `measured_ms` the device's measured latency where there is one.
 
     \b
     Examples:
       oneproxy predict --device raspi4 --archs 0,1,2
       oneproxy predict --device nnmeter_adreno640 --arch-key \\
           '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|'
+      oneproxy predict --model pixel3.json --archs 0,1,2
+      oneproxy predict --model pixel3.json --device raspi4 --format csv -o raspi4.csv
     """
     if archs_spec is not None and arch_key is not None:
         raise click.UsageError("give --archs or --arch-key, not both")
     ids = int_list(archs_spec, "--archs")
-    table = lookup_predictions(wh, space, device, None if ids is None else list(ids), arch_key)
+    arch_ids = None if ids is None else list(ids)
+    if model is not None:
+        table, meta = predict_with_model(wh, model, arch_ids, arch_key, device)
+        explicit = click.get_current_context().get_parameter_source("space")
+        if explicit != ParameterSource.DEFAULT and space != meta.space:
+            raise click.UsageError(f"--space {space} but {model} predicts space {meta.space}: "
+                                   "leave out --space")
+        render(table, fmt, output, title=f"{meta.device} predictor on {meta.space}")
+        click.echo(_model_note(table, meta, model, device or meta.device), err=True)
+        return
+    if device is None:
+        raise click.UsageError("give --device (or --model FILE)")
+    table = lookup_predictions(wh, space, device, arch_ids, arch_key)
     render(table, fmt, output, title=f"{device} on {space}")
     counts = pl.from_arrow(table)["source"].value_counts(sort=True)
     click.echo(", ".join(f"{n:,} {s}" for s, n in counts.iter_rows()), err=True)

@@ -9,12 +9,17 @@ measured 100× slower (their spin-waits compete with the other processes).
 
 A fitted predictor is saved as two files, never a pickle: LightGBM's own text model at
 ``path`` and a JSON document at ``path`` + ``.json`` (parameters, space, device, encoding,
-training rows, feature count, LightGBM version).
+training rows, feature count, LightGBM version, and the caller's ``details``: a JSON object that
+wrappers such as `analytics.predictors.op_latency_model` use for what they add). The document
+holds the text model's sha256, checked before LightGBM reads the model: LightGBM aborts the
+whole process on some truncated models instead of raising.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Mapping
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
@@ -32,7 +37,7 @@ from analytics.predictors import (
 )
 
 KIND = "kernel_latency_predictor"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the document holds model_sha256
 METADATA_SUFFIX = ".json"
 
 
@@ -66,8 +71,12 @@ class KernelLatencyPredictor:
         space: str | None = None,
         device: str | None = None,
         encoding: str | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> KernelLatencyPredictor:
-        """Fit to latencies `y` (ms, > 0) of the rows of `X`; the keywords describe the data."""
+        """Fit to latencies `y` (ms, > 0) of the rows of `X`; the keywords describe the data.
+
+        `details` is any JSON-serialisable mapping, saved and loaded with the model.
+        """
         params = _check_params(self.get_params())
         X = as_matrix(X, "X")
         y = as_vector(y, "y", X.shape[0])
@@ -84,6 +93,7 @@ class KernelLatencyPredictor:
         self.n_features_in_ = X.shape[1]
         self.training_rows_ = X.shape[0]
         self.space_, self.device_, self.encoding_ = space, device, encoding
+        self.details_ = dict(details or {})
         return self
 
     def predict(self, X: ArrayLike) -> np.ndarray:
@@ -96,7 +106,8 @@ class KernelLatencyPredictor:
         """Write the text model to `path` and its metadata to `path` + ``.json``."""
         booster = self._fitted("save")
         path = Path(path)
-        booster.save_model(path)
+        text = booster.model_to_string().encode()
+        path.write_bytes(text)
         meta = {
             "kind": KIND,
             "format_version": FORMAT_VERSION,
@@ -107,6 +118,8 @@ class KernelLatencyPredictor:
             "device": self.device_,
             "encoding": self.encoding_,
             "lightgbm_version": lgb.__version__,
+            "model_sha256": hashlib.sha256(text).hexdigest(),
+            "details": self.details_,
         }
         _metadata_path(path).write_text(json.dumps(meta, indent=2) + "\n")
 
@@ -128,9 +141,15 @@ class KernelLatencyPredictor:
         check_document(meta, kind=KIND, format_version=FORMAT_VERSION, fields=_META_FIELDS,
                        where=str(meta_path))
         model = cls(**_check_params(meta["params"]))
+        text = path.read_bytes()
+        if hashlib.sha256(text).hexdigest() != meta["model_sha256"]:
+            raise InvalidPredictorInput(
+                f"{path} is not the model {meta_path} describes (its sha256 differs): the file "
+                "was changed or truncated after it was saved; save the predictor again"
+            )
         try:
-            model.booster_ = lgb.Booster(model_file=str(path))
-        except lgb.basic.LightGBMError as exc:
+            model.booster_ = lgb.Booster(model_str=text.decode())
+        except (lgb.basic.LightGBMError, UnicodeDecodeError) as exc:
             raise InvalidPredictorInput(f"{path} is not a LightGBM text model: {exc}") from None
         if model.booster_.num_feature() != meta["n_features_in"]:
             raise InvalidPredictorInput(
@@ -141,6 +160,11 @@ class KernelLatencyPredictor:
         model.training_rows_ = meta["training_rows"]
         model.space_, model.device_ = meta["space"], meta["device"]
         model.encoding_ = meta["encoding"]
+        model.details_ = meta.get("details", {})
+        if not isinstance(model.details_, dict):
+            raise InvalidPredictorInput(
+                f"{meta_path}: field 'details' must be a JSON object, got {model.details_!r}"
+            )
         return model
 
     def _fitted(self, method: str) -> lgb.Booster:
@@ -201,6 +225,7 @@ _META_FIELDS: dict[str, type | tuple[type, ...]] = {
     "device": (str, type(None)),
     "encoding": (str, type(None)),
     "lightgbm_version": str,
+    "model_sha256": str,
 }
 
 

@@ -73,9 +73,11 @@ class LinearLatencyPredictor:
         }
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> LinearLatencyPredictor:
-        """The predictor `to_json` described; a malformed dict raises naming the bad field."""
-        _check_document(d)
+    def from_json(cls, d: dict[str, Any], where: str = "predictor document"
+                  ) -> LinearLatencyPredictor:
+        """The predictor `to_json` described; a malformed dict raises naming the bad field
+        (and `where` it came from, e.g. a file)."""
+        _check_document(d, where)
         model = cls(alpha=float(d["alpha"]))
         model.coef_ = as_vector(d["coef"], "coef", d["n_features_in"])
         model.n_features_in_ = d["n_features_in"]
@@ -120,7 +122,6 @@ _FIELDS: dict[str, type | tuple[type, ...]] = {
 }
 
 
-def _check_document(d: object) -> None:
-    check_document(d, kind=KIND, format_version=FORMAT_VERSION, fields=_FIELDS,
-                   where="predictor document")
+def _check_document(d: object, where: str) -> None:
+    check_document(d, kind=KIND, format_version=FORMAT_VERSION, fields=_FIELDS, where=where)
     _check_alpha(d["alpha"])
