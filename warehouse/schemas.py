@@ -185,4 +185,5 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "predictor_eval": ("protocol", "strategy", "target", "n_samples", "seed"),
     "adaptation": ("protocol", "strategy", "target", "n_samples"),
     "predictions": ("space_id", "device_id", "arch_id"),
+    "lut_eval": ("device_id", "mode", "train_resolutions", "resolution", "seed"),
 }
