@@ -151,12 +151,16 @@ def _space_size(space: dict[str, Any]) -> str:
     return f"{10 ** (log10 - exponent):.1f} × 10{power}"
 
 
+def _repository(repo: str, commit: str | None) -> str:
+    """A link to the pinned commit; users' own files (no commit) are named as they are."""
+    if commit is None:
+        return html.escape(repo)
+    return (f'<a href="https://github.com/{html.escape(repo)}/tree/{html.escape(commit)}">'
+            f'{html.escape(repo)}</a>')
+
+
 def _sources_table(rows: pl.DataFrame) -> str:
-    links = [
-        f'<a href="https://github.com/{html.escape(r["repo"])}/tree/{html.escape(r["commit"])}">'
-        f'{html.escape(r["repo"])}</a>'
-        for r in rows.iter_rows(named=True)
-    ]
+    links = [_repository(r["repo"], r["commit"]) for r in rows.iter_rows(named=True)]
     shown = rows.select(
         pl.col("source_id").alias("source"), pl.Series("repository", links),
         pl.col("commit").str.slice(0, 12), "license", "files",

@@ -71,12 +71,17 @@ def evaluate_protocol(wh: Warehouse, protocol: Protocol, progress: bool = True) 
     return result
 
 
-def save_evaluation(wh: Warehouse, result: Evaluation) -> None:
-    """Store per-seed and summary rows, replacing earlier rows of the same groups."""
-    wh.commit({
+def evaluation_tables(wh: Warehouse, result: Evaluation) -> dict[str, pa.Table]:
+    """The per-seed and summary tables with earlier rows of the same groups replaced."""
+    return {
         EVAL_TABLE: replace_rows(wh.read_or_none(EVAL_TABLE), result.long, EVAL_KEYS),
         SUMMARY_TABLE: replace_rows(wh.read_or_none(SUMMARY_TABLE), result.summary, EVAL_KEYS),
-    })
+    }
+
+
+def save_evaluation(wh: Warehouse, result: Evaluation) -> None:
+    """Store per-seed and summary rows, replacing earlier rows of the same groups."""
+    wh.commit(evaluation_tables(wh, result))
 
 
 def paper_table(result: Evaluation, protocol: Protocol) -> pa.Table:

@@ -1,0 +1,341 @@
+"""The stages of `oneproxy run`: each names its inputs' fingerprint and how to compute its results.
+
+ingest → srcc <space> → evaluate <protocol> → search <space> → report. A stage's fingerprint
+covers what it reads (source sha256s or the warehouse rows of its space), its parameters and the
+code version, so new measurements of one space re-run only that space's stages and the report.
+A stage returns its result tables instead of committing them: the runner commits them together
+with the stage's ledger row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from analytics.evaluate import run_protocol
+from analytics.protocols import Protocol
+from analytics.srcc import srcc_matrix
+from ingest.pipeline import LOADERS, commit_batches, load_sources
+from ingest.registry import source
+from oneproxy.evaluate_cmd import evaluation_tables, load_protocol_data
+from oneproxy.ingest_cmd import resolver
+from oneproxy.report_cmd import REPORT_HTML, write_report
+from oneproxy.search_cmd import RESULT_TABLE as SEARCH_TABLE
+from oneproxy.search_cmd import SearchData, load_search_data, run_search
+from oneproxy.space_data import NoLatency
+from oneproxy.srcc_cmd import RESULT_TABLE as SRCC_TABLE
+from oneproxy.srcc_cmd import load_latency, result_table
+from search.oneproxy import merge_results, summarize
+from warehouse.errors import OneproxyError, UnknownDevice
+from warehouse.store import Warehouse, replace_rows, table_fingerprint
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CODE_PACKAGES = ("analytics", "ingest", "oneproxy", "search", "warehouse")
+SRCC_METHOD, SRCC_MIN_COMMON = "spearman", 30
+SEARCH_BUDGETS, SEARCH_SAMPLES, SEARCH_SEED = "q5:q95:20", 20, 0
+MIN_SEARCH_MEASURED = 2 * SEARCH_SAMPLES  # a target needs samples to draw and the rest to judge
+ACCURACY_METRIC = "test_accuracy"
+STAGE_KINDS = ("ingest", "srcc", "evaluate", "search", "report")
+
+Step = Callable[[str, int, int], None]
+"""Progress inside a stage: label, steps done, steps in all."""
+
+
+class NotApplicable(OneproxyError):
+    """A stage this warehouse cannot feed (a space or device it does not hold): it is skipped."""
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """What a stage computed: a one-line message and the tables to publish with its ledger row."""
+
+    message: str
+    tables: dict[str, pa.Table] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One unit of the batch; it is skipped when its fingerprint equals its last recorded one
+    and `outputs_missing` says nothing it wrote outside the warehouse is gone."""
+
+    name: str
+    fingerprint: Callable[[], str]
+    run: Callable[[Step], StageResult]
+    outputs_missing: Callable[[], bool] = lambda: False
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """The parameters of a batch run."""
+
+    protocols: tuple[Protocol, ...] = ()  # with their seed counts already set
+    spaces: tuple[str, ...] | None = None  # None: every space with latency rows
+    out: Path | None = None  # report folder; None: <warehouse>/report
+    mirror: Path | None = None
+    cache: Path | None = None
+    only: tuple[str, ...] | None = None  # stage names ("srcc nb201") or kinds ("srcc")
+
+    def selects(self, stage: str) -> bool:
+        """Whether `only` (if given) names this stage or its kind."""
+        return self.only is None or stage in self.only or stage.split()[0] in self.only
+
+
+def digest(*parts: Any) -> str:
+    """A short sha256 of JSON-encodable parts."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@cache
+def code_version() -> str:
+    """sha256 over the project's .py and .sql files (sorted paths, then bytes)."""
+    paths = sorted(p for pkg in CODE_PACKAGES for p in (PROJECT_ROOT / pkg).rglob("*.py"))
+    paths += sorted((PROJECT_ROOT / "sql").rglob("*.sql"))
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(path.relative_to(PROJECT_ROOT).as_posix().encode() + b"\0")
+        h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+class Inputs:
+    """Warehouse tables as stages read them for fingerprints; each version is read once."""
+
+    def __init__(self, wh: Warehouse) -> None:
+        self.wh = wh
+        self._frames: dict[tuple[str, str], pl.DataFrame] = {}
+
+    def frame(self, name: str) -> pl.DataFrame | None:
+        version = self.wh.manifest().get(name)
+        if version is None:
+            return None
+        if (name, version) not in self._frames:
+            self._frames[(name, version)] = pl.from_arrow(self.wh.read(name))
+        return self._frames[(name, version)]
+
+    def space_rows(self, name: str, space: str) -> pl.DataFrame | None:
+        frame = self.frame(name)
+        return None if frame is None else frame.filter(pl.col("space_id") == space)
+
+    def rows_fingerprint(self, name: str, space: str, columns: list[str] | None = None) -> str:
+        """Fingerprint of the rows of `space` in table `name` ("absent" without the table)."""
+        rows = self.space_rows(name, space)
+        if rows is None:
+            return "absent"
+        return table_fingerprint((rows.select(columns) if columns else rows).to_arrow())
+
+    def spaces(self) -> list[str]:
+        """Spaces with latency rows."""
+        latency = self.frame("latency")
+        return [] if latency is None else sorted(latency["space_id"].unique().to_list())
+
+    def values(self, name: str, space: str, column: str, **equal: str) -> list[str]:
+        """Sorted distinct values of `column` among the space's rows with these column values."""
+        rows = self.space_rows(name, space)
+        if rows is None:
+            return []
+        for key, value in equal.items():
+            rows = rows.filter(pl.col(key) == value)
+        return sorted(rows[column].unique().to_list())
+
+
+def ingest_stage(wh: Warehouse, settings: RunSettings) -> Stage:
+    """Every pinned source: its registry sha256s are its inputs."""
+    ids = sorted(LOADERS)
+
+    def fingerprint() -> str:
+        pinned = {i: sorted((f.path, f.sha256) for f in source(i).files) for i in ids}
+        return digest("ingest", code_version(), pinned)
+
+    def run(step: Step) -> StageResult:
+        resolve = resolver(settings.mirror, settings.cache)
+        batches = load_sources(ids, resolve, None,
+                               lambda name: step(f"ingest {name}", ids.index(name), len(ids) + 1))
+        step("ingest: merge and commit", len(ids), len(ids) + 1)
+        result = commit_batches(wh, batches, resolve)
+        written = ", ".join(result.changed_tables) or "none (content unchanged)"
+        return StageResult(f"{len(ids)} sources, {result.latency_rows:,} latency rows, "
+                           f"{result.devices} devices; tables written: {written}")
+
+    return Stage("ingest", fingerprint, run)
+
+
+def srcc_stage(wh: Warehouse, inputs: Inputs, space: str) -> Stage:
+    """All-pairs Spearman SRCC of the space's devices, per latency dataset."""
+    params = {"method": SRCC_METHOD, "min_common": SRCC_MIN_COMMON}
+
+    def fingerprint() -> str:
+        return digest("srcc", space, params, code_version(),
+                      inputs.rows_fingerprint("latency", space))
+
+    def run(step: Step) -> StageResult:
+        datasets = inputs.values("latency", space, "dataset")
+        if not datasets:
+            raise NotApplicable(f"space {space} has no latency in the warehouse")
+        fp = fingerprint()
+        parts: list[pa.Table] = []
+        for i, dataset in enumerate(datasets):
+            step(f"srcc {space} {dataset}", i, len(datasets))
+            dataset, latency = load_latency(wh, space, dataset, None, None)
+            pairs = srcc_matrix(latency, method=SRCC_METHOD, min_common=SRCC_MIN_COMMON)
+            parts.append(result_table(pairs, space, dataset, fp))
+        new = pa.concat_tables(parts)
+        values = pl.from_arrow(new)["value"].drop_nulls()
+        median = f"{values.median():.3f}" if values.len() else "n/a"
+        return StageResult(
+            f"{new.num_rows:,} device pairs on {', '.join(datasets)}, median SRCC {median}",
+            {SRCC_TABLE: replace_rows(wh.read_or_none(SRCC_TABLE), new, ["space_id", "method"])},
+        )
+
+    return Stage(f"srcc {space}", fingerprint, run)
+
+
+def evaluate_stage(wh: Warehouse, inputs: Inputs, protocol: Protocol) -> Stage:
+    """An AdaProxy evaluation protocol over its space's latency and architectures."""
+    space = protocol.space
+
+    def fingerprint() -> str:
+        return digest("evaluate", dataclasses.asdict(protocol), code_version(),
+                      *(inputs.rows_fingerprint(t, space)
+                        for t in ("latency", "architectures", "reference_archs")))
+
+    def run(step: Step) -> StageResult:
+        try:
+            data = load_protocol_data(wh, protocol)
+        except (NoLatency, UnknownDevice) as exc:
+            raise NotApplicable(str(exc)) from None
+        total = len(protocol.targets) * len(protocol.samples)
+        done = iter(range(total))
+        result = run_protocol(protocol, data,
+                              lambda label: step(f"{protocol.name} {label}", next(done), total))
+        top = pl.from_arrow(result.overall).row(-1, named=True)
+        return StageResult(
+            f"{len(protocol.targets)} targets × n={','.join(map(str, protocol.samples))} × "
+            f"{protocol.seeds} seeds; mean SRCC at n={top['n_samples']}: "
+            f"{top['before_srcc_mean']:.3f} before, {top['after_srcc_mean']:.3f} after adaptation",
+            evaluation_tables(wh, result),
+        )
+
+    return Stage(f"evaluate {protocol.name}", fingerprint, run)
+
+
+def one_proxy(srcc: pl.DataFrame, data: SearchData) -> tuple[str, float]:
+    """The device that measured every architecture with the highest mean SRCC to the others."""
+    full = [d for d, row in zip(data.targets, data.true, strict=True) if np.isfinite(row).all()]
+    pairs = srcc.filter(pl.col("value").is_not_null())
+    both = pl.concat([pairs.select(device="device_a", value="value"),
+                      pairs.select(device="device_b", value="value")])
+    ranked = (both.filter(pl.col("device").is_in(full)).group_by("device")
+              .agg(pl.col("value").mean()).sort(["value", "device"], descending=[True, False]))
+    if ranked.is_empty():
+        raise NotApplicable(f"no device with SRCC rows measured all {data.arch_ids.size:,} "
+                            "architectures with accuracies: there is no proxy to search with")
+    return ranked["device"][0], ranked["value"][0]
+
+
+def _via(data: SearchData, proxy: str) -> tuple[SearchData, list[str]]:
+    """The search data with `proxy` moved from the targets to the proxy's place, and without
+    the targets too thinly measured to draw AdaProxy samples from (returned by name)."""
+    measured = np.isfinite(data.true).sum(axis=1)
+    thin = [d for d, m in zip(data.targets, measured, strict=True)
+            if d != proxy and m < MIN_SEARCH_MEASURED]
+    keep = [i for i, d in enumerate(data.targets) if d != proxy and d not in thin]
+    return dataclasses.replace(
+        data, targets=[data.targets[i] for i in keep],
+        latency_datasets=[data.latency_datasets[i] for i in keep], true=data.true[keep],
+        proxy=data.true[data.targets.index(proxy)], partial=data.partial[keep],
+    ), thin
+
+
+def search_stage(wh: Warehouse, inputs: Inputs, space: str) -> Stage:
+    """Per accuracy dataset: each device's optimum, and the picks of the one proxy raw and
+    adapted with a few target samples (AdaProxy), at budgets spanning each device's range."""
+    params = {"budgets": SEARCH_BUDGETS, "samples": SEARCH_SAMPLES, "seed": SEARCH_SEED}
+
+    def fingerprint() -> str:
+        return digest("search", space, params, code_version(),
+                      *(inputs.rows_fingerprint(t, space)
+                        for t in ("latency", "accuracy", "architectures")),
+                      inputs.rows_fingerprint(SRCC_TABLE, space,
+                                              ["method", "device_a", "device_b", "value"]))
+
+    def run(step: Step) -> StageResult:
+        datasets = inputs.values("accuracy", space, "dataset", metric=ACCURACY_METRIC)
+        if not datasets:
+            raise NotApplicable(f"space {space} has no test accuracies to search with")
+        srcc = inputs.space_rows(SRCC_TABLE, space)
+        srcc = None if srcc is None else srcc.filter(pl.col("method") == SRCC_METHOD)
+        if srcc is None or srcc.is_empty():
+            raise NotApplicable(f"space {space} has no {SRCC_METHOD} SRCC rows to choose a proxy")
+        parts: list[pa.Table] = []
+        thin: set[str] = set()
+        for i, dataset in enumerate(datasets):
+            step(f"search {space} {dataset}", i, len(datasets))
+            data = load_search_data(wh, space, dataset, "all", None)
+            proxy, mean_srcc = one_proxy(srcc, data)
+            via, too_few = _via(data, proxy)
+            thin.update(too_few)
+            parts += [run_search(data, space, dataset, SEARCH_BUDGETS, None, None, SEARCH_SEED)[0],
+                      run_search(via, space, dataset, SEARCH_BUDGETS, proxy, None, SEARCH_SEED)[0],
+                      run_search(via, space, dataset, SEARCH_BUDGETS, proxy, SEARCH_SAMPLES,
+                                 SEARCH_SEED)[0]]
+        new = pa.concat_tables(parts)
+        adapted = pl.from_arrow(summarize(new)).filter(pl.col("method") == "adaproxy")
+        return StageResult(
+            f"one proxy {proxy} (mean SRCC {mean_srcc:.3f}); {', '.join(datasets)} × "
+            f"{SEARCH_BUDGETS} budgets; AdaProxy n={SEARCH_SAMPLES}: mean regret "
+            f"{adapted['mean_regret_fitting'].mean():.2f} pp, "
+            f"{adapted['violation_share'].mean():.1%} of picks over budget"
+            + (f"; not searched (fewer than {MIN_SEARCH_MEASURED} measured architectures): "
+               f"{', '.join(sorted(thin))}" if thin else ""),
+            {SEARCH_TABLE: merge_results(wh.read_or_none(SEARCH_TABLE), new)},
+        )
+
+    return Stage(f"search {space}", fingerprint, run)
+
+
+def report_stage(wh: Warehouse, out: Path, run_info: Callable[[], dict[str, Any]]) -> Stage:
+    """The HTML report and its summary, from every result table."""
+
+    def fingerprint() -> str:
+        tables = {name: fp for name, fp in wh.manifest().items() if name != "runs"}
+        where = out.relative_to(wh.root) if out.is_relative_to(wh.root) else out.absolute()
+        return digest("report", str(where), code_version(), tables)
+
+    def run(step: Step) -> StageResult:
+        step("report", 0, 1)
+        page, _ = write_report(wh, out, run_info())
+        return StageResult(f"written to {page}")
+
+    return Stage("report", fingerprint, run,
+                 outputs_missing=lambda: not (out / REPORT_HTML).is_file())
+
+
+def report_dir(wh: Warehouse, settings: RunSettings) -> Path:
+    """Where the report goes: --out, else `report/` inside the warehouse folder."""
+    return settings.out if settings.out is not None else wh.root / "report"
+
+
+def downstream_stages(wh: Warehouse, settings: RunSettings, inputs: Inputs,
+                      run_info: Callable[[], dict[str, Any]]) -> list[Stage]:
+    """The stages after ingest that `settings` selects, for the spaces the warehouse now holds
+    (or those asked for)."""
+    spaces = list(settings.spaces) if settings.spaces is not None else inputs.spaces()
+    protocols = [p for p in settings.protocols if p.space in spaces or settings.spaces is None]
+    stages = [
+        *(srcc_stage(wh, inputs, s) for s in spaces),
+        *(evaluate_stage(wh, inputs, p) for p in protocols),
+        *(search_stage(wh, inputs, s) for s in spaces),
+        report_stage(wh, report_dir(wh, settings), run_info),
+    ]
+    return [s for s in stages if settings.selects(s.name)]
