@@ -53,14 +53,14 @@ def _fbnet_keys(raw: object, path: str) -> list[str]:
 def _ofa_keys(raw: object, path: str) -> list[str]:
     if not isinstance(raw, dict) or not isinstance(raw.get("arch"), list):
         raise CorruptFile(f"{path}: expected a dict with an 'arch' list of OFA configurations")
-    return ofa_mbv3.keys_from_archs(raw["arch"])
+    return ofa_mbv3.NET.keys_from_archs(raw["arch"])
 
 
 SAMPLED = (
     SampledSpace(fbnet.SPACE_ID, "data/fbnet", "arch.pt", "cifar100", _fbnet_keys,
                  fbnet.arch_ids, lambda keys: fbnet.arch_table(fbnet.matrix(keys))),
     SampledSpace(ofa_mbv3.SPACE_ID, "data/ofa", "ofa_archs.pt", "imagenet", _ofa_keys,
-                 ofa_mbv3.arch_ids, ofa_mbv3.arch_table),
+                 ofa_mbv3.NET.arch_ids, ofa_mbv3.NET.arch_table),
 )
 
 

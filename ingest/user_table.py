@@ -142,9 +142,9 @@ def _ofa_key(value: str) -> str:
     text = value.strip()
     if text.startswith("{"):
         arch = json.loads(text)
-        return ofa_mbv3.canonical(arch["ks"], arch["e"], arch["d"], arch["r"])
-    parsed = ofa_mbv3.parse_key(text)
-    return ofa_mbv3.canonical(parsed["ks"], parsed["e"], parsed["d"], parsed["r"])
+        return ofa_mbv3.NET.canonical(arch["ks"], arch["e"], arch["d"], arch["r"])
+    parsed = ofa_mbv3.NET.parse_key(text)
+    return ofa_mbv3.NET.canonical(parsed["ks"], parsed["e"], parsed["d"], parsed["r"])
 
 
 def _hashed_keys(values: list[str], to_key: Callable[[str], str],
@@ -165,7 +165,7 @@ def _keyed(space: str, values: list[str], resolve: Resolver) -> Keyed:
         return _hashed_keys(values, _fbnet_key,
                             lambda keys: fbnet.arch_table(fbnet.matrix(keys)), fbnet.arch_ids)
     if space == ofa_mbv3.SPACE_ID:
-        return _hashed_keys(values, _ofa_key, ofa_mbv3.arch_table, ofa_mbv3.arch_ids)
+        return _hashed_keys(values, _ofa_key, ofa_mbv3.NET.arch_table, ofa_mbv3.NET.arch_ids)
     raise BadUserTable(f"space {space!r} takes no user tables; spaces are "
                        f"{', '.join(DEFAULT_DATASET)}")
 

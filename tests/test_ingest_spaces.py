@@ -50,22 +50,23 @@ def test_known_latencies_sit_on_the_right_architecture(ingested, resolve):
     assert pixel3[2] == pytest.approx(13.14025488)
     ofa = load_file(resolve(file("help", "data/ofa/ofa_archs.pt")))["arch"][0]
     v100 = load_file(resolve(file("help", "data/ofa/latency/v100_1.pt")))
-    key = ofa_mbv3.canonical(ofa["ks"], ofa["e"], ofa["d"], int(ofa["r"]))
+    key = ofa_mbv3.NET.canonical(ofa["ks"], ofa["e"], ofa["d"], int(ofa["r"]))
     row = _rows(ingested, "SELECT l.latency_ms FROM latency l JOIN architectures a "
                 "USING (space_id, arch_id) WHERE l.device_id = 'v100_1' AND a.arch_key = ?", [key])
     assert row == [{"latency_ms": pytest.approx(v100[0], rel=1e-12)}]
     assert v100[0] == pytest.approx(7.820444107)
 
 
-@pytest.mark.parametrize("codec", [fbnet, ofa_mbv3])
-def test_keys_round_trip_through_ids_for_every_ingested_architecture(ingested, codec):
+@pytest.mark.parametrize(("space", "arch_ids"), [(fbnet.SPACE_ID, fbnet.arch_ids),
+                                               (ofa_mbv3.SPACE_ID, ofa_mbv3.NET.arch_ids)])
+def test_keys_round_trip_through_ids_for_every_ingested_architecture(ingested, space, arch_ids):
     table = pl.from_arrow(query(ingested, "SELECT arch_id, arch_key FROM architectures "
-                                "WHERE space_id = ?", [codec.SPACE_ID]))
+                                "WHERE space_id = ?", [space]))
     assert table.height == 5000
     keys = table.get_column("arch_key").to_list()
-    assert np.array_equal(codec.arch_ids(keys), table.get_column("arch_id").to_numpy())
+    assert np.array_equal(arch_ids(keys), table.get_column("arch_id").to_numpy())
     by_id = dict(zip(table.get_column("arch_id").to_list(), keys, strict=True))
-    assert [by_id[i] for i in codec.arch_ids(keys).tolist()] == keys
+    assert [by_id[i] for i in arch_ids(keys).tolist()] == keys
 
 
 def test_reference_architectures_of_every_space(ingested, resolve):
@@ -91,10 +92,10 @@ def test_op_latency_covers_17_note10_and_7_fpga_resolutions(ingested):
 
 
 def test_note10_table_prices_an_architecture_by_summing_its_layers(ingested):
-    key = ofa_mbv3.canonical([3] * 20, [6] * 20, [2] * 5, 224)
+    key = ofa_mbv3.NET.canonical([3] * 20, [6] * 20, [2] * 5, 224)
     table = pl.from_arrow(query(ingested, "SELECT op_key, mean FROM op_latency WHERE device_id "
                                 "= 'note10' AND resolution = 224"))
-    layers = ofa_mbv3.layer_op_keys([key])
+    layers = ofa_mbv3.NET.layer_op_keys([key])
     total = price(layers, table)[0]
     means = dict(table.iter_rows())
     assert total == pytest.approx(sum(means[k] for k in layers.get_column("op_key")), abs=0)

@@ -145,7 +145,7 @@ def test_bad_tables_name_file_and_key(text, says):
 @pytest.fixture(scope="module")
 def help_ofa_keys(resolve):
     archs = load_file(resolve(file("help", "data/ofa/ofa_archs.pt")))["arch"]
-    return ofa_mbv3.keys_from_archs(archs)
+    return ofa_mbv3.NET.keys_from_archs(archs)
 
 
 @pytest.fixture(scope="module")
@@ -208,7 +208,7 @@ def test_the_network_uses_exactly_the_table_keys(space, batch_name, request):
     """
     ops = pl.from_arrow(request.getfixturevalue(batch_name).op_latency_table())
     for (resolution,), table in ops.group_by("resolution"):
-        keys = space.layer_op_keys(_uniform_archs(space.NET, resolution))
+        keys = space.NET.layer_op_keys(_uniform_archs(space.NET, resolution))
         assert set(keys["op_key"]) == set(table["op_key"]), resolution
 
 
@@ -220,7 +220,7 @@ def _means(mirror, source_id, path):
 @pytest.mark.integration
 def test_hand_summed_note10_architecture(mirror, note10):
     """HELP's OFA arch 0: r=204, d=2,2,2,2,3; its 17 ops listed by hand, means summed."""
-    key = ofa_mbv3.keys_from_archs([{
+    key = ofa_mbv3.NET.keys_from_archs([{
         "ks": [7, 5, 5, 5, 7, 7, 5, 7, 5, 7, 3, 7, 5, 3, 7, 3, 5, 3, 5, 3],
         "e": [6, 4, 4, 6, 6, 3, 4, 3, 3, 6, 3, 3, 3, 6, 3, 4, 6, 4, 3, 6],
         "d": [2, 2, 2, 2, 3], "r": 204,
@@ -245,7 +245,7 @@ def test_hand_summed_note10_architecture(mirror, note10):
         "Conv_2-input:1x1x1152-output:1x1x1536",
         "Logits-input:1x1x1536-output:1000",
     ]
-    layers = ofa_mbv3.layer_op_keys(key)
+    layers = ofa_mbv3.NET.layer_op_keys(key)
     assert layers["op_key"].to_list() == by_hand
     assert layers["position"].to_list() == list(range(17))
     assert set(layers["resolution"]) == {204}
@@ -261,7 +261,7 @@ def test_hand_summed_note10_architecture(mirror, note10):
 @pytest.mark.integration
 def test_hand_summed_fpga_architecture(mirror, fpga):
     """The smallest ofa_fpga network at 128: every stage 2 layers, kernel 3, expand 4."""
-    key = ofa_fpga.canonical([3] * 21, [4] * 21, [2] * 5, 128)
+    key = ofa_fpga.NET.canonical([3] * 21, [4] * 21, [2] * 5, 128)
     mb = "expanded_conv-input:{}-output:{}-expand:{}-kernel:3-stride:{}-idskip:{}"
     by_hand = [
         "Conv-input:128x128x3-output:64x64x30",
@@ -275,7 +275,7 @@ def test_hand_summed_fpga_architecture(mirror, fpga):
         "Conv_1-input:4x4x320-output:4x4x1280",
         "Logits-input:4x4x1280-output:1000",
     ]
-    layers = ofa_fpga.layer_op_keys([key])
+    layers = ofa_fpga.NET.layer_op_keys([key])
     assert layers["op_key"].to_list() == by_hand
     yaml_means = _means(mirror, "ofa_zcu", "vai_deploy/lut-examples/128_lookup_table.yaml")
     table = pl.from_arrow(fpga.op_latency_table()).filter(pl.col("resolution") == 128)
@@ -287,11 +287,11 @@ def test_hand_summed_fpga_architecture(mirror, fpga):
 def test_help_archs_priced_on_note10(help_ofa_keys, note10):
     """Every HELP arch at a Note10 resolution (160…224) has all its keys in that table."""
     keys = np.asarray(help_ofa_keys)
-    r = ofa_mbv3.parse_keys(help_ofa_keys).r
+    r = ofa_mbv3.NET.parse_keys(help_ofa_keys).r
     covered = r >= 160
     assert sorted(set(r[~covered].tolist())) == [128, 132, 136, 140, 144, 148, 152, 156]
     assert (covered.sum(), (~covered).sum()) == (3446, 1554)
-    layers = ofa_mbv3.layer_op_keys(keys[covered].tolist())
+    layers = ofa_mbv3.NET.layer_op_keys(keys[covered].tolist())
     ops = pl.from_arrow(note10.op_latency_table()).select("resolution", "op_key", "mean")
     priced = layers.join(ops, on=["resolution", "op_key"], how="left")
     assert priced["mean"].null_count() == 0

@@ -129,15 +129,15 @@ def _fbnet(keys: tuple[str, ...], dataset: str | None) -> Encoded:
 
 
 def _ofa_mbv3(keys: tuple[str, ...], dataset: str | None) -> Encoded:
-    kernel = ofa_mbv3.kernel_features(list(keys)).astype(np.float64)
-    counted = [i for i, c in enumerate(ofa_mbv3.KERNEL_COLUMNS)
+    kernel = ofa_mbv3.NET.kernel_features(list(keys)).astype(np.float64)
+    counted = [i for i, c in enumerate(ofa_mbv3.NET.kernel_columns)
                if c.startswith(("d", "n_k", "n_e"))]
-    onehot = ofa_mbv3.onehot(list(keys)).astype(np.float64)
+    onehot = ofa_mbv3.NET.onehot(list(keys)).astype(np.float64)
     names = tuple(f"x{i}" for i in range(onehot.shape[1]))
     return ({"onehot": onehot, "live_onehot": onehot, "kernel": kernel,
              "counts": kernel[:, counted]},
-            {"onehot": names, "live_onehot": names, "kernel": tuple(ofa_mbv3.KERNEL_COLUMNS),
-             "counts": tuple(ofa_mbv3.KERNEL_COLUMNS[i] for i in counted)})
+            {"onehot": names, "live_onehot": names, "kernel": tuple(ofa_mbv3.NET.kernel_columns),
+             "counts": tuple(ofa_mbv3.NET.kernel_columns[i] for i in counted)})
 
 
 _ENCODERS = {nb201.SPACE_ID: _nb201, fbnet.SPACE_ID: _fbnet, ofa_mbv3.SPACE_ID: _ofa_mbv3}

@@ -161,35 +161,23 @@ def with_op_columns(layers: pl.DataFrame) -> pl.DataFrame:
 
 
 class OpLatencyModel:
-    """LightGBM from kernel configuration to latency per op; predicts milliseconds."""
+    """LightGBM from kernel configuration to latency per op; predicts milliseconds.
 
-    def __init__(
-        self,
-        n_estimators: int = 300,
-        learning_rate: float = 0.1,
-        num_leaves: int = 31,
-        min_child_samples: int = 5,
-        seed: int = 0,
-        num_threads: int = 1,
-        per_mflop: bool = True,
-    ) -> None:
-        self.n_estimators = n_estimators
-        self.learning_rate = learning_rate
-        self.num_leaves = num_leaves
-        self.min_child_samples = min_child_samples
-        self.seed = seed
-        self.num_threads = num_threads
+    `kernel` holds the LightGBM settings (a `KernelLatencyPredictor`, copied unfitted at `fit`);
+    `per_mflop` fits log(ms / MFLOP) instead of log(ms).
+    """
+
+    def __init__(self, kernel: KernelLatencyPredictor | None = None,
+                 per_mflop: bool = True) -> None:
+        self.kernel = kernel
         self.per_mflop = per_mflop
 
     def get_params(self) -> dict[str, Any]:
-        return {**self._kernel().get_params(), "per_mflop": self.per_mflop}
+        return {"kernel": self.kernel, "per_mflop": self.per_mflop}
 
     def _kernel(self) -> KernelLatencyPredictor:
-        return KernelLatencyPredictor(
-            n_estimators=self.n_estimators, learning_rate=self.learning_rate,
-            num_leaves=self.num_leaves, min_child_samples=self.min_child_samples,
-            seed=self.seed, num_threads=self.num_threads,
-        )
+        """A fresh, unfitted copy of the LightGBM settings (the defaults when none were given)."""
+        return KernelLatencyPredictor(**(self.kernel or KernelLatencyPredictor()).get_params())
 
     def fit(self, ops: pl.DataFrame, latency_ms: ArrayLike, *, space: str | None = None,
             device: str | None = None) -> OpLatencyModel:
@@ -254,7 +242,8 @@ class OpLatencyModel:
                 f"{where}: features {predictor.details_['features']} are not this version's "
                 f"{list(OP_FEATURES)}: re-fit and save the model with this version of oneproxy"
             )
-        model = cls(**predictor.get_params(), per_mflop=predictor.details_["per_mflop"])
+        model = cls(KernelLatencyPredictor(**predictor.get_params()),
+                    per_mflop=predictor.details_["per_mflop"])
         model.predictor_ = predictor
         model._describe()
         return model

@@ -50,18 +50,3 @@ NET = ElasticNet(
     mid_divisor=1,
 )
 SPACE_ID = NET.space_id
-N_LAYERS = NET.n_layers
-ONEHOT_DIM = NET.onehot_dim
-KERNEL_COLUMNS = NET.kernel_columns
-
-canonical = NET.canonical
-parse_key = NET.parse_key
-parse_keys = NET.parse_keys
-keys_from_archs = NET.keys_from_archs
-arch_ids = NET.arch_ids
-active_layers = NET.active_layers
-layer_op_keys = NET.layer_op_keys
-flops = NET.flops
-onehot = NET.onehot
-kernel_features = NET.kernel_features
-arch_table = NET.arch_table

@@ -19,9 +19,9 @@ then final expand 1×1 192 → 1152, global average pool, feature mix 1×1 1152 
 4} for 5 stages, ``r`` ∈ {128, 132, …, 224} (HELP's 25 resolutions; the Note10 lookup tables
 cover 160…224). Middle channels are make_divisible(round(cin·e), 8).
 
-Key form, ids and the functions below: see `warehouse.spaces.ofa_net` (this module binds its
-codec to this network). HELP uses the same supernet (``ofa_mbv3_d234_e346_k357_w1.2``), so its
-FLOPs are those of `flops`.
+Key form, ids and the functions below: see `warehouse.spaces.ofa_net` (`NET` is the codec of
+this network). HELP uses the same supernet (``ofa_mbv3_d234_e346_k357_w1.2``), so its
+FLOPs are those of `NET.flops`.
 """
 
 from warehouse.spaces.ofa_net import BadArchKey, ElasticNet, Stage
@@ -48,18 +48,3 @@ NET = ElasticNet(
     mid_divisor=8,
 )
 SPACE_ID = NET.space_id
-N_LAYERS = NET.n_layers
-ONEHOT_DIM = NET.onehot_dim
-KERNEL_COLUMNS = NET.kernel_columns
-
-canonical = NET.canonical
-parse_key = NET.parse_key
-parse_keys = NET.parse_keys
-keys_from_archs = NET.keys_from_archs
-arch_ids = NET.arch_ids
-active_layers = NET.active_layers
-layer_op_keys = NET.layer_op_keys
-flops = NET.flops
-onehot = NET.onehot
-kernel_features = NET.kernel_features
-arch_table = NET.arch_table
