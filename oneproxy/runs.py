@@ -47,9 +47,10 @@ def now() -> str:
 
 
 def new_run_id(started_at: str) -> str:
-    """A sortable run id: the start time to the second, then the process id."""
-    stamp = datetime.fromisoformat(started_at).strftime("%Y%m%dT%H%M%SZ")
-    return f"{stamp}-{os.getpid()}"
+    """A sortable run id, unique even for two runs of one process in the same second: the start
+    time to the millisecond, then the process id."""
+    start = datetime.fromisoformat(started_at)
+    return f"{start:%Y%m%dT%H%M%S}.{start.microsecond // 1000:03d}Z-{os.getpid()}"
 
 
 def _row(run_id: str, stage: str, status: str, started_at: str, *, fingerprint: str | None = None,
