@@ -23,7 +23,7 @@ from ingest.user_table import (
 from oneproxy import settings
 from oneproxy.options import fetch_options, warehouse_option
 from oneproxy.progress import progress_bar
-from warehouse.devices import PLATFORM_CLASSES
+from warehouse.devices import PLATFORM_CLASSES, known_device
 from warehouse.store import Warehouse
 
 DEVICE_ID = re.compile(r"[a-z0-9][a-z0-9_]*")
@@ -181,7 +181,9 @@ def ingest_table(wh: Warehouse, file: Path, space: str, device_id: str, dataset:
     Every row is checked first (unknown architecture, missing, non-numeric or non-positive
     latency, an architecture repeated with another value); any problem lists the offending
     lines and nothing is written. Importing the same file again changes nothing; a changed
-    file for the same device, space and dataset replaces that series atomically.
+    file for the same device, space and dataset replaces that series atomically. A device the
+    registry knows (e.g. pixel3) keeps its registry metadata, and rows of a series another source
+    already holds must agree with it (a verified copy), else nothing is written.
 
     \b
     Examples:
@@ -193,9 +195,9 @@ def ingest_table(wh: Warehouse, file: Path, space: str, device_id: str, dataset:
     if not DEVICE_ID.fullmatch(device_id):
         raise click.BadParameter("use lowercase letters, digits and _ (e.g. my_pixel7)",
                                  param_hint="--device")
-    device = user_device(device_id, platform=platform, display_name=display_name,
-                         hardware=hardware, framework=framework, precision=precision,
-                         batch_size=batch_size, notes=notes)
+    device = known_device(device_id) or user_device(
+        device_id, platform=platform, display_name=display_name, hardware=hardware,
+        framework=framework, precision=precision, batch_size=batch_size, notes=notes)
     spec = TableSpec(file, space, device, dataset or DEFAULT_DATASET[space], unit, arch_column,
                      latency_column)
     resolve = resolver(mirror, cache)

@@ -153,3 +153,26 @@ def test_nb201_strings_resolve_to_official_indices(warehouse, tmp_path):
     row = query(warehouse, "SELECT l.arch_id, a.arch_key FROM latency l JOIN architectures a "
                 "USING (space_id, arch_id) WHERE device_id = 's'").to_pylist()
     assert row[0]["arch_key"] == string
+
+
+def test_a_known_device_is_a_copy_checked_against_the_stored_series(warehouse, tmp_path,
+                                                                    snapshot):
+    values = pixel3(warehouse, PIXEL3_IDS)
+    path = tmp_path / "pixel3.csv"
+    pl.DataFrame({"arch_id": PIXEL3_IDS, "latency_ms": [values[i] for i in PIXEL3_IDS]}) \
+        .write_csv(path)
+    result = invoke(warehouse, "ingest", "table", str(path), "--space", "nb201",
+                    "--device", "pixel3", "--platform", "fpga")
+    assert result.exit_code == 0, result.output
+    device = query(warehouse, "SELECT platform_class FROM devices WHERE device_id = 'pixel3'")
+    assert device.to_pylist() == [{"platform_class": "mobile_cpu"}]
+    roles = query(warehouse, "SELECT role FROM series_provenance WHERE device_id = 'pixel3' AND "
+                  "source_id = 'table:pixel3:nb201:cifar10'").column("role").to_pylist()
+    assert roles == ["verified copy"]
+    pl.DataFrame({"arch_id": PIXEL3_IDS, "latency_ms": [2 * values[i] for i in PIXEL3_IDS]}) \
+        .write_csv(path)
+    before = snapshot(warehouse.root)
+    result = invoke(warehouse, "ingest", "table", str(path), "--space", "nb201",
+                    "--device", "pixel3")
+    assert result.exit_code == 1 and "disagree" in result.output
+    assert snapshot(warehouse.root) == before
