@@ -171,18 +171,17 @@ def _keyed(space: str, values: list[str], resolve: Resolver) -> Keyed:
 
 
 def _latency(values: pl.Series, unit: str) -> tuple[np.ndarray, list[str]]:
-    numbers = values.cast(pl.Utf8).str.strip_chars().cast(pl.Float64, strict=False).to_numpy()
-    errors = []
-    for raw, x in zip(values.cast(pl.Utf8).to_list(), numbers, strict=True):
-        if raw is None or raw.strip() == "":
-            errors.append("latency is missing")
-        elif not np.isfinite(x):
-            errors.append(f"latency {raw!r} is not a number")
-        elif x <= 0:
-            errors.append(f"latency {raw!r} is not positive")
-        else:
-            errors.append("")
-    return numbers * UNITS[unit], errors
+    """Latencies in ms, and per row the problem with its value ('' when it is a positive number)."""
+    raw = values.cast(pl.Utf8).str.strip_chars()
+    number = raw.cast(pl.Float64, strict=False)
+    quoted = pl.lit("latency '") + pl.col("raw") + pl.lit("'")
+    errors = pl.DataFrame({"raw": raw, "x": number}).select(
+        pl.when(pl.col("raw").fill_null("") == "").then(pl.lit("latency is missing"))
+        .when(~pl.col("x").is_finite().fill_null(False)).then(quoted + " is not a number")
+        .when(pl.col("x") <= 0).then(quoted + " is not positive")
+        .otherwise(pl.lit(""))
+    ).to_series()
+    return number.to_numpy() * UNITS[unit], errors.to_list()
 
 
 def _duplicates(arch_id: np.ndarray, latency: np.ndarray, ok: np.ndarray,

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from ingest import hwnasbench, user_table
-from ingest.batch import Resolver, SourceBatch
+from ingest.batch import Resolver
 from ingest.fetch import fetch
 from ingest.pipeline import LOADERS, IngestResult, commit_batches, load_sources
 from ingest.user_table import (
@@ -55,12 +55,6 @@ def run_ingest(wh: Warehouse, source_ids: list[str], mirror: Path | None, cache:
         result = commit_batches(wh, batches, resolve)
         progress.update(task, completed=len(source_ids) + 1)
     return result
-
-
-def commit_one(wh: Warehouse, batch: SourceBatch, mirror: Path | None,
-               cache: Path | None) -> IngestResult:
-    """Commit one batch that was loaded from a user's file."""
-    return commit_batches(wh, [batch], resolver(mirror, cache))
 
 
 def print_ingest(result: IngestResult, wh: Warehouse) -> None:
@@ -142,7 +136,7 @@ def ingest_hwnasbench(wh: Warehouse, path: Path, mirror: Path | None,
     Example:
       oneproxy ingest hwnasbench --path ~/Downloads/HW-NAS-Bench-v1_0.pickle
     """
-    print_ingest(commit_one(wh, hwnasbench.load(path), mirror, cache), wh)
+    print_ingest(commit_batches(wh, [hwnasbench.load(path)], resolver(mirror, cache)), wh)
 
 
 @ingest.command("table")
