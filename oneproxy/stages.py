@@ -243,7 +243,7 @@ def one_proxy(srcc: pl.DataFrame, data: SearchData) -> tuple[str, float]:
     return ranked["device"][0], ranked["value"][0]
 
 
-def _via(data: SearchData, proxy: str) -> tuple[SearchData, list[str]]:
+def searchable(data: SearchData, proxy: str) -> tuple[SearchData, list[str]]:
     """The search data with `proxy` moved from the targets to the proxy's place, and without
     the targets too thinly measured to draw AdaProxy samples from (returned by name)."""
     measured = np.isfinite(data.true).sum(axis=1)
@@ -283,7 +283,7 @@ def search_stage(wh: Warehouse, inputs: Inputs, space: str) -> Stage:
             step(f"search {space} {dataset}", i, len(datasets))
             data = load_search_data(wh, space, dataset, "all", None)
             proxy, mean_srcc = one_proxy(srcc, data)
-            via, too_few = _via(data, proxy)
+            via, too_few = searchable(data, proxy)
             thin.update(too_few)
             parts += [run_search(data, space, dataset, SEARCH_BUDGETS, None, None, SEARCH_SEED)[0],
                       run_search(via, space, dataset, SEARCH_BUDGETS, proxy, None, SEARCH_SEED)[0],

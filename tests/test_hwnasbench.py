@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from analytics.predictors.lookup import price
 from oneproxy.cli import main
+from oneproxy.space_data import latency_series
 from warehouse.catalog import query
 from warehouse.spaces import fbnet, fbnet_ops
 
@@ -146,3 +147,14 @@ def test_bad_pickles_are_refused(warehouse, tmp_path, snapshot, content):
     assert len(result.output.strip().splitlines()) == 1
     assert not marker.exists()
     assert snapshot(warehouse.root) == before
+
+
+def test_commands_default_to_the_dataset_most_devices_measured(warehouse, pickle_file):
+    assert invoke(warehouse, "ingest", "hwnasbench", "--path", str(pickle_file)).exit_code == 0
+    dataset, series = latency_series(warehouse, "nb201")
+    assert dataset == "cifar10" and series.height == 41
+    dataset, series = latency_series(warehouse, "nb201", "cifar100")
+    assert series["device_id"].to_list() == ["raspi4"]
+    result = invoke(warehouse, "adapt", "--target", "fpga", "--proxy", "pixel3",
+                    "--samples", "10", "--no-save", "--format", "json")
+    assert result.exit_code == 0, result.output

@@ -315,3 +315,21 @@ def test_chromium_renders_every_section_with_its_images(report_dir, tmp_path):
     pixels = matplotlib.image.imread(shot)
     assert pixels.shape[:2] == (2000, 1280)
     assert pixels.std() > 0.05  # not a blank page
+
+
+def test_pinned_sources_link_their_commit_and_users_files_do_not():
+    sources = pa.table({
+        "source_id": ["help", "table:my_phone:nb201:cifar10"], "repo": ["HayeonLee/HELP", "user"],
+        "commit": ["45f70eb92d0d735970a33b608d1544ad3c52f285", None],
+        "license": ["MIT", "user data"], "files": [72, 1], "bytes": [7_700_000, 120],
+        "latency_rows": [616_875, 20], "accuracy_rows": [0, 0],
+        "ingested_at": ["2026-11-29T03:09:41+00:00"] * 2,
+    })
+    tables = small_tables()
+    page, summary = build_report(ReportTables(spaces=tables.spaces, coverage=tables.coverage,
+                                              sources=sources), INFO)
+    assert ('<a href="https://github.com/HayeonLee/HELP/tree/'
+            '45f70eb92d0d735970a33b608d1544ad3c52f285">HayeonLee/HELP</a>') in page
+    assert page.count("https://github.com/") == 1
+    assert [s["commit"] for s in summary["coverage"]["sources"]] == [
+        "45f70eb92d0d735970a33b608d1544ad3c52f285", None]
