@@ -7,7 +7,8 @@ import shutil
 import pyarrow as pa
 import pytest
 
-from warehouse.catalog import build_catalog, check_read_only, connect, query
+from warehouse import catalog
+from warehouse.catalog import build_catalog, check_read_only, connect, ensure_catalog, query
 from warehouse.errors import QueryRefused, WarehouseEmpty
 from warehouse.schemas import LATENCY
 from warehouse.store import Warehouse
@@ -76,6 +77,19 @@ def test_catalog_views_follow_a_moved_warehouse(tmp_path):
     shutil.move(wh.root, moved.root)
     table = query(moved, "SELECT sum(latency_ms) AS s, any_value(space_id) AS sp FROM latency")
     assert table.to_pylist() == [{"s": 5.0, "sp": "nb201"}]
+
+
+def test_catalog_is_rebuilt_only_when_the_manifest_or_the_views_change(tmp_path, monkeypatch):
+    wh = Warehouse(tmp_path / "wh")
+    wh.commit({"latency": latency([1.0])})
+    path = ensure_catalog(wh)
+    built = path.stat().st_mtime_ns
+    assert ensure_catalog(wh).stat().st_mtime_ns == built
+    views = shutil.copytree(catalog.SQL_DIR, tmp_path / "sql")
+    (views / "zz_extra.sql").write_text("CREATE VIEW extra AS SELECT 42 AS answer;\n")
+    monkeypatch.setattr(catalog, "SQL_DIR", views)
+    assert query(wh, "SELECT answer FROM extra").to_pylist() == [{"answer": 42}]
+    assert path.stat().st_mtime_ns != built
 
 
 @pytest.mark.parametrize("sql", ["DROP VIEW latency", "INSERT INTO latency VALUES (1)",
