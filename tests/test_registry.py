@@ -17,6 +17,8 @@ EXPECTED_COUNTS = {
     "nb201_acc": 1,
     "ofa_note10": 17,
     "ofa_zcu": 7,
+    "mobile_ml_benchmark": 9,
+    "accel_nasbench": 3,
 }
 EXPECTED_REPOS = {
     "help": "HayeonLee/HELP",
@@ -25,6 +27,8 @@ EXPECTED_REPOS = {
     "nb201_acc": "v-tao/nats-bench-landscape",
     "ofa_note10": "mit-han-lab/once-for-all",
     "ofa_zcu": "sxtyzhangzk/once-for-all",
+    "mobile_ml_benchmark": "qed-usc/mobile-ml-benchmark",
+    "accel_nasbench": "afzalxo/Accel-NASBench",
 }
 
 
