@@ -39,8 +39,12 @@ from typing import Literal, get_args
 
 import numpy as np
 from numpy.typing import ArrayLike
-
-from analytics.predictors import InvalidPredictorInput, NotFittedError, as_matrix, as_vector
+from oneproxy.analytics.predictors import (
+    InvalidPredictorInput,
+    NotFittedError,
+    as_matrix,
+    as_vector,
+)
 
 DEFAULT_LAMBDAS = np.logspace(-6, 6, 49)
 H_FLOOR = 1e-10

@@ -70,12 +70,11 @@ from functools import cached_property
 
 import numpy as np
 from numpy.typing import ArrayLike
-
-from analytics.adaproxy import check_sample_indices, fit_adaptation
-from analytics.predictors import InvalidPredictorInput
-from analytics.predictors.encodings import SpaceFeatures
-from analytics.predictors.kernel import KernelLatencyPredictor
-from analytics.predictors.linear import LinearLatencyPredictor
+from oneproxy.analytics.adaproxy import check_sample_indices, fit_adaptation
+from oneproxy.analytics.predictors import InvalidPredictorInput
+from oneproxy.analytics.predictors.encodings import SpaceFeatures
+from oneproxy.analytics.predictors.kernel import KernelLatencyPredictor
+from oneproxy.analytics.predictors.linear import LinearLatencyPredictor
 
 STRATEGIES = ("linear", "residual", "kernel")
 ENCODINGS = ("weighted_onehot", "onehot", "weighted_live_onehot", "live_onehot", "counts",

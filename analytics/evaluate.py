@@ -25,12 +25,11 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 from numpy.typing import ArrayLike
+from oneproxy.analytics.adaptation import ProxyModels, select_proxy_models
+from oneproxy.analytics.predictors.encodings import SpaceFeatures
+from oneproxy.analytics.protocols import Protocol
+from oneproxy.warehouse.errors import OneproxyError
 from scipy.stats import kendalltau, rankdata
-
-from analytics.adaptation import ProxyModels, select_proxy_models
-from analytics.predictors.encodings import SpaceFeatures
-from analytics.protocols import Protocol
-from warehouse.errors import OneproxyError
 
 MAPE_FLOOR_SHARE = 0.01
 WITHIN_SHARE = 0.10

@@ -8,10 +8,9 @@ from matplotlib.axes import Axes
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from oneproxy.analytics.srcc import InvalidSrccInput
 from scipy.cluster.hierarchy import leaves_list, linkage
 from scipy.spatial.distance import squareform
-
-from analytics.srcc import InvalidSrccInput
 
 THRESHOLD = 0.9
 UNKNOWN_PLATFORM = "unknown"

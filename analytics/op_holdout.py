@@ -21,12 +21,11 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-
-from analytics.evaluate import score
-from analytics.predictors.lookup import price
-from analytics.predictors.op_latency_model import OpLatencyModel
-from warehouse.errors import OneproxyError
-from warehouse.spaces.ofa_net import ElasticNet
+from oneproxy.analytics.evaluate import score
+from oneproxy.analytics.predictors.lookup import price
+from oneproxy.analytics.predictors.op_latency_model import OpLatencyModel
+from oneproxy.warehouse.errors import OneproxyError
+from oneproxy.warehouse.spaces.ofa_net import ElasticNet
 
 METRIC = "latency_ms"
 

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from analytics.adaptation import STRATEGIES
-from warehouse.errors import OneproxyError
+from oneproxy.analytics.adaptation import STRATEGIES
+from oneproxy.warehouse.errors import OneproxyError
 
 PROXY_MODES = ("fixed", "auto")
 STRATEGY_CHOICES = ("auto", *STRATEGIES)

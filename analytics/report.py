@@ -16,11 +16,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pyarrow as pa
-
-from analytics import report_figures as figures
-from analytics.heatmap import THRESHOLD
-from analytics.protocols import BUILTIN
-from analytics.srcc import to_square
+from oneproxy.analytics import report_figures as figures
+from oneproxy.analytics.heatmap import THRESHOLD
+from oneproxy.analytics.protocols import BUILTIN
+from oneproxy.analytics.srcc import to_square
 
 TOP_PAIRS = 5
 CURVE_DEVICES = 4

@@ -13,8 +13,7 @@ from matplotlib import colormaps
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-
-from analytics.heatmap import THRESHOLD, annotate, draw_heatmap
+from oneproxy.analytics.heatmap import THRESHOLD, annotate, draw_heatmap
 
 _DPI = 100
 OPTIMUM = "optimum (own latencies)"

@@ -13,9 +13,8 @@ from typing import Literal
 
 import numpy as np
 import polars as pl
+from oneproxy.warehouse.errors import OneproxyError, UnknownDevice
 from scipy.stats import kendalltau
-
-from warehouse.errors import OneproxyError, UnknownDevice
 
 Method = Literal["spearman", "kendall"]
 

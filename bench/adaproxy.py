@@ -42,12 +42,12 @@ import click
 import cvxpy as cp
 import numpy as np
 import polars as pl
+from oneproxy.analytics.adaproxy import AdaProxy
+from oneproxy.analytics.adaptation import ProxyModels, candidates
+from oneproxy.analytics.evaluate import draw_samples
+from oneproxy.analytics.predictors.encodings import space_features
 from scipy.stats import spearmanr
 
-from analytics.adaproxy import AdaProxy
-from analytics.adaptation import ProxyModels, candidates
-from analytics.evaluate import draw_samples
-from analytics.predictors.encodings import space_features
 from bench.common import best_time, read
 
 ONEPROXY_PROXY = "nnmeter_myriadvpu"

@@ -9,10 +9,9 @@ from typing import TypeVar
 
 import click
 import polars as pl
-
-from warehouse.catalog import query
-from warehouse.errors import OneproxyError
-from warehouse.store import Warehouse
+from oneproxy.warehouse.catalog import query
+from oneproxy.warehouse.errors import OneproxyError
+from oneproxy.warehouse.store import Warehouse
 
 T = TypeVar("T")
 

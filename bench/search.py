@@ -12,10 +12,10 @@ from pathlib import Path
 
 import click
 import numpy as np
+from oneproxy.search.budgets import parse_budgets
+from oneproxy.search.exhaustive import NO_FIT, best_under_budget
 
 from bench.common import best_time, read
-from search.budgets import parse_budgets
-from search.exhaustive import NO_FIT, best_under_budget
 
 NB201_ARCHS = 15_625
 NB201_OPS = 5  # none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3

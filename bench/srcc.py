@@ -18,9 +18,9 @@ from pathlib import Path
 import click
 import numpy as np
 import polars as pl
+from oneproxy.analytics.srcc import srcc_matrix, to_square
 from scipy.stats import spearmanr
 
-from analytics.srcc import srcc_matrix, to_square
 from bench.common import best_time, read
 
 MIN_COMMON = 30

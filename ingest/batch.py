@@ -8,10 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-
-from ingest.registry import Source, UpstreamFile
-from warehouse.devices import Device
-from warehouse.schemas import ACCURACY, ENERGY, LATENCY_RAW, OP_LATENCY, REFERENCE_ARCHS
+from oneproxy.ingest.registry import Source, UpstreamFile
+from oneproxy.warehouse.devices import Device
+from oneproxy.warehouse.schemas import ACCURACY, ENERGY, LATENCY_RAW, OP_LATENCY, REFERENCE_ARCHS
 
 Resolver = Callable[[UpstreamFile], Path]
 """Turns a registry entry into a local, sha256-verified path (see `ingest.fetch`)."""

@@ -10,15 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
-from ingest.batch import FileRecord, Resolver, SourceBatch
-from ingest.errors import CorruptFile
-from ingest.fetch import sha256_file
-from ingest.nb201_index import Nb201Index, load_index
-from ingest.registry import files, source
-from ingest.safe_load import load_file
-from warehouse.devices import eagle_device
-from warehouse.spaces import nb201
+from oneproxy.ingest.batch import FileRecord, Resolver, SourceBatch
+from oneproxy.ingest.errors import CorruptFile
+from oneproxy.ingest.fetch import sha256_file
+from oneproxy.ingest.nb201_index import Nb201Index, load_index
+from oneproxy.ingest.registry import files, source
+from oneproxy.ingest.safe_load import load_file
+from oneproxy.warehouse.devices import eagle_device
+from oneproxy.warehouse.spaces import nb201
 
 SOURCE_ID = "eagle"
 SECONDS_TO_MS = 1000.0

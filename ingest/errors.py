@@ -1,6 +1,6 @@
 """Errors raised while fetching and loading upstream files."""
 
-from warehouse.errors import OneproxyError
+from oneproxy.warehouse.errors import OneproxyError
 
 
 class FetchError(OneproxyError):

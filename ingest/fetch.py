@@ -11,9 +11,8 @@ import urllib.request
 from pathlib import Path
 
 import platformdirs
-
-from ingest.errors import ChecksumMismatch, FetchError
-from ingest.registry import UpstreamFile
+from oneproxy.ingest.errors import ChecksumMismatch, FetchError
+from oneproxy.ingest.registry import UpstreamFile
 
 GITHUB_RAW = "https://raw.githubusercontent.com"
 _CHUNK = 1 << 20

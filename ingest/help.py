@@ -15,15 +15,14 @@ from pathlib import PurePosixPath
 
 import numpy as np
 import pyarrow as pa
-
-from ingest.batch import Resolver, SourceBatch
-from ingest.errors import CorruptFile
-from ingest.nb201_index import load_index
-from ingest.registry import UpstreamFile, file, files, source
-from ingest.safe_load import load_file
-from warehouse.devices import Device, known_device
-from warehouse.errors import UnknownDevice
-from warehouse.spaces import fbnet, nb201, ofa_mbv3
+from oneproxy.ingest.batch import Resolver, SourceBatch
+from oneproxy.ingest.errors import CorruptFile
+from oneproxy.ingest.nb201_index import load_index
+from oneproxy.ingest.registry import UpstreamFile, file, files, source
+from oneproxy.ingest.safe_load import load_file
+from oneproxy.warehouse.devices import Device, known_device
+from oneproxy.warehouse.errors import UnknownDevice
+from oneproxy.warehouse.spaces import fbnet, nb201, ofa_mbv3
 
 SOURCE_ID = "help"
 NB201_LATENCY = "data/nasbench201/latency/*.pt"

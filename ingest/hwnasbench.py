@@ -15,13 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-
-from ingest.batch import FileRecord, SourceBatch
-from ingest.errors import CorruptFile
-from ingest.safe_load import load_file
-from warehouse.devices import known_device
-from warehouse.schemas import ENERGY, OP_LATENCY
-from warehouse.spaces import fbnet, fbnet_ops, nb201
+from oneproxy.ingest.batch import FileRecord, SourceBatch
+from oneproxy.ingest.errors import CorruptFile
+from oneproxy.ingest.safe_load import load_file
+from oneproxy.warehouse.devices import known_device
+from oneproxy.warehouse.schemas import ENERGY, OP_LATENCY
+from oneproxy.warehouse.spaces import fbnet, fbnet_ops, nb201
 
 SOURCE_ID = "hwnasbench"
 REPO = "GATECH-EIC/HW-NAS-Bench"

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 import pyarrow as pa
-
-from ingest.errors import InconsistentCopies
-from warehouse.schemas import LATENCY, SERIES_PROVENANCE
+from oneproxy.ingest.errors import InconsistentCopies
+from oneproxy.warehouse.schemas import LATENCY, SERIES_PROVENANCE
 
 SERIES = ["space_id", "dataset", "device_id"]
 KEY = [*SERIES, "arch_id"]

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-
-from ingest.batch import Resolver, SourceBatch
-from ingest.errors import CorruptFile
-from ingest.nb201_index import load_index
-from ingest.registry import file, source
+from oneproxy.ingest.batch import Resolver, SourceBatch
+from oneproxy.ingest.errors import CorruptFile
+from oneproxy.ingest.nb201_index import load_index
+from oneproxy.ingest.registry import file, source
 
 SOURCE_ID = "nb201_acc"
 CSV = "nats_bench.csv"

@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from ingest.batch import Resolver, SourceBatch
-from ingest.errors import CorruptFile
-from ingest.registry import UpstreamFile, file
-from ingest.safe_load import load_file
-from warehouse.spaces import nb201
+from oneproxy.ingest.batch import Resolver, SourceBatch
+from oneproxy.ingest.errors import CorruptFile
+from oneproxy.ingest.registry import UpstreamFile, file
+from oneproxy.ingest.safe_load import load_file
+from oneproxy.warehouse.spaces import nb201
 
 INDEX_PATH = "data/nasbench201/str_arch2idx.pt"
 

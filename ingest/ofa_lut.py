@@ -24,14 +24,13 @@ from typing import Any, NamedTuple
 import polars as pl
 import pyarrow as pa
 import yaml
-
-from ingest.batch import Resolver, SourceBatch
-from ingest.errors import CorruptFile
-from ingest.registry import files, source
-from warehouse.devices import known_device
-from warehouse.errors import UnknownDevice
-from warehouse.schemas import OP_LATENCY
-from warehouse.spaces import ofa_fpga, ofa_mbv3, ofa_ops
+from oneproxy.ingest.batch import Resolver, SourceBatch
+from oneproxy.ingest.errors import CorruptFile
+from oneproxy.ingest.registry import files, source
+from oneproxy.warehouse.devices import known_device
+from oneproxy.warehouse.errors import UnknownDevice
+from oneproxy.warehouse.schemas import OP_LATENCY
+from oneproxy.warehouse.spaces import ofa_fpga, ofa_mbv3, ofa_ops
 
 METRIC = "latency_ms"
 _FILE = re.compile(r"(?P<resolution>\d+)_lookup_table\.yaml")

@@ -12,15 +12,14 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pyarrow as pa
-
-from ingest import eagle, help, nb201_accuracy, ofa_lut, ren_oneproxy
-from ingest.batch import Resolver, SourceBatch
-from ingest.merge import merge_series
-from ingest.nb201_index import load_index
-from warehouse.catalog import ensure_catalog
-from warehouse.devices import Device, devices_table
-from warehouse.errors import OneproxyError
-from warehouse.schemas import (
+from oneproxy.ingest import eagle, help, nb201_accuracy, ofa_lut, ren_oneproxy
+from oneproxy.ingest.batch import Resolver, SourceBatch
+from oneproxy.ingest.merge import merge_series
+from oneproxy.ingest.nb201_index import load_index
+from oneproxy.warehouse.catalog import ensure_catalog
+from oneproxy.warehouse.devices import Device, devices_table
+from oneproxy.warehouse.errors import OneproxyError
+from oneproxy.warehouse.schemas import (
     ACCURACY,
     DEVICES,
     ENERGY,
@@ -29,8 +28,8 @@ from warehouse.schemas import (
     REFERENCE_ARCHS,
     SOURCES,
 )
-from warehouse.spaces import nb201, spaces_table
-from warehouse.store import Warehouse
+from oneproxy.warehouse.spaces import nb201, spaces_table
+from oneproxy.warehouse.store import Warehouse
 
 Loader = Callable[[Resolver], SourceBatch]
 

@@ -11,7 +11,7 @@ from functools import cache
 from importlib import resources
 from pathlib import PurePosixPath
 
-from warehouse.errors import OneproxyError
+from oneproxy.warehouse.errors import OneproxyError
 
 
 class UnknownSource(OneproxyError):
@@ -82,7 +82,7 @@ def _source_from_json(raw: dict) -> Source:
 
 @cache
 def _registry() -> dict[str, Source]:
-    text = resources.files("ingest").joinpath("registry.json").read_text(encoding="utf-8")
+    text = resources.files("oneproxy.ingest").joinpath("registry.json").read_text(encoding="utf-8")
     return {raw["source_id"]: _source_from_json(raw) for raw in json.loads(text)["sources"]}
 
 

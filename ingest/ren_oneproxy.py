@@ -10,14 +10,13 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 import numpy as np
-
-from ingest.batch import Resolver, SourceBatch
-from ingest.errors import CorruptFile
-from ingest.nb201_index import load_index
-from ingest.registry import file, files, source
-from ingest.safe_load import load_file
-from warehouse.devices import known_device
-from warehouse.spaces import nb201
+from oneproxy.ingest.batch import Resolver, SourceBatch
+from oneproxy.ingest.errors import CorruptFile
+from oneproxy.ingest.nb201_index import load_index
+from oneproxy.ingest.registry import file, files, source
+from oneproxy.ingest.safe_load import load_file
+from oneproxy.warehouse.devices import known_device
+from oneproxy.warehouse.spaces import nb201
 
 SOURCE_ID = "oneproxy"
 ENCODING = "encode.pickle"

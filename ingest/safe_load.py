@@ -15,9 +15,8 @@ from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
-
-from ingest.errors import CorruptFile, UnsafePickle
-from warehouse.errors import OneproxyError
+from oneproxy.ingest.errors import CorruptFile, UnsafePickle
+from oneproxy.warehouse.errors import OneproxyError
 
 _ZIP_MAGIC = b"PK\x03\x04"
 

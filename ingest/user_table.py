@@ -17,12 +17,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pyarrow as pa
-
-from ingest.batch import FileRecord, Resolver, SourceBatch
-from ingest.nb201_index import load_index
-from warehouse.devices import PLATFORM_CLASSES, Device
-from warehouse.errors import OneproxyError
-from warehouse.spaces import fbnet, nb201, ofa_mbv3
+from oneproxy.ingest.batch import FileRecord, Resolver, SourceBatch
+from oneproxy.ingest.nb201_index import load_index
+from oneproxy.warehouse.devices import PLATFORM_CLASSES, Device
+from oneproxy.warehouse.errors import OneproxyError
+from oneproxy.warehouse.spaces import fbnet, nb201, ofa_mbv3
 
 ARCH_COLUMNS = ("arch_id", "arch", "arch_key", "arch_str", "architecture", "index", "ops", "key")
 LATENCY_COLUMNS = ("latency_ms", "latency", "ms", "mean_ms", "time_ms", "value")

@@ -17,11 +17,11 @@ import polars as pl
 import pyarrow as pa
 from click.core import ParameterSource
 
-from analytics.adaptation import Adapted, ProxyModels, select_proxy_models
-from analytics.evaluate import PREDICTION_KEYS, PREDICTIONS, draw_samples, score
-from analytics.predictors.encodings import space_features
-from analytics.predictors.files import PredictorMeta, load_predictor, predict_archs
-from analytics.protocols import MIN_SAMPLES
+from oneproxy.analytics.adaptation import Adapted, ProxyModels, select_proxy_models
+from oneproxy.analytics.evaluate import PREDICTION_KEYS, PREDICTIONS, draw_samples, score
+from oneproxy.analytics.predictors.encodings import space_features
+from oneproxy.analytics.predictors.files import PredictorMeta, load_predictor, predict_archs
+from oneproxy.analytics.protocols import MIN_SAMPLES
 from oneproxy.lookups import check_space
 from oneproxy.options import (
     int_list,
@@ -40,9 +40,9 @@ from oneproxy.space_data import (
     latency_series,
     load_space,
 )
-from warehouse.catalog import query, sql_text
-from warehouse.errors import OneproxyError, UnknownDevice
-from warehouse.store import Warehouse, replace_rows
+from oneproxy.warehouse.catalog import query, sql_text
+from oneproxy.warehouse.errors import OneproxyError, UnknownDevice
+from oneproxy.warehouse.store import Warehouse, replace_rows
 
 PREDICTIONS_TABLE = "predictions"
 

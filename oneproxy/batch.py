@@ -38,8 +38,8 @@ from oneproxy.stages import (
     ingest_stage,
     report_dir,
 )
-from warehouse.errors import OneproxyError
-from warehouse.store import Warehouse
+from oneproxy.warehouse.errors import OneproxyError
+from oneproxy.warehouse.store import Warehouse
 
 # Test hook: the stage of this name sleeps after computing its results, before publishing them,
 # so that a test can kill the process at that point.

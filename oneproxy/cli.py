@@ -20,9 +20,9 @@ from oneproxy.run_cmd import run, runs
 from oneproxy.search_cmd import search
 from oneproxy.srcc_cmd import srcc
 from oneproxy.train_cmd import train
-from warehouse.catalog import query, sql_text
-from warehouse.errors import OneproxyError
-from warehouse.store import Warehouse
+from oneproxy.warehouse.catalog import query, sql_text
+from oneproxy.warehouse.errors import OneproxyError
+from oneproxy.warehouse.store import Warehouse
 
 
 class OneproxyGroup(click.Group):

@@ -9,9 +9,9 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from analytics.evaluate import EVAL_KEYS, Evaluation, ProtocolData, run_protocol
-from analytics.predictors.encodings import space_features
-from analytics.protocols import Protocol, get_protocol, with_overrides
+from oneproxy.analytics.evaluate import EVAL_KEYS, Evaluation, ProtocolData, run_protocol
+from oneproxy.analytics.predictors.encodings import space_features
+from oneproxy.analytics.protocols import Protocol, get_protocol, with_overrides
 from oneproxy.options import int_list, output_options, save_option, warehouse_option
 from oneproxy.output import render
 from oneproxy.progress import progress_bar
@@ -22,8 +22,8 @@ from oneproxy.space_data import (
     latency_series,
     load_space,
 )
-from warehouse.catalog import query, sql_text
-from warehouse.store import Warehouse, replace_rows
+from oneproxy.warehouse.catalog import query, sql_text
+from oneproxy.warehouse.store import Warehouse, replace_rows
 
 EVAL_TABLE, SUMMARY_TABLE = "predictor_eval", "adaptation"
 

@@ -8,11 +8,12 @@ from typing import Any
 
 import click
 
-from ingest import hwnasbench, user_table
-from ingest.batch import Resolver
-from ingest.fetch import fetch
-from ingest.pipeline import LOADERS, IngestResult, commit_batches, load_sources
-from ingest.user_table import (
+from oneproxy import settings
+from oneproxy.ingest import hwnasbench, user_table
+from oneproxy.ingest.batch import Resolver
+from oneproxy.ingest.fetch import fetch
+from oneproxy.ingest.pipeline import LOADERS, IngestResult, commit_batches, load_sources
+from oneproxy.ingest.user_table import (
     ARCH_COLUMNS,
     DEFAULT_DATASET,
     LATENCY_COLUMNS,
@@ -20,11 +21,10 @@ from ingest.user_table import (
     TableSpec,
     user_device,
 )
-from oneproxy import settings
 from oneproxy.options import fetch_options, warehouse_option
 from oneproxy.progress import progress_bar
-from warehouse.devices import PLATFORM_CLASSES, known_device
-from warehouse.store import Warehouse
+from oneproxy.warehouse.devices import PLATFORM_CLASSES, known_device
+from oneproxy.warehouse.store import Warehouse
 
 DEVICE_ID = re.compile(r"[a-z0-9][a-z0-9_]*")
 

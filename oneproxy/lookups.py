@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from warehouse.catalog import query
-from warehouse.errors import UnknownSpace
-from warehouse.store import Warehouse
+from oneproxy.warehouse.catalog import query
+from oneproxy.warehouse.errors import UnknownSpace
+from oneproxy.warehouse.store import Warehouse
 
 
 def check_space(wh: Warehouse, space: str) -> None:

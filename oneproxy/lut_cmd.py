@@ -9,15 +9,15 @@ import click
 import polars as pl
 import pyarrow as pa
 
-from analytics.op_holdout import HOLDOUT_SCHEMA, every_other, holdout_eval, leave_one_out
-from analytics.predictors.op_latency_model import OpLatencyModel
+from oneproxy.analytics.op_holdout import HOLDOUT_SCHEMA, every_other, holdout_eval, leave_one_out
+from oneproxy.analytics.predictors.op_latency_model import OpLatencyModel
 from oneproxy.options import int_list, output_options, save_option, warehouse_option
 from oneproxy.output import render
-from warehouse.catalog import query, sql_text
-from warehouse.errors import UnknownDevice
-from warehouse.spaces import ofa_fpga, ofa_mbv3
-from warehouse.spaces.ofa_net import ElasticNet
-from warehouse.store import Warehouse, replace_rows
+from oneproxy.warehouse.catalog import query, sql_text
+from oneproxy.warehouse.errors import UnknownDevice
+from oneproxy.warehouse.spaces import ofa_fpga, ofa_mbv3
+from oneproxy.warehouse.spaces.ofa_net import ElasticNet
+from oneproxy.warehouse.store import Warehouse, replace_rows
 
 RESULT_TABLE = "lut_eval"
 # One row per device × mode × training resolutions × held-out resolution × seed.

@@ -11,7 +11,7 @@ import click
 
 from oneproxy import settings
 from oneproxy.output import FORMATS
-from warehouse.store import Warehouse
+from oneproxy.warehouse.store import Warehouse
 
 
 def warehouse_option(fn: Callable) -> Callable:

@@ -13,12 +13,12 @@ import click
 import polars as pl
 import pyarrow as pa
 
-from analytics.report import ReportTables, build_report
+from oneproxy.analytics.report import ReportTables, build_report
 from oneproxy.options import warehouse_option
-from search.oneproxy import summarize
-from warehouse.catalog import query, sql_text
-from warehouse.errors import WarehouseEmpty
-from warehouse.store import Warehouse
+from oneproxy.search.oneproxy import summarize
+from oneproxy.warehouse.catalog import query, sql_text
+from oneproxy.warehouse.errors import WarehouseEmpty
+from oneproxy.warehouse.store import Warehouse
 
 REPORT_HTML, SUMMARY_JSON = "report.html", "summary.json"
 

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from analytics.protocols import BUILTIN, get_protocol, with_overrides
+from oneproxy.analytics.protocols import BUILTIN, get_protocol, with_overrides
 from oneproxy.batch import RunDisplay, run_batch
 from oneproxy.options import fetch_options, output_options, warehouse_option
 from oneproxy.output import render
 from oneproxy.runs import run_summary, stage_rows
 from oneproxy.stages import STAGE_KINDS, RunSettings
-from warehouse.store import Warehouse
+from oneproxy.warehouse.store import Warehouse
 
 
 def _names(spec: str) -> list[str]:

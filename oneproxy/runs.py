@@ -19,9 +19,9 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
-from warehouse.errors import OneproxyError
-from warehouse.schemas import RUNS
-from warehouse.store import Warehouse, replace_rows
+from oneproxy.warehouse.errors import OneproxyError
+from oneproxy.warehouse.schemas import RUNS
+from oneproxy.warehouse.store import Warehouse, replace_rows
 
 TABLE = "runs"
 LOCK_FILE = ".run.lock"

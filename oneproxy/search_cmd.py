@@ -10,14 +10,14 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from analytics.adaptation import STRATEGIES
-from analytics.predictors.encodings import space_features
+from oneproxy.analytics.adaptation import STRATEGIES
+from oneproxy.analytics.predictors.encodings import space_features
 from oneproxy.lookups import check_space
 from oneproxy.options import output_options, save_option, space_option, warehouse_option
 from oneproxy.output import render
-from search.budgets import parse_budgets
-from search.exhaustive import best_under_budget, pareto_front
-from search.oneproxy import (
+from oneproxy.search.budgets import parse_budgets
+from oneproxy.search.exhaustive import best_under_budget, pareto_front
+from oneproxy.search.oneproxy import (
     ProxyEval,
     RunInfo,
     adapted_matrix,
@@ -29,10 +29,10 @@ from search.oneproxy import (
     search_result_table,
     summarize,
 )
-from search.plots import draw_pareto
-from warehouse.catalog import query, sql_text
-from warehouse.errors import OneproxyError, UnknownDevice
-from warehouse.store import Warehouse
+from oneproxy.search.plots import draw_pareto
+from oneproxy.warehouse.catalog import query, sql_text
+from oneproxy.warehouse.errors import OneproxyError, UnknownDevice
+from oneproxy.warehouse.store import Warehouse
 
 RESULT_TABLE = "search_result"
 AUTO = "auto"

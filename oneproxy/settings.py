@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ingest.fetch import default_cache_dir
+from oneproxy.ingest.fetch import default_cache_dir
 
 WAREHOUSE_ENV = "ONEPROXY_WAREHOUSE"
 MIRROR_ENV = "ONEPROXY_MIRROR"

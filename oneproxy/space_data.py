@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from analytics.adaptation import STRATEGIES
-from warehouse.catalog import query, sql_text
-from warehouse.errors import OneproxyError, UnknownDevice
-from warehouse.store import Warehouse
+from oneproxy.analytics.adaptation import STRATEGIES
+from oneproxy.warehouse.catalog import query, sql_text
+from oneproxy.warehouse.errors import OneproxyError, UnknownDevice
+from oneproxy.warehouse.store import Warehouse
 
 AUTO = "auto"
 STRATEGY_CHOICES = (AUTO, *STRATEGIES)

@@ -11,15 +11,15 @@ import click
 import polars as pl
 import pyarrow as pa
 
-from analytics.heatmap import draw_heatmap
-from analytics.srcc import against, srcc_matrix, to_square
+from oneproxy.analytics.heatmap import draw_heatmap
+from oneproxy.analytics.srcc import against, srcc_matrix, to_square
 from oneproxy.lookups import check_space
 from oneproxy.options import output_options, save_option, space_option, warehouse_option
 from oneproxy.output import render
-from warehouse.catalog import query, sql_text
-from warehouse.errors import OneproxyError, UnknownDevice
-from warehouse.schemas import SRCC
-from warehouse.store import Warehouse, replace_rows
+from oneproxy.warehouse.catalog import query, sql_text
+from oneproxy.warehouse.errors import OneproxyError, UnknownDevice
+from oneproxy.warehouse.schemas import SRCC
+from oneproxy.warehouse.store import Warehouse, replace_rows
 
 RESULT_TABLE = "srcc"
 PAIR_KEY = ["space_id", "dataset", "method", "device_a", "device_b"]

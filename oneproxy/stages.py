@@ -9,8 +9,10 @@ with the stage's ledger row.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import hashlib
+import importlib.util
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,25 +24,25 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from analytics.evaluate import run_protocol
-from analytics.protocols import Protocol
-from analytics.srcc import srcc_matrix
-from ingest.pipeline import LOADERS, commit_batches, load_sources
-from ingest.registry import source
+from oneproxy.analytics.evaluate import run_protocol
+from oneproxy.analytics.protocols import Protocol
+from oneproxy.analytics.srcc import srcc_matrix
 from oneproxy.evaluate_cmd import evaluation_tables, load_protocol_data
+from oneproxy.ingest.pipeline import LOADERS, commit_batches, load_sources
+from oneproxy.ingest.registry import source
 from oneproxy.ingest_cmd import resolver
 from oneproxy.report_cmd import REPORT_HTML, write_report
+from oneproxy.search.oneproxy import merge_results, summarize
 from oneproxy.search_cmd import RESULT_TABLE as SEARCH_TABLE
 from oneproxy.search_cmd import SearchData, load_search_data, run_search
 from oneproxy.space_data import NoLatency
 from oneproxy.srcc_cmd import RESULT_TABLE as SRCC_TABLE
 from oneproxy.srcc_cmd import load_latency, result_table
-from search.oneproxy import merge_results, summarize
-from warehouse.errors import OneproxyError, UnknownDevice
-from warehouse.store import Warehouse, replace_rows, table_fingerprint
+from oneproxy.warehouse.errors import OneproxyError, UnknownDevice
+from oneproxy.warehouse.store import Warehouse, replace_rows, table_fingerprint
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CODE_PACKAGES = ("analytics", "ingest", "oneproxy", "search", "warehouse")
+CODE_PACKAGES = ("oneproxy", "oneproxy.analytics", "oneproxy.ingest", "oneproxy.search",
+                 "oneproxy.warehouse", "oneproxy.sql")
 SRCC_METHOD, SRCC_MIN_COMMON = "spearman", 30
 SEARCH_BUDGETS, SEARCH_SAMPLES, SEARCH_SEED = "q5:q95:20", 20, 0
 MIN_SEARCH_MEASURED = 2 * SEARCH_SAMPLES  # a target needs samples to draw and the rest to judge
@@ -98,14 +100,40 @@ def digest(*parts: Any) -> str:
 
 @cache
 def code_version() -> str:
-    """sha256 over the project's .py and .sql files (sorted paths, then bytes)."""
-    paths = sorted(p for pkg in CODE_PACKAGES for p in (PROJECT_ROOT / pkg).rglob("*.py"))
-    paths += sorted((PROJECT_ROOT / "sql").rglob("*.sql"))
+    """sha256 over the project's code: each module's syntax tree without docstrings, and the SQL.
+
+    Comments, docstrings and formatting do not change it, so editing prose re-runs no stage.
+    """
     h = hashlib.sha256()
-    for path in paths:
-        h.update(path.relative_to(PROJECT_ROOT).as_posix().encode() + b"\0")
-        h.update(path.read_bytes() + b"\0")
+    for name, path in code_files():
+        h.update(name.encode() + b"\0")
+        text = path.read_text(encoding="utf-8")
+        h.update((_code_of(text) if path.suffix == ".py" else text).encode() + b"\0")
     return h.hexdigest()[:16]
+
+
+def code_files() -> list[tuple[str, Path]]:
+    """(name relative to its room, path) of every .py and .sql file of the installed project."""
+    out = []
+    for room in CODE_PACKAGES:
+        spec = importlib.util.find_spec(room)
+        assert spec is not None and spec.submodule_search_locations, room
+        root = Path(next(iter(spec.submodule_search_locations)))
+        suffix = "*.sql" if room == "oneproxy.sql" else "*.py"
+        out += [(f"{room}/{p.relative_to(root).as_posix()}", p) for p in root.rglob(suffix)]
+    return sorted(out)
+
+
+def _code_of(text: str) -> str:
+    """A module's syntax tree with docstrings removed, as text."""
+    tree = ast.parse(text)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        first = body[0] if isinstance(body, list) and body else None
+        if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
+                and isinstance(first.value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
 
 
 class Inputs:

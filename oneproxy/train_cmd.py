@@ -14,24 +14,24 @@ import click
 import numpy as np
 import pyarrow as pa
 
-from analytics.evaluate import draw_samples, score_rows
-from analytics.predictors import InvalidPredictorInput
-from analytics.predictors.encodings import space_features
-from analytics.predictors.files import (
+from oneproxy.adapt_cmd import vertical
+from oneproxy.analytics.evaluate import draw_samples, score_rows
+from oneproxy.analytics.predictors import InvalidPredictorInput
+from oneproxy.analytics.predictors.encodings import space_features
+from oneproxy.analytics.predictors.files import (
     KINDS,
     Predictor,
     PredictorMeta,
     describe,
     save_predictor,
 )
-from analytics.predictors.kernel import KernelLatencyPredictor
-from analytics.predictors.linear import LinearLatencyPredictor
-from oneproxy.adapt_cmd import vertical
+from oneproxy.analytics.predictors.kernel import KernelLatencyPredictor
+from oneproxy.analytics.predictors.linear import LinearLatencyPredictor
 from oneproxy.lookups import check_space
 from oneproxy.options import space_option, warehouse_option
 from oneproxy.output import render
 from oneproxy.space_data import check_devices, latency_series, load_space
-from warehouse.store import Warehouse
+from oneproxy.warehouse.store import Warehouse
 
 ENCODINGS = ("onehot", "live_onehot", "kernel", "counts")
 # linear + onehot is the paper's NB201 predictor; on FBNet (whose latencies are sums of per-layer

@@ -3,8 +3,7 @@
 import re
 
 import numpy as np
-
-from warehouse.errors import OneproxyError
+from oneproxy.warehouse.errors import OneproxyError
 
 MAX_BUDGETS = 100_000
 EXAMPLES = (

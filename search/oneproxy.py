@@ -18,12 +18,17 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 import pyarrow as pa
-
-from analytics.adaptation import ProxyModels, select_proxy_models
-from analytics.predictors.encodings import SpaceFeatures
-from search.exhaustive import NO_FIT, BestPicks, best_under_budget, pareto_front, pareto_overlap
-from warehouse.errors import OneproxyError
-from warehouse.store import replace_rows
+from oneproxy.analytics.adaptation import ProxyModels, select_proxy_models
+from oneproxy.analytics.predictors.encodings import SpaceFeatures
+from oneproxy.search.exhaustive import (
+    NO_FIT,
+    BestPicks,
+    best_under_budget,
+    pareto_front,
+    pareto_overlap,
+)
+from oneproxy.warehouse.errors import OneproxyError
+from oneproxy.warehouse.store import replace_rows
 
 METHODS = ("exhaustive", "proxy", "adaproxy")
 

@@ -4,8 +4,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-
-from search.oneproxy import BadSearchInput
+from oneproxy.search.oneproxy import BadSearchInput
 
 _DPI = 100
 

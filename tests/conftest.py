@@ -8,10 +8,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from ingest.fetch import fetch
-from ingest.pipeline import LOADERS, commit_batches, load_sources
-from warehouse.store import Warehouse
+from oneproxy.ingest.fetch import fetch
+from oneproxy.ingest.pipeline import LOADERS, commit_batches, load_sources
+from oneproxy.warehouse.store import Warehouse
 
 
 @pytest.fixture(scope="session")

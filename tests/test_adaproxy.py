@@ -3,12 +3,11 @@
 import numpy as np
 import polars as pl
 import pytest
+from oneproxy.analytics.adaproxy import AdaProxy
+from oneproxy.analytics.predictors import InvalidPredictorInput, NotFittedError
+from oneproxy.analytics.predictors.linear import LinearLatencyPredictor
+from oneproxy.warehouse.spaces import nb201
 from scipy.stats import spearmanr
-
-from analytics.adaproxy import AdaProxy
-from analytics.predictors import InvalidPredictorInput, NotFittedError
-from analytics.predictors.linear import LinearLatencyPredictor
-from warehouse.spaces import nb201
 
 
 def target_problem(n: int, seed: int, noise: float = 0.3):

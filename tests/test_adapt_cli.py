@@ -6,9 +6,9 @@ import shutil
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from oneproxy.warehouse.store import Warehouse
 
 from oneproxy.cli import main as CLI
-from warehouse.store import Warehouse
 
 HELP_TARGETS = ["titan_rtx_256", "gold_6226", "fpga", "pixel2", "raspi4", "eyeriss"]
 

@@ -3,10 +3,8 @@
 import numpy as np
 import polars as pl
 import pytest
-from scipy.stats import spearmanr
-
-from analytics.adaproxy import fit_adaptation
-from analytics.adaptation import (
+from oneproxy.analytics.adaproxy import fit_adaptation
+from oneproxy.analytics.adaptation import (
     CANDIDATES,
     ENCODINGS,
     HIERARCHICAL,
@@ -17,9 +15,10 @@ from analytics.adaptation import (
     candidates,
     select_proxy,
 )
-from analytics.predictors import InvalidPredictorInput
-from analytics.predictors.encodings import space_features
-from warehouse.spaces import nb201
+from oneproxy.analytics.predictors import InvalidPredictorInput
+from oneproxy.analytics.predictors.encodings import space_features
+from oneproxy.warehouse.spaces import nb201
+from scipy.stats import spearmanr
 
 
 @pytest.fixture(scope="module")

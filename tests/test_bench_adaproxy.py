@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 import numpy as np
 import pytest
+from oneproxy.analytics.adaproxy import fit_adaptation
 
-from analytics.adaproxy import fit_adaptation
 from bench.adaproxy import (
     N_LAMBDAS,
     PaperProblem,

@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
-
-from search.budgets import MAX_BUDGETS, BadBudget, parse_budgets
-from warehouse.errors import OneproxyError
+from oneproxy.search.budgets import MAX_BUDGETS, BadBudget, parse_budgets
+from oneproxy.warehouse.errors import OneproxyError
 
 # Device 0 measures 0..100 ms, device 1 measures 10..20 ms with gaps, device 2 nothing.
 LATENCY = np.vstack([

@@ -1,6 +1,6 @@
 """The device registry: ids, platform classes, and devices named from Eagle file names."""
 
-from warehouse.devices import KNOWN_DEVICES, PLATFORM_CLASSES, eagle_device, known_device
+from oneproxy.warehouse.devices import KNOWN_DEVICES, PLATFORM_CLASSES, eagle_device, known_device
 
 
 def test_every_registered_device_has_a_known_platform_class_and_a_unique_id():

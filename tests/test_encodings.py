@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
-
-from analytics.predictors import InvalidPredictorInput
-from analytics.predictors.encodings import KERNEL_COLUMNS, ONEHOT_COLUMNS, space_features
-from warehouse.errors import UnknownSpace
-from warehouse.spaces import nb201
+from oneproxy.analytics.predictors import InvalidPredictorInput
+from oneproxy.analytics.predictors.encodings import KERNEL_COLUMNS, ONEHOT_COLUMNS, space_features
+from oneproxy.warehouse.errors import UnknownSpace
+from oneproxy.warehouse.spaces import nb201
 
 ALL_CONV3 = (
     "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"

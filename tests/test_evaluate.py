@@ -5,9 +5,7 @@ import dataclasses
 import numpy as np
 import polars as pl
 import pytest
-from scipy.stats import kendalltau, spearmanr
-
-from analytics.evaluate import (
+from oneproxy.analytics.evaluate import (
     ADAPTATION,
     PREDICTOR_EVAL,
     BadEvaluationInput,
@@ -18,9 +16,10 @@ from analytics.evaluate import (
     score,
     score_rows,
 )
-from analytics.predictors.encodings import space_features
-from analytics.protocols import Protocol
-from warehouse.spaces import nb201
+from oneproxy.analytics.predictors.encodings import space_features
+from oneproxy.analytics.protocols import Protocol
+from oneproxy.warehouse.spaces import nb201
+from scipy.stats import kendalltau, spearmanr
 
 
 def test_perfect_prediction():

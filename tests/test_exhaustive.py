@@ -3,8 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-from search.exhaustive import (
+from oneproxy.search.exhaustive import (
     NO_FIT,
     best_under_budget,
     budget_curve,

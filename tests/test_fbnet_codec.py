@@ -3,12 +3,11 @@
 import numpy as np
 import polars as pl
 import pytest
-
-from ingest.registry import file
-from ingest.safe_load import load_file
-from warehouse.errors import OneproxyError
-from warehouse.spaces import fbnet
-from warehouse.spaces.fbnet import (
+from oneproxy.ingest.registry import file
+from oneproxy.ingest.safe_load import load_file
+from oneproxy.warehouse.errors import OneproxyError
+from oneproxy.warehouse.spaces import fbnet
+from oneproxy.warehouse.spaces.fbnet import (
     KERNEL_FEATURES,
     OPS,
     BadArchKey,
@@ -28,7 +27,7 @@ from warehouse.spaces.fbnet import (
     params,
     parse_key,
 )
-from warehouse.spaces.fbnet_ops import (
+from oneproxy.warehouse.spaces.fbnet_ops import (
     OP_KEY_COLUMNS,
     POSITIONS,
     UnknownOpKey,

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import platformdirs
 import pytest
-
-from ingest import registry
-from ingest.errors import ChecksumMismatch, FetchError
-from ingest.fetch import cache_path, default_cache_dir, fetch, sha256_file
+from oneproxy.ingest import registry
+from oneproxy.ingest.errors import ChecksumMismatch, FetchError
+from oneproxy.ingest.fetch import cache_path, default_cache_dir, fetch, sha256_file
 
 SMALL = [
     registry.file("help", "data/fbnet/hardware_embedding_index.pt"),

@@ -3,9 +3,8 @@
 import matplotlib.image
 import numpy as np
 import pytest
-
-from analytics.heatmap import cell_inches, draw_heatmap, order_devices
-from analytics.srcc import InvalidSrccInput
+from oneproxy.analytics.heatmap import cell_inches, draw_heatmap, order_devices
+from oneproxy.analytics.srcc import InvalidSrccInput
 
 
 def two_clusters() -> tuple[np.ndarray, list[str], dict[str, str]]:

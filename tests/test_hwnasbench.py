@@ -9,12 +9,12 @@ import numpy as np
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from oneproxy.analytics.predictors.lookup import price
+from oneproxy.warehouse.catalog import query
+from oneproxy.warehouse.spaces import fbnet, fbnet_ops
 
-from analytics.predictors.lookup import price
 from oneproxy.cli import main
 from oneproxy.space_data import latency_series
-from warehouse.catalog import query
-from warehouse.spaces import fbnet, fbnet_ops
 
 pytestmark = pytest.mark.integration
 

@@ -8,12 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from ingest.errors import ChecksumMismatch, CorruptFile, InconsistentCopies, UnsafePickle
-from ingest.fetch import fetch
-from ingest.pipeline import commit_batches, load_sources
-from ingest.safe_load import load_file
-from warehouse.store import Warehouse
+from oneproxy.ingest.errors import ChecksumMismatch, CorruptFile, InconsistentCopies, UnsafePickle
+from oneproxy.ingest.fetch import fetch
+from oneproxy.ingest.pipeline import commit_batches, load_sources
+from oneproxy.ingest.safe_load import load_file
+from oneproxy.warehouse.store import Warehouse
 
 pytestmark = pytest.mark.integration
 

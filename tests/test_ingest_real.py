@@ -8,11 +8,10 @@ import shutil
 import numpy as np
 import pyarrow.compute as pc
 import pytest
-
-from ingest.pipeline import LOADERS, commit_batches, load_sources
-from warehouse.catalog import query
-from warehouse.spaces import nb201
-from warehouse.store import Warehouse
+from oneproxy.ingest.pipeline import LOADERS, commit_batches, load_sources
+from oneproxy.warehouse.catalog import query
+from oneproxy.warehouse.spaces import nb201
+from oneproxy.warehouse.store import Warehouse
 
 pytestmark = pytest.mark.integration
 

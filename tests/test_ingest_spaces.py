@@ -8,13 +8,13 @@ import numpy as np
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from oneproxy.analytics.predictors.lookup import price
+from oneproxy.ingest.registry import file
+from oneproxy.ingest.safe_load import load_file
+from oneproxy.warehouse.catalog import query
+from oneproxy.warehouse.spaces import fbnet, ofa_mbv3
 
-from analytics.predictors.lookup import price
-from ingest.registry import file
-from ingest.safe_load import load_file
 from oneproxy.cli import main
-from warehouse.catalog import query
-from warehouse.spaces import fbnet, ofa_mbv3
 
 pytestmark = pytest.mark.integration
 

@@ -7,10 +7,10 @@ import re
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from oneproxy.warehouse.catalog import query
+from oneproxy.warehouse.spaces import fbnet, nb201
 
 from oneproxy.cli import main
-from warehouse.catalog import query
-from warehouse.spaces import fbnet, nb201
 
 pytestmark = pytest.mark.integration
 

@@ -5,12 +5,11 @@ import json
 import lightgbm
 import numpy as np
 import pytest
+from oneproxy.analytics.predictors import InvalidPredictorInput, NotFittedError
+from oneproxy.analytics.predictors.encodings import space_features
+from oneproxy.analytics.predictors.kernel import KernelLatencyPredictor
+from oneproxy.warehouse.spaces import nb201
 from scipy.stats import spearmanr
-
-from analytics.predictors import InvalidPredictorInput, NotFittedError
-from analytics.predictors.encodings import space_features
-from analytics.predictors.kernel import KernelLatencyPredictor
-from warehouse.spaces import nb201
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,10 @@ import json
 
 import numpy as np
 import pytest
-
-from analytics.predictors import InvalidPredictorInput, NotFittedError
-from analytics.predictors.linear import LinearLatencyPredictor
-from warehouse.errors import OneproxyError
-from warehouse.spaces import nb201
+from oneproxy.analytics.predictors import InvalidPredictorInput, NotFittedError
+from oneproxy.analytics.predictors.linear import LinearLatencyPredictor
+from oneproxy.warehouse.errors import OneproxyError
+from oneproxy.warehouse.spaces import nb201
 
 
 def gaussian_problem(n: int = 50, d: int = 7, seed: int = 0):

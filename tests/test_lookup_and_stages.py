@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
+from oneproxy.analytics.predictors.lookup import MissingOp, price
 
-from analytics.predictors.lookup import MissingOp, price
 from oneproxy.search_cmd import SearchData
 from oneproxy.stages import MIN_SEARCH_MEASURED, searchable
 

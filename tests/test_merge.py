@@ -6,10 +6,9 @@ import math
 
 import pyarrow as pa
 import pytest
-
-from ingest.errors import InconsistentCopies
-from ingest.merge import merge_series
-from warehouse.schemas import LATENCY_RAW
+from oneproxy.ingest.errors import InconsistentCopies
+from oneproxy.ingest.merge import merge_series
+from oneproxy.warehouse.schemas import LATENCY_RAW
 
 
 def raw(rows: list[tuple[str, str, str, int, float | None]]) -> pa.Table:

@@ -9,10 +9,9 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pytest
-
-from warehouse.errors import OneproxyError
-from warehouse.spaces import nb201
-from warehouse.spaces.nb201 import (
+from oneproxy.warehouse.errors import OneproxyError
+from oneproxy.warehouse.spaces import nb201
+from oneproxy.warehouse.spaces.nb201 import (
     BadArchKey,
     UnknownDataset,
     all_op_tuples,

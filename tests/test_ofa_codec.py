@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pytest
-
-from ingest.registry import file
-from ingest.safe_load import load_file
-from warehouse.spaces import ofa_fpga, ofa_mbv3
-from warehouse.spaces.ofa_net import BadArchKey, make_divisible
+from oneproxy.ingest.registry import file
+from oneproxy.ingest.safe_load import load_file
+from oneproxy.warehouse.spaces import ofa_fpga, ofa_mbv3
+from oneproxy.warehouse.spaces.ofa_net import BadArchKey, make_divisible
 
 ARCH0 = {  # HELP's first OFA architecture
     "ks": [7, 5, 5, 5, 7, 7, 5, 7, 5, 7, 3, 7, 5, 3, 7, 3, 5, 3, 5, 3],

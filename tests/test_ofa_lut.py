@@ -8,15 +8,14 @@ import numpy as np
 import polars as pl
 import pytest
 import yaml
-
-from analytics.predictors.lookup import price
-from ingest import ofa_lut
-from ingest.errors import CorruptFile
-from ingest.registry import file
-from ingest.safe_load import load_file
-from warehouse.schemas import OP_LATENCY
-from warehouse.spaces import ofa_fpga, ofa_mbv3
-from warehouse.spaces.ofa_ops import (
+from oneproxy.analytics.predictors.lookup import price
+from oneproxy.ingest import ofa_lut
+from oneproxy.ingest.errors import CorruptFile
+from oneproxy.ingest.registry import file
+from oneproxy.ingest.safe_load import load_file
+from oneproxy.warehouse.schemas import OP_LATENCY
+from oneproxy.warehouse.spaces import ofa_fpga, ofa_mbv3
+from oneproxy.warehouse.spaces.ofa_ops import (
     OP_SCHEMA,
     BadOpKey,
     format_op_key,

@@ -7,11 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-from analytics.predictors import InvalidPredictorInput
-from analytics.predictors.encodings import SpaceFeatures, space_features
-from search.exhaustive import NO_FIT, best_under_budget
-from search.oneproxy import (
+from oneproxy.analytics.predictors import InvalidPredictorInput
+from oneproxy.analytics.predictors.encodings import SpaceFeatures, space_features
+from oneproxy.search.exhaustive import NO_FIT, best_under_budget
+from oneproxy.search.oneproxy import (
     SEARCH_RESULT,
     BadSearchInput,
     RunInfo,
@@ -24,9 +23,9 @@ from search.oneproxy import (
     search_result_table,
     summarize,
 )
-from search.plots import draw_pareto
-from warehouse.errors import OneproxyError
-from warehouse.spaces import nb201
+from oneproxy.search.plots import draw_pareto
+from oneproxy.warehouse.errors import OneproxyError
+from oneproxy.warehouse.spaces import nb201
 
 NAN = np.nan
 ACC = np.array([70.0, 80.0, 90.0, 60.0])

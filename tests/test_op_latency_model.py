@@ -9,21 +9,21 @@ import numpy as np
 import polars as pl
 import pytest
 from click.testing import CliRunner
-
-from analytics.op_holdout import BadHoldout, every_other, holdout_eval, sample_archs
-from analytics.predictors import InvalidPredictorInput, NotFittedError
-from analytics.predictors.kernel import KernelLatencyPredictor
-from analytics.predictors.op_latency_model import (
+from oneproxy.analytics.op_holdout import BadHoldout, every_other, holdout_eval, sample_archs
+from oneproxy.analytics.predictors import InvalidPredictorInput, NotFittedError
+from oneproxy.analytics.predictors.kernel import KernelLatencyPredictor
+from oneproxy.analytics.predictors.op_latency_model import (
     OP_FEATURES,
     OpLatencyModel,
     op_features,
     op_flops,
     with_op_columns,
 )
-from ingest import ofa_lut
+from oneproxy.ingest import ofa_lut
+from oneproxy.warehouse.spaces import ofa_fpga, ofa_mbv3
+from oneproxy.warehouse.spaces.ofa_ops import OP_SCHEMA, op_keys, parse_op_keys
+
 from oneproxy.cli import main as CLI
-from warehouse.spaces import ofa_fpga, ofa_mbv3
-from warehouse.spaces.ofa_ops import OP_SCHEMA, op_keys, parse_op_keys
 
 NOTE10_MBCONV = (
     "expanded_conv-input:112x112x24-output:56x56x32-expand:144-kernel:3-stride:2-idskip:0-se:0-hs:0"

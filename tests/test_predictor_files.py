@@ -10,10 +10,9 @@ from pathlib import Path
 import lightgbm
 import numpy as np
 import pytest
-
-from analytics.predictors import InvalidPredictorInput
-from analytics.predictors.encodings import space_features
-from analytics.predictors.files import (
+from oneproxy.analytics.predictors import InvalidPredictorInput
+from oneproxy.analytics.predictors.encodings import space_features
+from oneproxy.analytics.predictors.files import (
     PredictorFileError,
     arch_ids_fingerprint,
     describe,
@@ -21,10 +20,10 @@ from analytics.predictors.files import (
     predict_archs,
     save_predictor,
 )
-from analytics.predictors.kernel import KernelLatencyPredictor
-from analytics.predictors.linear import LinearLatencyPredictor
-from warehouse.errors import OneproxyError
-from warehouse.spaces import nb201
+from oneproxy.analytics.predictors.kernel import KernelLatencyPredictor
+from oneproxy.analytics.predictors.linear import LinearLatencyPredictor
+from oneproxy.warehouse.errors import OneproxyError
+from oneproxy.warehouse.spaces import nb201
 
 ARCH_IDS = np.random.default_rng(0).choice(nb201.N_ARCHS, 600, replace=False)
 KEYS = [nb201.format_arch(ops) for ops in nb201.all_op_tuples()[ARCH_IDS]]

@@ -3,8 +3,7 @@
 import json
 
 import pytest
-
-from analytics.protocols import (
+from oneproxy.analytics.protocols import (
     BUILTIN,
     InvalidProtocol,
     UnknownProtocol,

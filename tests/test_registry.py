@@ -5,10 +5,9 @@ import json
 import re
 
 import pytest
-
-from ingest import registry
-from ingest.fetch import GITHUB_RAW, sha256_file
-from warehouse.errors import OneproxyError
+from oneproxy.ingest import registry
+from oneproxy.ingest.fetch import GITHUB_RAW, sha256_file
+from oneproxy.warehouse.errors import OneproxyError
 
 EXPECTED_COUNTS = {
     "help": 73,

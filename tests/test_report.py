@@ -14,11 +14,11 @@ import polars as pl
 import pyarrow as pa
 import pytest
 from click.testing import CliRunner
+from oneproxy.analytics.report import HOW_TO, ReportTables, build_report
+from oneproxy.warehouse.store import Warehouse
 
-from analytics.report import HOW_TO, ReportTables, build_report
 from oneproxy.cli import main as CLI
 from oneproxy.report_cmd import search_summary, write_report
-from warehouse.store import Warehouse
 
 SECTIONS = {
     "coverage": "Coverage",

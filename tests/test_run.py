@@ -17,14 +17,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from oneproxy.analytics.protocols import BUILTIN
+from oneproxy.warehouse.schemas import LATENCY
+from oneproxy.warehouse.store import Warehouse
 
-from analytics.protocols import BUILTIN
 from oneproxy.batch import PAUSE_ENV
 from oneproxy.cli import main as CLI
 from oneproxy.runs import LOCK_FILE
 from oneproxy.stages import Inputs, RunSettings, downstream_stages, ingest_stage
-from warehouse.schemas import LATENCY
-from warehouse.store import Warehouse
 
 FAST = ["--seeds", "2", "--protocols", "oneproxy-nb201"]
 NB201_STAGES = {"srcc nb201", "evaluate oneproxy-nb201", "evaluate help-nb201", "search nb201"}

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from ingest.errors import CorruptFile, UnsafePickle
-from ingest.safe_load import load_bytes, load_file, load_pickle_bytes
+from oneproxy.ingest.errors import CorruptFile, UnsafePickle
+from oneproxy.ingest.safe_load import load_bytes, load_file, load_pickle_bytes
 
 
 class _Exploit:

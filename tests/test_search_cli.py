@@ -6,9 +6,9 @@ import shutil
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from oneproxy.warehouse.store import Warehouse
 
 from oneproxy.cli import main as CLI
-from warehouse.store import Warehouse
 
 # cifar100 optima computed once with a direct numpy argmax over the ingested data:
 # (device, budget ms) -> (arch_id, test accuracy %, latency ms)

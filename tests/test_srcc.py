@@ -8,10 +8,9 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from oneproxy.analytics.srcc import PAIR_SCHEMA, InvalidSrccInput, against, srcc_matrix, to_square
+from oneproxy.warehouse.errors import OneproxyError, UnknownDevice
 from scipy.stats import kendalltau, spearmanr
-
-from analytics.srcc import PAIR_SCHEMA, InvalidSrccInput, against, srcc_matrix, to_square
-from warehouse.errors import OneproxyError, UnknownDevice
 
 SQL = Path(__file__).resolve().parents[1] / "sql" / "srcc.sql"
 LONG_SCHEMA = {"device_id": pl.String, "arch_id": pl.Int64, "latency_ms": pl.Float64}

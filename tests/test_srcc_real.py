@@ -7,10 +7,10 @@ import json
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from oneproxy.analytics.srcc import srcc_matrix
+from oneproxy.warehouse.catalog import query
 
-from analytics.srcc import srcc_matrix
 from oneproxy.cli import main
-from warehouse.catalog import query
 
 pytestmark = pytest.mark.integration
 

@@ -6,12 +6,17 @@ import shutil
 
 import pyarrow as pa
 import pytest
-
-from warehouse import catalog
-from warehouse.catalog import build_catalog, check_read_only, connect, ensure_catalog, query
-from warehouse.errors import QueryRefused, WarehouseEmpty
-from warehouse.schemas import LATENCY
-from warehouse.store import Warehouse
+from oneproxy.warehouse import catalog
+from oneproxy.warehouse.catalog import (
+    build_catalog,
+    check_read_only,
+    connect,
+    ensure_catalog,
+    query,
+)
+from oneproxy.warehouse.errors import QueryRefused, WarehouseEmpty
+from oneproxy.warehouse.schemas import LATENCY
+from oneproxy.warehouse.store import Warehouse
 
 
 def latency(values: list[float]) -> pa.Table:

@@ -6,14 +6,14 @@ import pickle
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from oneproxy.analytics.evaluate import draw_samples
+from oneproxy.analytics.predictors.encodings import space_features
+from oneproxy.analytics.predictors.files import arch_ids_fingerprint, load_predictor, predict_archs
+from oneproxy.analytics.predictors.linear import LinearLatencyPredictor
+from oneproxy.warehouse.catalog import query
 
-from analytics.evaluate import draw_samples
-from analytics.predictors.encodings import space_features
-from analytics.predictors.files import arch_ids_fingerprint, load_predictor, predict_archs
-from analytics.predictors.linear import LinearLatencyPredictor
 from oneproxy.cli import main as CLI
 from oneproxy.space_data import load_space
-from warehouse.catalog import query
 
 
 def invoke(wh, *args: str):

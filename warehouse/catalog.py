@@ -6,16 +6,16 @@ import hashlib
 import os
 import re
 import tempfile
+from importlib import resources
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+from oneproxy.warehouse.errors import QueryRefused, WarehouseEmpty
+from oneproxy.warehouse.schemas import PARTITIONS
+from oneproxy.warehouse.store import Warehouse
 
-from warehouse.errors import QueryRefused, WarehouseEmpty
-from warehouse.schemas import PARTITIONS
-from warehouse.store import Warehouse
-
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SQL_DIR = Path(str(resources.files("oneproxy.sql")))  # package data, also when installed
 CATALOG = "catalog.duckdb"
 _REQUIRES = re.compile(r"^--\s*requires:\s*(.+)$", re.MULTILINE)
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}

@@ -10,8 +10,7 @@ import re
 from dataclasses import asdict, dataclass
 
 import pyarrow as pa
-
-from warehouse.schemas import DEVICES
+from oneproxy.warehouse.schemas import DEVICES
 
 PLATFORM_CLASSES = (
     "desktop_gpu", "desktop_cpu", "mobile_cpu", "mobile_gpu", "mobile_dsp",

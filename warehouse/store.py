@@ -24,9 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
-
-from warehouse.errors import WarehouseEmpty
-from warehouse.schemas import PARTITIONS, SORT_KEYS, TABLES
+from oneproxy.warehouse.errors import WarehouseEmpty
+from oneproxy.warehouse.schemas import PARTITIONS, SORT_KEYS, TABLES
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1

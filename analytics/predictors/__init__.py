@@ -2,8 +2,7 @@
 
 import numpy as np
 from numpy.typing import ArrayLike
-
-from warehouse.errors import OneproxyError
+from oneproxy.warehouse.errors import OneproxyError
 
 
 class InvalidPredictorInput(OneproxyError, ValueError):

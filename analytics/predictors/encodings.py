@@ -43,10 +43,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
-from analytics.predictors import InvalidPredictorInput
-from warehouse.errors import UnknownSpace
-from warehouse.spaces import fbnet, nb201, ofa_mbv3
+from oneproxy.analytics.predictors import InvalidPredictorInput
+from oneproxy.warehouse.errors import UnknownSpace
+from oneproxy.warehouse.spaces import fbnet, nb201, ofa_mbv3
 
 _LIVE_OPS = tuple(op for op in nb201.OPS if op != "none")
 _CONVS = tuple(nb201.OPS.index(op) for op in ("nor_conv_1x1", "nor_conv_3x3"))

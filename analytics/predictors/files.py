@@ -39,12 +39,11 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 from numpy.typing import ArrayLike
-
-from analytics.predictors import InvalidPredictorInput, check_document
-from analytics.predictors.encodings import space_features
-from analytics.predictors.kernel import KIND as KERNEL_KIND
-from analytics.predictors.kernel import METADATA_SUFFIX, KernelLatencyPredictor
-from analytics.predictors.linear import LinearLatencyPredictor
+from oneproxy.analytics.predictors import InvalidPredictorInput, check_document
+from oneproxy.analytics.predictors.encodings import space_features
+from oneproxy.analytics.predictors.kernel import KIND as KERNEL_KIND
+from oneproxy.analytics.predictors.kernel import METADATA_SUFFIX, KernelLatencyPredictor
+from oneproxy.analytics.predictors.linear import LinearLatencyPredictor
 
 Predictor = LinearLatencyPredictor | KernelLatencyPredictor
 KINDS: dict[str, type[Predictor]] = {

@@ -13,8 +13,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-
-from analytics.predictors import (
+from oneproxy.analytics.predictors import (
     InvalidPredictorInput,
     NotFittedError,
     as_matrix,

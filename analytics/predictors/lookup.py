@@ -7,8 +7,7 @@ are looked up, and the values are summed per architecture.
 
 import numpy as np
 import polars as pl
-
-from warehouse.errors import OneproxyError
+from oneproxy.warehouse.errors import OneproxyError
 
 
 class MissingOp(OneproxyError, KeyError):

@@ -33,12 +33,16 @@ from typing import Any
 import numpy as np
 import polars as pl
 from numpy.typing import ArrayLike
-
-from analytics.predictors import InvalidPredictorInput, NotFittedError, as_vector, check_document
-from analytics.predictors.files import library_versions
-from analytics.predictors.kernel import KernelLatencyPredictor
-from warehouse.spaces import ofa_ops
-from warehouse.spaces.ofa_net import make_divisible
+from oneproxy.analytics.predictors import (
+    InvalidPredictorInput,
+    NotFittedError,
+    as_vector,
+    check_document,
+)
+from oneproxy.analytics.predictors.files import library_versions
+from oneproxy.analytics.predictors.kernel import KernelLatencyPredictor
+from oneproxy.warehouse.spaces import ofa_ops
+from oneproxy.warehouse.spaces.ofa_net import make_divisible
 
 KIND = "op_latency_model"
 FORMAT_VERSION = 1
@@ -70,7 +74,7 @@ def _check_ops(ops: pl.DataFrame, name: str) -> None:
     if missing:
         raise InvalidPredictorInput(
             f"{name} lacks the column(s) {', '.join(missing)}: give op_latency rows or "
-            "warehouse.spaces.ofa_ops.parse_op_keys(keys)"
+            "oneproxy.warehouse.spaces.ofa_ops.parse_op_keys(keys)"
         )
     if ops.height == 0:
         raise InvalidPredictorInput(f"{name} has no rows: give at least one op")

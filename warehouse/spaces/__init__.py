@@ -3,9 +3,8 @@
 import math
 
 import pyarrow as pa
-
-from warehouse.schemas import SPACES
-from warehouse.spaces import nb201
+from oneproxy.warehouse.schemas import SPACES
+from oneproxy.warehouse.spaces import nb201
 
 SPACE_ROWS = {
     nb201.SPACE_ID: {

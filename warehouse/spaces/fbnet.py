@@ -31,9 +31,8 @@ from typing import NamedTuple
 import numpy as np
 import polars as pl
 import pyarrow as pa
-
-from warehouse.errors import OneproxyError
-from warehouse.spaces.hashed_ids import hashed_arch_ids
+from oneproxy.warehouse.errors import OneproxyError
+from oneproxy.warehouse.spaces.hashed_ids import hashed_arch_ids
 
 SPACE_ID = "fbnet"
 OPS: tuple[str, ...] = (

@@ -20,10 +20,9 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-
-from warehouse.errors import OneproxyError
-from warehouse.schemas import OP_LATENCY
-from warehouse.spaces import fbnet
+from oneproxy.warehouse.errors import OneproxyError
+from oneproxy.warehouse.schemas import OP_LATENCY
+from oneproxy.warehouse.spaces import fbnet
 
 # The key's labels in order, and the `op_latency` column each one fills.
 _SPATIAL = (("H", "input_h"), ("W", "input_w"), ("Cin", "input_c"), ("Cout", "output_c"))

@@ -11,8 +11,7 @@ import hashlib
 from collections.abc import Iterable
 
 import numpy as np
-
-from warehouse.errors import OneproxyError
+from oneproxy.warehouse.errors import OneproxyError
 
 
 class ArchIdCollision(OneproxyError, ValueError):

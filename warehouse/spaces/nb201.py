@@ -14,8 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
-
-from warehouse.errors import OneproxyError
+from oneproxy.warehouse.errors import OneproxyError
 
 SPACE_ID = "nb201"
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")

@@ -23,7 +23,7 @@ Op keys are in the ProxylessNAS dialect (``expand`` = ratio, no se / hs).
 Key form, ids and the functions below: see `warehouse.spaces.ofa_net`.
 """
 
-from warehouse.spaces.ofa_net import BadArchKey, ElasticNet, Stage
+from oneproxy.warehouse.spaces.ofa_net import BadArchKey, ElasticNet, Stage
 
 __all__ = ["BadArchKey", "NET", "SPACE_ID"]
 

@@ -24,7 +24,7 @@ this network). HELP uses the same supernet (``ofa_mbv3_d234_e346_k357_w1.2``), s
 FLOPs are those of `NET.flops`.
 """
 
-from warehouse.spaces.ofa_net import BadArchKey, ElasticNet, Stage
+from oneproxy.warehouse.spaces.ofa_net import BadArchKey, ElasticNet, Stage
 
 __all__ = ["BadArchKey", "NET", "SPACE_ID"]
 

@@ -33,10 +33,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import polars as pl
 import pyarrow as pa
-
-from warehouse.errors import OneproxyError
-from warehouse.spaces import ofa_ops
-from warehouse.spaces.hashed_ids import hashed_arch_ids
+from oneproxy.warehouse.errors import OneproxyError
+from oneproxy.warehouse.spaces import ofa_ops
+from oneproxy.warehouse.spaces.hashed_ids import hashed_arch_ids
 
 
 class BadArchKey(OneproxyError, ValueError):

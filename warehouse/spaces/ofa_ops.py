@@ -25,8 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
-
-from warehouse.errors import OneproxyError
+from oneproxy.warehouse.errors import OneproxyError
 
 OP_TYPES: tuple[str, ...] = ("Conv", "expanded_conv", "Conv_1", "AvgPool2D", "Conv_2", "Logits")
 MBCONV = "expanded_conv"

@@ -1,0 +1,1 @@
+"""Catalog SQL: view definitions here, parameterised queries in `queries/` (package data)."""
