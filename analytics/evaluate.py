@@ -29,6 +29,7 @@ from oneproxy.analytics.adaptation import ProxyModels, select_proxy_models
 from oneproxy.analytics.predictors.encodings import SpaceFeatures
 from oneproxy.analytics.protocols import Protocol
 from oneproxy.warehouse.errors import OneproxyError
+from oneproxy.warehouse.schemas import ADAPTATION, PREDICTOR_EVAL
 from scipy.stats import kendalltau, rankdata
 
 MAPE_FLOOR_SHARE = 0.01
@@ -39,72 +40,6 @@ SCORE_SCHEMA = {
     "mape_dropped": pl.Int64, "mape_reason": pl.String, "within10": pl.Float64,
     "n_eval": pl.Int64,
 }
-
-# Per seed: one adaptation of one target with n samples (warehouse table `predictor_eval`).
-PREDICTOR_EVAL = pa.schema([
-    ("protocol", pa.string()),
-    ("space_id", pa.string()),
-    ("strategy", pa.string()),
-    ("target", pa.string()),
-    ("n_samples", pa.int64()),
-    ("seed", pa.int64()),
-    ("proxy", pa.string()),
-    ("chosen_strategy", pa.string()),
-    ("encoding", pa.string()),
-    ("proxy_only", pa.bool_()),
-    ("loo_rmse_ms", pa.float64()),
-    ("n_reference", pa.int64()),
-    ("before_srcc", pa.float64()),
-    ("after_srcc", pa.float64()),
-    ("kendall", pa.float64()),
-    ("rmse_ms", pa.float64()),
-    ("mape_pct", pa.float64()),
-    ("mape_dropped", pa.int64()),
-    ("mape_reason", pa.string()),
-    ("within10", pa.float64()),
-    ("n_eval", pa.int64()),
-    ("computed_at", pa.string()),
-])
-# Per target × n: mean and std over seeds (warehouse table `adaptation`).
-ADAPTATION = pa.schema([
-    ("protocol", pa.string()),
-    ("space_id", pa.string()),
-    ("strategy", pa.string()),
-    ("target", pa.string()),
-    ("n_samples", pa.int64()),
-    ("seeds", pa.int64()),
-    ("proxy", pa.string()),
-    ("proxy_share", pa.float64()),
-    ("before_srcc_mean", pa.float64()),
-    ("before_srcc_std", pa.float64()),
-    ("after_srcc_mean", pa.float64()),
-    ("after_srcc_std", pa.float64()),
-    ("kendall_mean", pa.float64()),
-    ("rmse_ms_mean", pa.float64()),
-    ("mape_pct_mean", pa.float64()),
-    ("within10_mean", pa.float64()),
-    ("n_eval_mean", pa.float64()),
-    ("published_srcc", pa.float64()),
-    ("computed_at", pa.string()),
-])
-# AdaProxy predictions of every architecture of a space for one device (table `predictions`).
-PREDICTIONS = pa.schema([
-    ("space_id", pa.string()),
-    ("device_id", pa.string()),
-    ("arch_id", pa.int64()),
-    ("predicted_ms", pa.float64()),
-    ("proxy", pa.string()),
-    ("strategy", pa.string()),
-    ("encoding", pa.string()),
-    ("n_samples", pa.int64()),
-    ("seed", pa.int64()),
-    ("created", pa.string()),
-])
-PREDICTION_KEYS = ["space_id", "device_id"]
-# Keys under which a new run replaces stored rows (all seeds of a group at once, so that a
-# re-run with fewer seeds leaves no stale seeds behind).
-EVAL_KEYS = ["protocol", "strategy", "target", "n_samples"]
-
 
 class BadEvaluationInput(OneproxyError, ValueError):
     """Latency matrices, sample counts or devices an evaluation cannot use."""

@@ -25,19 +25,13 @@ from oneproxy.analytics.evaluate import score
 from oneproxy.analytics.predictors.lookup import price
 from oneproxy.analytics.predictors.op_latency_model import OpLatencyModel
 from oneproxy.warehouse.errors import OneproxyError
+from oneproxy.warehouse.schemas import LUT_EVAL
 from oneproxy.warehouse.spaces.ofa_net import ElasticNet
 
 METRIC = "latency_ms"
 
-HOLDOUT_SCHEMA: dict[str, pl.DataType] = {
-    "device_id": pl.String(), "space_id": pl.String(), "mode": pl.String(),
-    "resolution": pl.Int32(), "train_resolutions": pl.String(), "n_train_ops": pl.Int64(),
-    "n_ops": pl.Int64(), "op_rmse_ms": pl.Float64(), "op_mape_pct": pl.Float64(),
-    "op_within10": pl.Float64(), "op_srcc": pl.Float64(), "n_unseen_ops": pl.Int64(),
-    "unseen_mape_pct": pl.Float64(), "unseen_within10": pl.Float64(),
-    "n_archs": pl.Int64(), "arch_rmse_ms": pl.Float64(), "arch_mape_pct": pl.Float64(),
-    "arch_within10": pl.Float64(), "arch_srcc": pl.Float64(), "seed": pl.Int64(),
-}
+HOLDOUT_SCHEMA: dict[str, pl.DataType] = dict(
+    pl.from_arrow(LUT_EVAL.empty_table()).drop("computed_at").schema)
 """One row per held-out resolution."""
 
 

@@ -462,7 +462,6 @@ def _page(sections: list[Section], info: dict[str, Any]) -> str:
         f"<nav>{nav}</nav></header>",
         *parts,
         "</main>",
-        f"<script>{_CHECK_SCRIPT}</script>",
         "</body></html>",
     ])
 
@@ -596,21 +595,4 @@ figure img{max-width:100%;height:auto;display:block}
 figcaption{font-size:12.5px;color:#5b6472;margin-top:4px}
 .missing{background:#fff6e0;border-left:4px solid #e0a000;padding:8px 12px}
 code{background:#f1f3f6;padding:1px 4px;border-radius:3px;font-size:12.5px}
-"""
-
-# Counts images, broken images and tables without body rows into <body data-…> once loaded, so
-# that a headless browser's DOM dump tells whether the page rendered whole.
-_CHECK_SCRIPT = """
-window.addEventListener("load", function () {
-  var images = Array.prototype.slice.call(document.images);
-  var tables = Array.prototype.slice.call(document.querySelectorAll("table"));
-  var data = document.body.dataset;
-  data.images = images.length;
-  data.brokenImages = images.filter(function (i) {
-    return !i.complete || i.naturalWidth === 0; }).length;
-  data.tables = tables.length;
-  data.emptyTables = tables.filter(function (t) {
-    return !t.querySelector("tbody tr"); }).length;
-  data.checked = "true";
-});
 """

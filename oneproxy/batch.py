@@ -9,7 +9,6 @@ killed.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,9 +40,6 @@ from oneproxy.stages import (
 from oneproxy.warehouse.errors import OneproxyError
 from oneproxy.warehouse.store import Warehouse
 
-# Test hook: the stage of this name sleeps after computing its results, before publishing them,
-# so that a test can kill the process at that point.
-PAUSE_ENV = "ONEPROXY_TEST_PAUSE_IN_STAGE"
 UNCHANGED = "inputs unchanged"
 
 
@@ -157,9 +153,6 @@ class _Runner:
                 self._finish(stage, STAGE_SKIPPED, started_at, start, fingerprint,
                              f"not applicable: {exc}")
                 return
-            if os.environ.get(PAUSE_ENV) == stage.name:
-                self.display.note(f"{stage.name}: paused before its commit ({PAUSE_ENV})")
-                time.sleep(3600)
             self._finish(stage, STAGE_RAN, started_at, start, fingerprint, result.message,
                          result.tables)
         except Exception as exc:

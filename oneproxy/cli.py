@@ -1,32 +1,80 @@
-"""The `oneproxy` command line: parses options, calls the Python API, renders the result."""
+"""The `oneproxy` command line: parses options, calls the Python API, renders the result.
+
+Commands are imported when they run (or when their own --help is asked for), so that
+`oneproxy --help` and light commands do not pay for LightGBM, SciPy or matplotlib.
+"""
 
 from __future__ import annotations
 
+import importlib
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
-from oneproxy.adapt_cmd import adapt, predict
-from oneproxy.evaluate_cmd import evaluate
-from oneproxy.ingest_cmd import ingest
-from oneproxy.lookups import check_space
-from oneproxy.lut_cmd import lut_eval
-from oneproxy.options import output_options, warehouse_option
-from oneproxy.output import render
-from oneproxy.report_cmd import report
-from oneproxy.run_cmd import run, runs
-from oneproxy.search_cmd import search
-from oneproxy.srcc_cmd import srcc
-from oneproxy.train_cmd import train
-from oneproxy.warehouse.catalog import query, sql_text
 from oneproxy.warehouse.errors import OneproxyError
-from oneproxy.warehouse.store import Warehouse
+
+# name -> (module:attribute, the one-line help shown by `oneproxy --help`).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "sources": ("oneproxy.catalog_cmd:sources",
+                "List ingested sources with commit, license, files and row counts."),
+    "spaces": ("oneproxy.catalog_cmd:spaces",
+               "List search spaces with their size and how many devices cover them."),
+    "devices": ("oneproxy.catalog_cmd:devices",
+                "List devices with platform class, framework, precision and coverage."),
+    "sql": ("oneproxy.catalog_cmd:sql",
+            "Run a read-only SQL query over the warehouse catalog (DuckDB)."),
+    "ingest": ("oneproxy.ingest_cmd:ingest",
+               "Load data into the warehouse (sha256-verified, atomic, idempotent)."),
+    "srcc": ("oneproxy.srcc_cmd:srcc",
+             "Spearman (or Kendall) rank correlation of latency between every pair of devices."),
+    "search": ("oneproxy.search_cmd:search",
+               "Most accurate architecture per device under each latency budget."),
+    "adapt": ("oneproxy.adapt_cmd:adapt",
+              "Predict every architecture of a space on a target from a proxy and a few "
+              "measurements."),
+    "predict": ("oneproxy.adapt_cmd:predict",
+                "Latency of architectures on a device: stored AdaProxy predictions, else "
+                "measurements; or, with --model, a trained predictor file's predictions."),
+    "evaluate": ("oneproxy.evaluate_cmd:evaluate",
+                 "Run an AdaProxy evaluation protocol: adapt every target × n × seed and score "
+                 "it."),
+    "lut-eval": ("oneproxy.lut_cmd:lut_eval",
+                 "Score a kernel-level LightGBM (op configuration → latency) on held-out table "
+                 "resolutions."),
+    "train": ("oneproxy.train_cmd:train",
+              "Fit a latency predictor on a device's measured architectures and save it as a "
+              "file."),
+    "report": ("oneproxy.report_cmd:report",
+               "Write a self-contained HTML report (figures embedded, opens offline) and "
+               "summary.json."),
+    "run": ("oneproxy.run_cmd:run",
+            "The whole batch: ingest → SRCC per space → evaluation protocols → one-proxy search "
+            "→ report."),
+    "runs": ("oneproxy.run_cmd:runs",
+             "Past `oneproxy run`s: status, start, end, stages run / skipped / failed."),
+}
+
+
+def load_command(name: str) -> click.Command:
+    """The click command registered under `name`, imported now."""
+    module, attr = COMMANDS[name][0].split(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 class OneproxyGroup(click.Group):
-    """A group whose commands turn domain errors into one line and exit code 1."""
+    """Commands loaded on first use; domain errors become one line and exit code 1."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return load_command(cmd_name) if cmd_name in COMMANDS else None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -48,80 +96,6 @@ def main() -> None:
       oneproxy sql "SELECT device_id, count(*) FROM latency GROUP BY 1"
     """
 
-
-@main.command()
-@output_options
-@warehouse_option
-def sources(wh: Warehouse, fmt: str, output: Path | None) -> None:
-    """List ingested sources with commit, license, files and row counts.
-
-    \b
-    Example:
-      oneproxy sources --format json
-    """
-    render(query(wh, sql_text("queries/sources.sql")), fmt, output, title="sources")
-
-
-@main.command()
-@output_options
-@warehouse_option
-def spaces(wh: Warehouse, fmt: str, output: Path | None) -> None:
-    """List search spaces with their size and how many devices cover them.
-
-    \b
-    Example:
-      oneproxy spaces
-    """
-    render(query(wh, sql_text("queries/spaces.sql")), fmt, output, title="spaces")
-
-
-@main.command()
-@click.option("--space", default=None, help="Only devices measured on this space (e.g. nb201).")
-@output_options
-@warehouse_option
-def devices(wh: Warehouse, space: str | None, fmt: str, output: Path | None) -> None:
-    """List devices with platform class, framework, precision and coverage.
-
-    \b
-    Examples:
-      oneproxy devices
-      oneproxy devices --space nb201 --format csv
-    """
-    if space is not None:
-        check_space(wh, space)
-    render(query(wh, sql_text("queries/devices.sql"), [space]), fmt, output, title="devices")
-
-
-@main.command()
-@click.argument("query_text", metavar="QUERY")
-@output_options
-@warehouse_option
-def sql(wh: Warehouse, query_text: str, fmt: str, output: Path | None) -> None:
-    """Run a read-only SQL query over the warehouse catalog (DuckDB).
-
-    Views: latency, latency_raw, latency_detail, coverage, devices, architectures,
-    accuracy, sources, series_provenance, spaces.
-
-    \b
-    Examples:
-      oneproxy sql "SELECT latency_ms FROM latency WHERE device_id = 'pixel3' AND arch_id = 0"
-      oneproxy sql "SELECT * FROM coverage" --format csv -o coverage.csv
-    """
-    table = query(wh, query_text, guard=True)
-    render(table, fmt, output)
-
-
-main.add_command(ingest)
-main.add_command(srcc)
-main.add_command(search)
-main.add_command(adapt)
-main.add_command(evaluate)
-main.add_command(lut_eval)
-main.add_command(predict)
-main.add_command(train)
-main.add_command(report)
-main.add_command(run)
-main.add_command(runs)
 
 if __name__ == "__main__":
     sys.exit(main())

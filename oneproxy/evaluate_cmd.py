@@ -1,87 +1,21 @@
-"""`oneproxy evaluate`: run an AdaProxy evaluation protocol over the warehouse and store it."""
+"""`oneproxy evaluate`: parse the options, call `oneproxy.api.evaluate`, render the table."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
-import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from oneproxy.analytics.evaluate import EVAL_KEYS, Evaluation, ProtocolData, run_protocol
-from oneproxy.analytics.predictors.encodings import space_features
-from oneproxy.analytics.protocols import Protocol, get_protocol, with_overrides
+from oneproxy.analytics.evaluate import Evaluation
+from oneproxy.analytics.protocols import STRATEGY_CHOICES, Protocol, get_protocol, with_overrides
+from oneproxy.api import evaluate as api
+from oneproxy.api.evaluate import EVAL_TABLE, SUMMARY_TABLE
 from oneproxy.options import int_list, output_options, save_option, warehouse_option
 from oneproxy.output import render
-from oneproxy.progress import progress_bar
-from oneproxy.space_data import (
-    STRATEGY_CHOICES,
-    NoLatency,
-    check_devices,
-    latency_series,
-    load_space,
-)
-from oneproxy.warehouse.catalog import query, sql_text
-from oneproxy.warehouse.store import Warehouse, replace_rows
-
-EVAL_TABLE, SUMMARY_TABLE = "predictor_eval", "adaptation"
-
-
-def load_protocol_data(wh: Warehouse, protocol: Protocol) -> ProtocolData:
-    """The arrays a protocol run needs; unknown devices and missing data are one-line errors."""
-    dataset, series = latency_series(wh, protocol.space, protocol.dataset)
-    check_devices(series, list(protocol.targets), protocol.space, "target")
-    check_devices(series, list(protocol.proxies), protocol.space, "proxy")
-    devices = list(dict.fromkeys([*protocol.targets, *protocol.proxies]))
-    data = load_space(wh, protocol.space, dataset, devices)
-    keep = data.has_row.all(axis=0) if protocol.common_archs else np.ones(data.arch_ids.size, bool)
-    arch_ids = data.arch_ids[keep]
-    reference = np.zeros(0, dtype=np.int64)
-    if protocol.reference:
-        reference = _reference_columns(wh, protocol, arch_ids)
-    keys = [k for k, kept in zip(data.arch_keys, keep, strict=True) if kept]
-    return ProtocolData(devices, data.latency[:, keep], space_features(protocol.space, keys),
-                        reference)
-
-
-def _reference_columns(wh: Warehouse, protocol: Protocol, arch_ids: np.ndarray) -> np.ndarray:
-    ids = (query(wh, sql_text("queries/adapt_reference.sql"), [protocol.space])
-           .column("arch_id").to_numpy() if wh.has("reference_archs") else np.zeros(0, np.int64))
-    if ids.size == 0:
-        raise NoLatency(f"protocol {protocol.name} counts reference architectures, but the "
-                        f"warehouse has none for space {protocol.space}: ingest `help` first")
-    ids = ids[np.isin(ids, arch_ids)]
-    return np.searchsorted(arch_ids, ids)
-
-
-def evaluate_protocol(wh: Warehouse, protocol: Protocol, progress: bool = True) -> Evaluation:
-    """Load the protocol's data and run it, with a progress bar on stderr."""
-    data = load_protocol_data(wh, protocol)
-    total = len(protocol.targets) * len(protocol.samples)
-    with progress_bar(enabled=progress) as bar:
-        task = bar.add_task(protocol.name, total=total)
-        done = iter(range(total))
-
-        def step(label: str) -> None:
-            bar.update(task, description=label, completed=next(done))
-
-        result = run_protocol(protocol, data, step)
-        bar.update(task, completed=total)
-    return result
-
-
-def evaluation_tables(wh: Warehouse, result: Evaluation) -> dict[str, pa.Table]:
-    """The per-seed and summary tables with earlier rows of the same groups replaced."""
-    return {
-        EVAL_TABLE: replace_rows(wh.read_or_none(EVAL_TABLE), result.long, EVAL_KEYS),
-        SUMMARY_TABLE: replace_rows(wh.read_or_none(SUMMARY_TABLE), result.summary, EVAL_KEYS),
-    }
-
-
-def save_evaluation(wh: Warehouse, result: Evaluation) -> None:
-    """Store per-seed and summary rows, replacing earlier rows of the same groups."""
-    wh.commit(evaluation_tables(wh, result))
+from oneproxy.progress import progress_callback
+from oneproxy.warehouse.store import Warehouse
 
 
 def paper_table(result: Evaluation, protocol: Protocol) -> pa.Table:
@@ -158,9 +92,10 @@ def evaluate(wh: Warehouse, protocol_spec: str, samples_spec: str | None, seeds:
     """
     protocol = with_overrides(get_protocol(protocol_spec), int_list(samples_spec, "--samples"),
                               seeds, strategy)
-    result = evaluate_protocol(wh, protocol)
+    with progress_callback() as on_progress:
+        result = api.evaluate(wh, protocol, on_progress)
     if save:
-        save_evaluation(wh, result)
+        api.save_evaluation(wh, result)
     if fmt == "table":
         title = (f"{protocol.name}: SRCC on {protocol.space}, strategy {protocol.strategy}, "
                  f"{protocol.seeds} seeds")

@@ -1,18 +1,14 @@
-"""`oneproxy ingest`: pinned upstream sources, HW-NAS-Bench's pickle, and users' own tables."""
+"""`oneproxy ingest`: parse the options, call `oneproxy.api.ingest`, print what was written."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import click
 
-from oneproxy import settings
-from oneproxy.ingest import hwnasbench, user_table
-from oneproxy.ingest.batch import Resolver
-from oneproxy.ingest.fetch import fetch
-from oneproxy.ingest.pipeline import LOADERS, IngestResult, commit_batches, load_sources
+from oneproxy.api import ingest as api
+from oneproxy.ingest.pipeline import LOADERS, IngestResult
 from oneproxy.ingest.user_table import (
     ARCH_COLUMNS,
     DEFAULT_DATASET,
@@ -22,39 +18,11 @@ from oneproxy.ingest.user_table import (
     user_device,
 )
 from oneproxy.options import fetch_options, warehouse_option
-from oneproxy.progress import progress_bar
+from oneproxy.progress import progress_callback
 from oneproxy.warehouse.devices import PLATFORM_CLASSES, known_device
 from oneproxy.warehouse.store import Warehouse
 
 DEVICE_ID = re.compile(r"[a-z0-9][a-z0-9_]*")
-
-
-def resolver(mirror: Path | None, cache: Path | None) -> Resolver:
-    """Mirror → cache → HTTPS resolution of registry files, with the settings' defaults."""
-    mirror_dir = settings.mirror_dir(mirror)
-    cache_dir = settings.cache_dir(cache)
-
-    def resolve(f: Any) -> Path:
-        return fetch(f, mirror=mirror_dir, cache=cache_dir)
-
-    return resolve
-
-
-def run_ingest(wh: Warehouse, source_ids: list[str], mirror: Path | None, cache: Path | None,
-               eagle_dir: Path | None = None) -> IngestResult:
-    """Load the sources with a progress bar, then commit them in one atomic swap."""
-    resolve = resolver(mirror, cache)
-    with progress_bar() as progress:
-        task = progress.add_task("ingest", total=len(source_ids) + 1)
-
-        def step(name: str) -> None:
-            progress.update(task, description=f"ingest {name}", completed=source_ids.index(name))
-
-        batches = load_sources(source_ids, resolve, eagle_dir, step)
-        progress.update(task, description="ingest: merge and commit", completed=len(source_ids))
-        result = commit_batches(wh, batches, resolve)
-        progress.update(task, completed=len(source_ids) + 1)
-    return result
 
 
 def print_ingest(result: IngestResult, wh: Warehouse) -> None:
@@ -113,8 +81,10 @@ def ingest_sources(wh: Warehouse, sources: tuple[str, ...], all_sources: bool,
         raise click.UsageError("name SOURCES or give --all, not both or neither")
     if eagle_dir is not None and "eagle" not in sources:
         raise click.UsageError("--path goes with the `eagle` source")
-    source_ids = sorted(LOADERS) if all_sources else list(dict.fromkeys(sources))
-    print_ingest(run_ingest(wh, source_ids, mirror, cache, eagle_dir), wh)
+    with progress_callback() as on_progress:
+        result = api.ingest(wh, None if all_sources else list(sources), mirror=mirror,
+                            cache=cache, eagle_dir=eagle_dir, on_progress=on_progress)
+    print_ingest(result, wh)
 
 
 
@@ -136,7 +106,7 @@ def ingest_hwnasbench(wh: Warehouse, path: Path, mirror: Path | None,
     Example:
       oneproxy ingest hwnasbench --path ~/Downloads/HW-NAS-Bench-v1_0.pickle
     """
-    print_ingest(commit_batches(wh, [hwnasbench.load(path)], resolver(mirror, cache)), wh)
+    print_ingest(api.ingest_hwnasbench(wh, path, mirror=mirror, cache=cache), wh)
 
 
 @ingest.command("table")
@@ -194,5 +164,4 @@ def ingest_table(wh: Warehouse, file: Path, space: str, device_id: str, dataset:
         framework=framework, precision=precision, batch_size=batch_size, notes=notes)
     spec = TableSpec(file, space, device, dataset or DEFAULT_DATASET[space], unit, arch_column,
                      latency_column)
-    resolve = resolver(mirror, cache)
-    print_ingest(commit_batches(wh, [user_table.load(spec, resolve)], resolve), wh)
+    print_ingest(api.ingest_table(wh, spec, mirror=mirror, cache=cache), wh)

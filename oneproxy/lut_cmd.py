@@ -1,49 +1,16 @@
-"""`oneproxy lut-eval`: an operator-level latency model scored on held-out table resolutions."""
+"""`oneproxy lut-eval`: parse the options, call `oneproxy.api.lut`, render the scores."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-import polars as pl
-import pyarrow as pa
 
-from oneproxy.analytics.op_holdout import HOLDOUT_SCHEMA, every_other, holdout_eval, leave_one_out
-from oneproxy.analytics.predictors.op_latency_model import OpLatencyModel
-from oneproxy.options import int_list, output_options, save_option, warehouse_option
+from oneproxy.api import lut as api
+from oneproxy.api.lut import RESULT_TABLE
+from oneproxy.options import int_list, now, output_options, save_option, warehouse_option
 from oneproxy.output import render
-from oneproxy.warehouse.catalog import query, sql_text
-from oneproxy.warehouse.errors import UnknownDevice
-from oneproxy.warehouse.spaces import ofa_fpga, ofa_mbv3
-from oneproxy.warehouse.spaces.ofa_net import ElasticNet
-from oneproxy.warehouse.store import Warehouse, replace_rows
-
-RESULT_TABLE = "lut_eval"
-# One row per device × mode × training resolutions × held-out resolution × seed.
-LUT_EVAL = pa.schema([
-    *pl.DataFrame(schema=HOLDOUT_SCHEMA).to_arrow().schema,
-    ("computed_at", pa.string()),
-])
-LUT_EVAL_KEY = ["device_id", "mode", "train_resolutions", "resolution", "seed"]
-NETS: dict[str, ElasticNet] = {ofa_mbv3.SPACE_ID: ofa_mbv3.NET, ofa_fpga.SPACE_ID: ofa_fpga.NET}
-
-
-def load_lut(wh: Warehouse, device: str) -> pl.DataFrame:
-    """The `op_latency` rows (latency_ms) of one device; an unknown device names the known ones."""
-    known = (query(wh, sql_text("queries/lut_devices.sql")).column("device_id").to_pylist()
-             if wh.has("op_latency") else [])
-    if device not in known:
-        have = ", ".join(known) or "none (ingest ofa_note10 or ofa_zcu first)"
-        raise UnknownDevice(f"device '{device}' has no operator lookup table: devices with one: "
-                            f"{have}")
-    return pl.from_arrow(query(wh, sql_text("queries/lut_op_latency.sql"), [device]))
-
-
-def result_table(rows: pl.DataFrame) -> pa.Table:
-    """The `lut_eval` warehouse rows of one run."""
-    stamp = datetime.now(UTC).replace(microsecond=0).isoformat()
-    return rows.with_columns(computed_at=pl.lit(stamp)).to_arrow().cast(LUT_EVAL)
+from oneproxy.warehouse.store import Warehouse
 
 
 @click.command("lut-eval")
@@ -84,19 +51,12 @@ def lut_eval(wh: Warehouse, device: str, holdout_spec: str | None, loo: bool, n_
     holdout = int_list(holdout_spec, "--holdout")
     if loo and holdout is not None:
         raise click.UsageError("--loo holds out each resolution in turn: drop --holdout")
-    table = load_lut(wh, device)
-    net = NETS[table["space_id"][0]]
-    if loo:
-        rows = leave_one_out(table, net, n_archs, seed)
-    else:
-        chosen = every_other(table["resolution"].unique()) if holdout is None else holdout
-        rows = holdout_eval(table, chosen, net, n_archs, seed)
+    rows = api.lut_eval(wh, device, None if holdout is None else list(holdout), loo, n_archs,
+                        seed)
     if save:
-        wh.commit({RESULT_TABLE: replace_rows(wh.read_or_none(RESULT_TABLE), result_table(rows),
-                                              LUT_EVAL_KEY)})
+        api.save_lut_eval(wh, rows, now())
     if save_model is not None:
-        model = OpLatencyModel().fit(table, table["mean"].to_numpy(), space=net.space_id,
-                                     device=device)
+        model = api.fit_lut_model(wh, device)
         model.save(save_model)
         click.echo(f"model of {device} trained on {model.training_rows_} ops written to "
                    f"{save_model}", err=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +69,13 @@ def int_list(value: str | None, option: str) -> tuple[int, ...] | None:
     if not numbers:
         raise click.BadParameter("give at least one number", param_hint=option)
     return numbers
+
+
+def names(spec: str) -> list[str]:
+    """The comma-separated names of an option (e.g. --devices pixel3,fpga), repeats dropped."""
+    return list(dict.fromkeys(n.strip() for n in spec.split(",") if n.strip()))
+
+
+def now() -> str:
+    """The current UTC time to the second, as stored in the result tables' timestamp columns."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()

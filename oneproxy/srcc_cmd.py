@@ -1,73 +1,22 @@
-"""`oneproxy srcc`: latency monotonicity (rank correlation) between every pair of devices."""
+"""`oneproxy srcc`: parse the options, call `oneproxy.api.srcc`, render the pairs."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-import polars as pl
-import pyarrow as pa
 
 from oneproxy.analytics.heatmap import draw_heatmap
-from oneproxy.analytics.srcc import against, srcc_matrix, to_square
-from oneproxy.lookups import check_space
-from oneproxy.options import output_options, save_option, space_option, warehouse_option
+from oneproxy.analytics.srcc import against
+from oneproxy.api import srcc as api
+from oneproxy.api.srcc import TABLE as RESULT_TABLE
+from oneproxy.options import names, now, output_options, save_option, space_option, warehouse_option
 from oneproxy.output import render
-from oneproxy.warehouse.catalog import query, sql_text
-from oneproxy.warehouse.errors import OneproxyError, UnknownDevice
-from oneproxy.warehouse.schemas import SRCC
-from oneproxy.warehouse.store import Warehouse, replace_rows
-
-RESULT_TABLE = "srcc"
-PAIR_KEY = ["space_id", "dataset", "method", "device_a", "device_b"]
+from oneproxy.warehouse.store import Warehouse
 
 
 def _names(spec: str | None) -> list[str] | None:
-    return None if spec is None else [n.strip() for n in spec.split(",") if n.strip()]
-
-
-def load_latency(wh: Warehouse, space: str, dataset: str | None, devices: list[str] | None,
-                 platforms: list[str] | None) -> tuple[str, pl.DataFrame]:
-    """The dataset and long latency table (device_id, arch_id, latency_ms) an SRCC run reads."""
-    check_space(wh, space)
-    rows = pl.from_arrow(query(wh, sql_text("queries/srcc_latency.sql"),
-                               [space, dataset, devices, platforms]))
-    if devices is not None:
-        missing = sorted(set(devices) - set(rows["device_id"].unique().to_list()))
-        if missing:
-            raise UnknownDevice(
-                f"unknown device '{missing[0]}' in space '{space}'"
-                f"{f' and dataset {dataset!r}' if dataset else ''}: see `oneproxy devices "
-                f"--space {space}`"
-            )
-    datasets = sorted(rows["dataset"].unique().to_list())
-    if not datasets:
-        raise OneproxyError(
-            f"no latency rows in space '{space}' for these filters: see `oneproxy devices`"
-        )
-    if len(datasets) > 1:
-        raise OneproxyError(
-            f"space '{space}' has latency on several datasets: pass --dataset, one of "
-            f"{', '.join(datasets)}"
-        )
-    return datasets[0], rows.drop("dataset")
-
-
-def result_table(pairs: pl.DataFrame, space: str, dataset: str, fingerprint: str) -> pa.Table:
-    """The `srcc` warehouse rows of one run."""
-    stamp = datetime.now(UTC).replace(microsecond=0).isoformat()
-    return pairs.select(
-        pl.lit(space).alias("space_id"), pl.lit(dataset).alias("dataset"), pl.all(),
-        pl.lit(stamp).alias("computed_at"), pl.lit(fingerprint).alias("input_fingerprint"),
-    ).select(SRCC.names).to_arrow().cast(SRCC)
-
-
-def _fingerprint(wh: Warehouse, params: dict) -> str:
-    text = json.dumps({"latency": wh.manifest().get("latency"), **params}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return None if spec is None else names(spec)
 
 
 @click.command()
@@ -115,25 +64,17 @@ def srcc(wh: Warehouse, space: str, dataset: str | None, device_spec: str | None
     """
     if ci is not None and method != "spearman":
         raise click.UsageError("--ci is computed for --method spearman only")
-    dataset, latency = load_latency(wh, space, dataset, _names(device_spec),
-                                    _names(platform_spec))
-    pairs = srcc_matrix(latency, method=method, min_common=min_common, ci=ci,
-                        n_bootstrap=bootstrap, seed=seed)
+    result = api.srcc(wh, space, dataset=dataset, devices=_names(device_spec),
+                      platforms=_names(platform_spec), method=method, min_common=min_common,
+                      ci=ci, bootstrap=bootstrap, seed=seed)
     if save:
-        params = {"space": space, "dataset": dataset, "method": method, "min_common": min_common,
-                  "ci": ci, "bootstrap": bootstrap, "seed": seed}
-        table = result_table(pairs, space, dataset, _fingerprint(wh, params))
-        wh.commit({RESULT_TABLE: replace_rows(wh.read_or_none(RESULT_TABLE), table, PAIR_KEY)})
+        api.save_srcc(wh, result, now())
     if heatmap is not None:
-        square, devices = to_square(pairs, sorted(latency["device_id"].unique().to_list()))
-        rows = query(wh, sql_text("queries/device_platforms.sql"))
-        platform = dict(zip(rows["device_id"].to_pylist(), rows["platform_class"].to_pylist(),
-                            strict=True))
+        square, devices, platform = api.srcc_square(wh, result)
         draw_heatmap(square, devices, platform, heatmap,
-                     f"{space} {dataset}: latency {method} rank correlation")
+                     f"{space} {result.dataset}: latency {method} rank correlation")
         click.echo(f"heatmap of {len(devices)} devices written to {heatmap}", err=True)
-    if device is not None:
-        shown = against(pairs, device, top)
-    else:
-        shown = pairs.sort("value", descending=True, nulls_last=True)
-    render(shown.to_arrow(), fmt, output, title=f"{method} {space} {dataset}")
+    pairs = result.pairs
+    shown = (against(pairs, device, top) if device is not None
+             else pairs.sort("value", descending=True, nulls_last=True))
+    render(shown.to_arrow(), fmt, output, title=f"{method} {space} {result.dataset}")

@@ -16,6 +16,7 @@ import importlib.util
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -26,20 +27,22 @@ import pyarrow as pa
 
 from oneproxy.analytics.evaluate import run_protocol
 from oneproxy.analytics.protocols import Protocol
-from oneproxy.analytics.srcc import srcc_matrix
-from oneproxy.evaluate_cmd import evaluation_tables, load_protocol_data
+from oneproxy.api.errors import NoLatency
+from oneproxy.api.evaluate import evaluation_tables, load_protocol_data
+from oneproxy.api.ingest import resolver
+from oneproxy.api.report import REPORT_HTML, write_report
+from oneproxy.api.search import RESULT_TABLE as SEARCH_TABLE
+from oneproxy.api.search import SearchData, load_search_data, run_search
+from oneproxy.api.srcc import TABLE as SRCC_TABLE
+from oneproxy.api.srcc import srcc, srcc_update
 from oneproxy.ingest.pipeline import LOADERS, commit_batches, load_sources
 from oneproxy.ingest.registry import source
-from oneproxy.ingest_cmd import resolver
-from oneproxy.report_cmd import REPORT_HTML, write_report
-from oneproxy.search.oneproxy import merge_results, summarize
-from oneproxy.search_cmd import RESULT_TABLE as SEARCH_TABLE
-from oneproxy.search_cmd import SearchData, load_search_data, run_search
-from oneproxy.space_data import NoLatency
-from oneproxy.srcc_cmd import RESULT_TABLE as SRCC_TABLE
-from oneproxy.srcc_cmd import load_latency, result_table
+from oneproxy.search.budgets import parse_budget_spec
+from oneproxy.search.oneproxy import summarize
+from oneproxy.search.proxy_choice import NoProxy, one_proxy
 from oneproxy.warehouse.errors import OneproxyError, UnknownDevice
-from oneproxy.warehouse.store import Warehouse, replace_rows, table_fingerprint
+from oneproxy.warehouse.store import Warehouse, table_fingerprint
+from oneproxy.warehouse.tables import updated
 
 CODE_PACKAGES = ("oneproxy", "oneproxy.analytics", "oneproxy.ingest", "oneproxy.search",
                  "oneproxy.warehouse", "oneproxy.sql")
@@ -210,19 +213,17 @@ def srcc_stage(wh: Warehouse, inputs: Inputs, space: str) -> Stage:
         datasets = inputs.values("latency", space, "dataset")
         if not datasets:
             raise NotApplicable(f"space {space} has no latency in the warehouse")
-        fp = fingerprint()
-        parts: list[pa.Table] = []
+        results = []
         for i, dataset in enumerate(datasets):
             step(f"srcc {space} {dataset}", i, len(datasets))
-            dataset, latency = load_latency(wh, space, dataset, None, None)
-            pairs = srcc_matrix(latency, method=SRCC_METHOD, min_common=SRCC_MIN_COMMON)
-            parts.append(result_table(pairs, space, dataset, fp))
-        new = pa.concat_tables(parts)
-        values = pl.from_arrow(new)["value"].drop_nulls()
+            results.append(srcc(wh, space, dataset=dataset, method=SRCC_METHOD,
+                                min_common=SRCC_MIN_COMMON))
+        values = pl.concat([r.pairs for r in results])["value"].drop_nulls()
         median = f"{values.median():.3f}" if values.len() else "n/a"
+        pairs = sum(r.pairs.height for r in results)
         return StageResult(
-            f"{new.num_rows:,} device pairs on {', '.join(datasets)}, median SRCC {median}",
-            {SRCC_TABLE: replace_rows(wh.read_or_none(SRCC_TABLE), new, ["space_id", "method"])},
+            f"{pairs:,} device pairs on {', '.join(datasets)}, median SRCC {median}",
+            {SRCC_TABLE: srcc_update(wh, results, datetime.now(UTC).isoformat(timespec="seconds"))},
         )
 
     return Stage(f"srcc {space}", fingerprint, run)
@@ -257,18 +258,15 @@ def evaluate_stage(wh: Warehouse, inputs: Inputs, protocol: Protocol) -> Stage:
     return Stage(f"evaluate {protocol.name}", fingerprint, run)
 
 
-def one_proxy(srcc: pl.DataFrame, data: SearchData) -> tuple[str, float]:
-    """The device that measured every architecture with the highest mean SRCC to the others."""
+def proxy_of(srcc_rows: pl.DataFrame, data: SearchData) -> tuple[str, float]:
+    """`search.proxy_choice.one_proxy` among the targets that measured every architecture."""
     full = [d for d, row in zip(data.targets, data.true, strict=True) if np.isfinite(row).all()]
-    pairs = srcc.filter(pl.col("value").is_not_null())
-    both = pl.concat([pairs.select(device="device_a", value="value"),
-                      pairs.select(device="device_b", value="value")])
-    ranked = (both.filter(pl.col("device").is_in(full)).group_by("device")
-              .agg(pl.col("value").mean()).sort(["value", "device"], descending=[True, False]))
-    if ranked.is_empty():
+    try:
+        return one_proxy(srcc_rows, full)
+    except NoProxy:
         raise NotApplicable(f"no device with SRCC rows measured all {data.arch_ids.size:,} "
-                            "architectures with accuracies: there is no proxy to search with")
-    return ranked["device"][0], ranked["value"][0]
+                            "architectures with accuracies: there is no proxy to search with") \
+            from None
 
 
 def searchable(data: SearchData, proxy: str) -> tuple[SearchData, list[str]]:
@@ -307,15 +305,16 @@ def search_stage(wh: Warehouse, inputs: Inputs, space: str) -> Stage:
             raise NotApplicable(f"space {space} has no {SRCC_METHOD} SRCC rows to choose a proxy")
         parts: list[pa.Table] = []
         thin: set[str] = set()
+        budgets = parse_budget_spec(SEARCH_BUDGETS)
         for i, dataset in enumerate(datasets):
             step(f"search {space} {dataset}", i, len(datasets))
-            data = load_search_data(wh, space, dataset, "all", None)
-            proxy, mean_srcc = one_proxy(srcc, data)
+            data = load_search_data(wh, space, dataset, None, None)
+            proxy, mean_srcc = proxy_of(srcc, data)
             via, too_few = searchable(data, proxy)
             thin.update(too_few)
-            parts += [run_search(data, space, dataset, SEARCH_BUDGETS, None, None, SEARCH_SEED)[0],
-                      run_search(via, space, dataset, SEARCH_BUDGETS, proxy, None, SEARCH_SEED)[0],
-                      run_search(via, space, dataset, SEARCH_BUDGETS, proxy, SEARCH_SAMPLES,
+            parts += [run_search(data, space, dataset, budgets, None, None, SEARCH_SEED)[0],
+                      run_search(via, space, dataset, budgets, proxy, None, SEARCH_SEED)[0],
+                      run_search(via, space, dataset, budgets, proxy, SEARCH_SAMPLES,
                                  SEARCH_SEED)[0]]
         new = pa.concat_tables(parts)
         adapted = pl.from_arrow(summarize(new)).filter(pl.col("method") == "adaproxy")
@@ -326,7 +325,7 @@ def search_stage(wh: Warehouse, inputs: Inputs, space: str) -> Stage:
             f"{adapted['violation_share'].mean():.1%} of picks over budget"
             + (f"; not searched (fewer than {MIN_SEARCH_MEASURED} measured architectures): "
                f"{', '.join(sorted(thin))}" if thin else ""),
-            {SEARCH_TABLE: merge_results(wh.read_or_none(SEARCH_TABLE), new)},
+            {SEARCH_TABLE: updated(wh, SEARCH_TABLE, new)},
         )
 
     return Stage(f"search {space}", fingerprint, run)

@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 from oneproxy.analytics.adaptation import ProxyModels, select_proxy_models
+from oneproxy.analytics.evaluate import draw_samples
 from oneproxy.analytics.predictors.encodings import SpaceFeatures
 from oneproxy.search.exhaustive import (
     NO_FIT,
@@ -28,36 +29,10 @@ from oneproxy.search.exhaustive import (
     pareto_overlap,
 )
 from oneproxy.warehouse.errors import OneproxyError
-from oneproxy.warehouse.store import replace_rows
+from oneproxy.warehouse.schemas import SEARCH_RESULT
 
 METHODS = ("exhaustive", "proxy", "adaproxy")
 
-SEARCH_RESULT = pa.schema([
-    ("space_id", pa.string()),
-    ("dataset", pa.string()),
-    ("latency_dataset", pa.string()),
-    ("device_id", pa.string()),
-    ("budget_ms", pa.float64()),
-    ("arch_id", pa.int64()),
-    ("arch_key", pa.string()),
-    ("accuracy", pa.float64()),
-    ("latency_ms", pa.float64()),
-    ("predicted_ms", pa.float64()),
-    ("method", pa.string()),
-    ("proxy", pa.string()),
-    ("chosen_proxy", pa.string()),
-    ("n_samples", pa.int64()),
-    ("seed", pa.int64()),
-    ("regret", pa.float64()),
-    ("violation", pa.bool_()),
-    ("violation_ms", pa.float64()),
-    ("violation_pct", pa.float64()),
-    ("partial_coverage", pa.bool_()),
-    ("n_searched", pa.int64()),
-])
-# Rows of a run: a new run replaces the stored rows that share all of these.
-RUN_KEY = ("space_id", "dataset", "method", "proxy", "n_samples", "device_id")
-SORT_KEY = (*RUN_KEY, "budget_ms")
 
 
 class BadSearchInput(OneproxyError, ValueError):
@@ -189,18 +164,9 @@ def _adaptation_inputs(features: SpaceFeatures, proxies: dict[str, np.ndarray],
 
 
 def _target_samples(true: np.ndarray, n_samples: int, seed: int) -> list[np.ndarray]:
-    """Per target, `n_samples` of its measured architectures, drawn without replacement."""
-    rng = np.random.default_rng(seed)
-    samples = []
-    for t, row in enumerate(true):
-        pool = np.flatnonzero(np.isfinite(row))
-        if not 1 <= n_samples <= pool.size:
-            raise BadSearchInput(
-                f"--samples must be from 1 to the {pool.size} architectures target {t} measured, "
-                f"got {n_samples}"
-            )
-        samples.append(rng.choice(pool, size=n_samples, replace=False))
-    return samples
+    """Per target, `n_samples` of its measured architectures (`analytics.evaluate.draw_samples`
+    with the same seed for every target, so a target's samples do not depend on the others)."""
+    return [draw_samples(np.flatnonzero(np.isfinite(row)), n_samples, seed) for row in true]
 
 
 def adapted_matrix(
@@ -330,12 +296,6 @@ def search_result_table(
         "n_searched": np.asarray(outcome.n_searched, dtype=np.int64)[repeat].tolist(),
     }
     return pa.table(columns, schema=SEARCH_RESULT)
-
-
-def merge_results(old: pa.Table | None, new: pa.Table) -> pa.Table:
-    """`new` replacing the rows of `old` from the same runs (RUN_KEY), sorted by SORT_KEY."""
-    merged = pl.from_arrow(replace_rows(old, new.cast(SEARCH_RESULT), list(RUN_KEY)))
-    return merged.sort(SORT_KEY, nulls_last=True).to_arrow().cast(SEARCH_RESULT)
 
 
 def summarize(results: pa.Table) -> pa.Table:

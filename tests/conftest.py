@@ -54,3 +54,17 @@ def _snapshot(root: Path) -> dict[str, str]:
 def snapshot():
     """Every file under a warehouse with its sha256: equal snapshots = an untouched warehouse."""
     return _snapshot
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory) -> Path:
+    """A synthetic NB201 warehouse (tests/synthetic.py), built once; read-only for tests."""
+    from synthetic import build
+
+    return build(tmp_path_factory.mktemp("synthetic") / "wh").root
+
+
+@pytest.fixture
+def synth(synthetic_root, tmp_path) -> Warehouse:
+    """A private copy of the synthetic warehouse that a test may write to."""
+    return Warehouse(shutil.copytree(synthetic_root, tmp_path / "synth"))

@@ -10,6 +10,8 @@ from oneproxy.warehouse.store import Warehouse
 
 from oneproxy.cli import main as CLI
 
+pytestmark = pytest.mark.integration
+
 HELP_TARGETS = ["titan_rtx_256", "gold_6226", "fpga", "pixel2", "raspi4", "eyeriss"]
 
 

@@ -303,6 +303,7 @@ def help_fbnet(resolve):
     return meta, arch
 
 
+@pytest.mark.integration
 def test_help_architectures_round_trip(help_fbnet):
     meta, arch = help_fbnet
     assert (meta["dataset"], meta["num_classes"], len(meta["arch"])) == ("cifar100", 100, 5000)
@@ -321,6 +322,7 @@ def test_help_architectures_round_trip(help_fbnet):
     assert (onehot(m).sum(axis=1) == 23).all() and (counts(m).sum(axis=1) == 22).all()
 
 
+@pytest.mark.integration
 def test_help_architectures_priced_by_op_keys_match_flops(help_fbnet):
     """Summing a table of per-key MACs (from parsed keys) over layer_op_keys equals `flops`."""
     m = np.asarray(help_fbnet[1])

@@ -13,8 +13,8 @@ from oneproxy.analytics.predictors.lookup import price
 from oneproxy.warehouse.catalog import query
 from oneproxy.warehouse.spaces import fbnet, fbnet_ops
 
+from oneproxy.api.latency import latency_series
 from oneproxy.cli import main
-from oneproxy.space_data import latency_series
 
 pytestmark = pytest.mark.integration
 

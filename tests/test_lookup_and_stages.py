@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 from oneproxy.analytics.predictors.lookup import MissingOp, price
 
-from oneproxy.search_cmd import SearchData
+from oneproxy.api.search import SearchData
 from oneproxy.stages import MIN_SEARCH_MEASURED, searchable
 
 

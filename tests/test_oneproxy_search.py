@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from oneproxy.analytics.evaluate import TooManySamples
 from oneproxy.analytics.predictors import InvalidPredictorInput
 from oneproxy.analytics.predictors.encodings import SpaceFeatures, space_features
 from oneproxy.search.exhaustive import NO_FIT, best_under_budget
@@ -18,7 +19,6 @@ from oneproxy.search.oneproxy import (
     auto_adapted_matrix,
     evaluate_picks,
     latency_matrix,
-    merge_results,
     proxy_matrix,
     search_result_table,
     summarize,
@@ -26,6 +26,7 @@ from oneproxy.search.oneproxy import (
 from oneproxy.search.plots import draw_pareto
 from oneproxy.warehouse.errors import OneproxyError
 from oneproxy.warehouse.spaces import nb201
+from oneproxy.warehouse.tables import merged
 
 NAN = np.nan
 ACC = np.array([70.0, 80.0, 90.0, 60.0])
@@ -184,7 +185,7 @@ def test_adapted_matrix_refuses_bad_sample_counts():
     features, x = _features(50)
     proxy = x @ np.linspace(0.1, 3.1, nb201.ONEHOT_DIM)
     true = np.vstack([proxy, np.where(np.arange(50) < 40, NAN, proxy)])
-    with pytest.raises(BadSearchInput, match="the 10 architectures target 1 measured, got 20"):
+    with pytest.raises(TooManySamples, match="20 samples asked of a target that measured 10"):
         adapted_matrix(features, proxy, true, n_samples=20, seed=0)
     with pytest.raises(InvalidPredictorInput, match="at least 3"):
         adapted_matrix(features, proxy, true, n_samples=2, seed=0)
@@ -232,6 +233,9 @@ def test_search_result_table_of_an_exhaustive_run():
 
 
 def test_merge_replaces_rows_of_the_same_run_and_device(hand):
+    def merge_results(old, new):
+        return merged("search_result", old, new)
+
     first = _table(hand)
     assert merge_results(None, first).num_rows == 8
     twice = merge_results(merge_results(None, first), first)
@@ -239,9 +243,9 @@ def test_merge_replaces_rows_of_the_same_run_and_device(hand):
     other_run = _table(hand, n_samples=20, method="adaproxy")
     assert merge_results(twice, other_run).num_rows == 16
     one_device = _table(hand, devices=("t0", "t2"))
-    merged = pl.from_arrow(merge_results(twice, one_device))
-    assert merged.height == 12
-    assert sorted(merged["device_id"].unique().to_list()) == ["t0", "t1", "t2"]
+    rows = pl.from_arrow(merge_results(twice, one_device))
+    assert rows.height == 12
+    assert sorted(rows["device_id"].unique().to_list()) == ["t0", "t1", "t2"]
     picks = best_under_budget(TRUE, ACC, BUDGETS)
     exhaustive = _table(picks, method="exhaustive", proxy=None, n_samples=None)
     both = merge_results(merge_results(twice, exhaustive), exhaustive)

@@ -21,10 +21,12 @@ from oneproxy.analytics.protocols import BUILTIN
 from oneproxy.warehouse.schemas import LATENCY
 from oneproxy.warehouse.store import Warehouse
 
-from oneproxy.batch import PAUSE_ENV
 from oneproxy.cli import main as CLI
 from oneproxy.runs import LOCK_FILE
 from oneproxy.stages import Inputs, RunSettings, downstream_stages, ingest_stage
+
+pytestmark = pytest.mark.integration
+PAUSED_RUN = Path(__file__).with_name("paused_run.py")
 
 FAST = ["--seeds", "2", "--protocols", "oneproxy-nb201"]
 NB201_STAGES = {"srcc nb201", "evaluate oneproxy-nb201", "evaluate help-nb201", "search nb201"}
@@ -247,11 +249,10 @@ def test_sigkill_mid_stage_keeps_previous_results_and_the_next_run_picks_up(ran,
     change_latency(root, "nb201")
     previous = pl.from_arrow(Warehouse(root).read("srcc")).filter(pl.col("space_id") == "nb201")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "oneproxy.cli", "run", "--warehouse", str(root), *FAST,
+        [sys.executable, str(PAUSED_RUN), "srcc", "run", "--warehouse", str(root), *FAST,
          "--only", "srcc"],
-        env=subprocess_env(mirror, **{PAUSE_ENV: "srcc nb201"}),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for(stderr_lines(proc), "srcc nb201: paused before its commit")
+        env=subprocess_env(mirror), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(stderr_lines(proc), "paused before committing srcc")
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     proc.stdout.close()

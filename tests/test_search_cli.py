@@ -10,6 +10,8 @@ from oneproxy.warehouse.store import Warehouse
 
 from oneproxy.cli import main as CLI
 
+pytestmark = pytest.mark.integration
+
 # cifar100 optima computed once with a direct numpy argmax over the ingested data:
 # (device, budget ms) -> (arch_id, test accuracy %, latency ms)
 OPTIMA = {

@@ -12,8 +12,10 @@ from oneproxy.analytics.predictors.files import arch_ids_fingerprint, load_predi
 from oneproxy.analytics.predictors.linear import LinearLatencyPredictor
 from oneproxy.warehouse.catalog import query
 
+from oneproxy.api.latency import load_space
 from oneproxy.cli import main as CLI
-from oneproxy.space_data import load_space
+
+pytestmark = pytest.mark.integration
 
 
 def invoke(wh, *args: str):

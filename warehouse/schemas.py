@@ -1,4 +1,11 @@
-"""Arrow schemas of every warehouse table, in one place."""
+"""Every warehouse table, declared once: its Arrow schema, key, replace key, row order, partitions.
+
+Ingested tables and result tables alike; every writer replaces rows through
+`oneproxy.warehouse.tables.updated`, which reads the declaration here, so no call site invents
+its own replace key.
+"""
+
+from dataclasses import dataclass
 
 import pyarrow as pa
 
@@ -149,41 +156,173 @@ RUNS = pa.schema([
     ("pid", pa.int64()),
 ])
 
-TABLES: dict[str, pa.Schema] = {
-    "sources": SOURCES,
-    "spaces": SPACES,
-    "devices": DEVICES,
-    "latency": LATENCY,
-    "latency_raw": LATENCY_RAW,
-    "series_provenance": SERIES_PROVENANCE,
-    "accuracy": ACCURACY,
-    "reference_archs": REFERENCE_ARCHS,
-    "srcc": SRCC,
-    "runs": RUNS,
-    "op_latency": OP_LATENCY,
-    "energy": ENERGY,
-}
+# Per seed: one adaptation of one target with n samples (warehouse table `predictor_eval`).
+PREDICTOR_EVAL = pa.schema([
+    ("protocol", pa.string()),
+    ("space_id", pa.string()),
+    ("strategy", pa.string()),
+    ("target", pa.string()),
+    ("n_samples", pa.int64()),
+    ("seed", pa.int64()),
+    ("proxy", pa.string()),
+    ("chosen_strategy", pa.string()),
+    ("encoding", pa.string()),
+    ("proxy_only", pa.bool_()),
+    ("loo_rmse_ms", pa.float64()),
+    ("n_reference", pa.int64()),
+    ("before_srcc", pa.float64()),
+    ("after_srcc", pa.float64()),
+    ("kendall", pa.float64()),
+    ("rmse_ms", pa.float64()),
+    ("mape_pct", pa.float64()),
+    ("mape_dropped", pa.int64()),
+    ("mape_reason", pa.string()),
+    ("within10", pa.float64()),
+    ("n_eval", pa.int64()),
+    ("computed_at", pa.string()),
+])
+# Per target × n: mean and std over seeds (warehouse table `adaptation`).
+ADAPTATION = pa.schema([
+    ("protocol", pa.string()),
+    ("space_id", pa.string()),
+    ("strategy", pa.string()),
+    ("target", pa.string()),
+    ("n_samples", pa.int64()),
+    ("seeds", pa.int64()),
+    ("proxy", pa.string()),
+    ("proxy_share", pa.float64()),
+    ("before_srcc_mean", pa.float64()),
+    ("before_srcc_std", pa.float64()),
+    ("after_srcc_mean", pa.float64()),
+    ("after_srcc_std", pa.float64()),
+    ("kendall_mean", pa.float64()),
+    ("rmse_ms_mean", pa.float64()),
+    ("mape_pct_mean", pa.float64()),
+    ("within10_mean", pa.float64()),
+    ("n_eval_mean", pa.float64()),
+    ("published_srcc", pa.float64()),
+    ("computed_at", pa.string()),
+])
+# AdaProxy predictions of every architecture of a space for one device (table `predictions`).
+PREDICTIONS = pa.schema([
+    ("space_id", pa.string()),
+    ("device_id", pa.string()),
+    ("arch_id", pa.int64()),
+    ("predicted_ms", pa.float64()),
+    ("proxy", pa.string()),
+    ("strategy", pa.string()),
+    ("encoding", pa.string()),
+    ("n_samples", pa.int64()),
+    ("seed", pa.int64()),
+    ("created", pa.string()),
+])
+SEARCH_RESULT = pa.schema([
+    ("space_id", pa.string()),
+    ("dataset", pa.string()),
+    ("latency_dataset", pa.string()),
+    ("device_id", pa.string()),
+    ("budget_ms", pa.float64()),
+    ("arch_id", pa.int64()),
+    ("arch_key", pa.string()),
+    ("accuracy", pa.float64()),
+    ("latency_ms", pa.float64()),
+    ("predicted_ms", pa.float64()),
+    ("method", pa.string()),
+    ("proxy", pa.string()),
+    ("chosen_proxy", pa.string()),
+    ("n_samples", pa.int64()),
+    ("seed", pa.int64()),
+    ("regret", pa.float64()),
+    ("violation", pa.bool_()),
+    ("violation_ms", pa.float64()),
+    ("violation_pct", pa.float64()),
+    ("partial_coverage", pa.bool_()),
+    ("n_searched", pa.int64()),
+])
+# `oneproxy lut-eval`: one row per device × mode × training resolutions × held-out resolution ×
+# seed.
+LUT_EVAL = pa.schema([
+    ("device_id", pa.string()),
+    ("space_id", pa.string()),
+    ("mode", pa.string()),
+    ("resolution", pa.int32()),
+    ("train_resolutions", pa.string()),
+    ("n_train_ops", pa.int64()),
+    ("n_ops", pa.int64()),
+    ("op_rmse_ms", pa.float64()),
+    ("op_mape_pct", pa.float64()),
+    ("op_within10", pa.float64()),
+    ("op_srcc", pa.float64()),
+    ("n_unseen_ops", pa.int64()),
+    ("unseen_mape_pct", pa.float64()),
+    ("unseen_within10", pa.float64()),
+    ("n_archs", pa.int64()),
+    ("arch_rmse_ms", pa.float64()),
+    ("arch_mape_pct", pa.float64()),
+    ("arch_within10", pa.float64()),
+    ("arch_srcc", pa.float64()),
+    ("seed", pa.int64()),
+    ("computed_at", pa.string()),
+])
 
-# Tables stored as hive partitions, and the column each is partitioned on.
-PARTITIONS: dict[str, str] = {"latency": "space_id", "latency_raw": "space_id"}
+@dataclass(frozen=True)
+class TableDef:
+    """One warehouse table: `key` identifies a row; a new result replaces the stored rows that
+    share its `replace_key` values; `sort` is the row order of every write (byte-identical
+    re-writes); `partition` the hive partition column, if any."""
 
-# Row order of each table: writes sort by these keys so that re-ingests are byte-identical.
-SORT_KEYS: dict[str, tuple[str, ...]] = {
-    "sources": ("source_id",),
-    "spaces": ("space_id",),
-    "devices": ("device_id",),
-    "latency": ("space_id", "dataset", "device_id", "arch_id"),
-    "latency_raw": ("space_id", "dataset", "device_id", "source_id", "file", "arch_id"),
-    "series_provenance": ("space_id", "dataset", "device_id", "source_id", "file"),
-    "accuracy": ("space_id", "dataset", "metric", "arch_id"),
-    "architectures": ("space_id", "arch_id"),
-    "srcc": ("space_id", "dataset", "method", "device_a", "device_b"),
-    "runs": ("run_id", "started_at", "stage"),
-    "op_latency": ("device_id", "space_id", "resolution", "metric", "op_key"),
-    "energy": ("space_id", "dataset", "device_id", "arch_id"),
-    "reference_archs": ("space_id", "position"),
-    "predictor_eval": ("protocol", "strategy", "target", "n_samples", "seed"),
-    "adaptation": ("protocol", "strategy", "target", "n_samples"),
-    "predictions": ("space_id", "device_id", "arch_id"),
-    "lut_eval": ("device_id", "mode", "train_resolutions", "resolution", "seed"),
-}
+    name: str
+    schema: pa.Schema | None  # None: the columns depend on the space (architectures)
+    key: tuple[str, ...]
+    sort: tuple[str, ...]
+    replace_key: tuple[str, ...] = ()
+    partition: str | None = None
+
+    @property
+    def replaces_by(self) -> tuple[str, ...]:
+        return self.replace_key or self.key
+
+
+_LATENCY_KEY = ("space_id", "dataset", "device_id", "arch_id")
+_SEARCH_RUN = ("space_id", "dataset", "method", "proxy", "n_samples", "device_id")
+# A new evaluation replaces all seeds of a group at once: a re-run with fewer seeds leaves no
+# stale seeds behind.
+_EVAL_GROUP = ("protocol", "strategy", "target", "n_samples")
+
+REGISTRY: dict[str, TableDef] = {t.name: t for t in (
+    TableDef("sources", SOURCES, ("source_id",), ("source_id",)),
+    TableDef("spaces", SPACES, ("space_id",), ("space_id",)),
+    TableDef("devices", DEVICES, ("device_id",), ("device_id",)),
+    TableDef("architectures", None, ("space_id", "arch_id"), ("space_id", "arch_id")),
+    TableDef("latency", LATENCY, _LATENCY_KEY, _LATENCY_KEY, partition="space_id"),
+    TableDef("latency_raw", LATENCY_RAW, (*_LATENCY_KEY, "source_id", "file"),
+             ("space_id", "dataset", "device_id", "source_id", "file", "arch_id"),
+             partition="space_id"),
+    TableDef("series_provenance", SERIES_PROVENANCE,
+             ("space_id", "dataset", "device_id", "source_id", "file"),
+             ("space_id", "dataset", "device_id", "source_id", "file")),
+    TableDef("accuracy", ACCURACY, ("space_id", "dataset", "arch_id", "metric"),
+             ("space_id", "dataset", "metric", "arch_id")),
+    TableDef("reference_archs", REFERENCE_ARCHS, ("space_id", "position"),
+             ("space_id", "position")),
+    TableDef("op_latency", OP_LATENCY,
+             ("device_id", "space_id", "resolution", "metric", "op_key"),
+             ("device_id", "space_id", "resolution", "metric", "op_key")),
+    TableDef("energy", ENERGY, _LATENCY_KEY, _LATENCY_KEY),
+    TableDef("srcc", SRCC, ("space_id", "dataset", "method", "device_a", "device_b"),
+             ("space_id", "dataset", "method", "device_a", "device_b")),
+    TableDef("runs", RUNS, ("run_id", "stage"), ("run_id", "started_at", "stage")),
+    TableDef("predictor_eval", PREDICTOR_EVAL, (*_EVAL_GROUP, "seed"), (*_EVAL_GROUP, "seed"),
+             replace_key=_EVAL_GROUP),
+    TableDef("adaptation", ADAPTATION, _EVAL_GROUP, _EVAL_GROUP),
+    TableDef("predictions", PREDICTIONS, ("space_id", "device_id", "arch_id"),
+             ("space_id", "device_id", "arch_id"), replace_key=("space_id", "device_id")),
+    TableDef("search_result", SEARCH_RESULT, (*_SEARCH_RUN, "budget_ms"),
+             (*_SEARCH_RUN, "budget_ms"), replace_key=_SEARCH_RUN),
+    TableDef("lut_eval", LUT_EVAL, ("device_id", "mode", "train_resolutions", "resolution", "seed"),
+             ("device_id", "mode", "train_resolutions", "resolution", "seed")),
+)}
+
+TABLES: dict[str, pa.Schema] = {n: t.schema for n, t in REGISTRY.items() if t.schema is not None}
+PARTITIONS: dict[str, str] = {n: t.partition for n, t in REGISTRY.items() if t.partition}
+SORT_KEYS: dict[str, tuple[str, ...]] = {n: t.sort for n, t in REGISTRY.items()}

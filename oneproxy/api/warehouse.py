@@ -1,10 +1,17 @@
-"""Checks of user-given names against what the warehouse holds, shared by the commands."""
+"""Opening a warehouse, and checks of user-given names against what it holds."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from oneproxy.warehouse.catalog import query
 from oneproxy.warehouse.errors import UnknownSpace
 from oneproxy.warehouse.store import Warehouse
+
+
+def open_warehouse(path: Path | str) -> Warehouse:
+    """The warehouse in folder `path` (it need not exist yet: ingest creates it)."""
+    return Warehouse(Path(path))
 
 
 def check_space(wh: Warehouse, space: str) -> None:

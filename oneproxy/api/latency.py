@@ -1,4 +1,4 @@
-"""Latency series and matrices of a space, read from the warehouse for adaptation commands."""
+"""The one warehouse → matrix reader: latency series of a space as device × architecture arrays."""
 
 from __future__ import annotations
 
@@ -7,17 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from oneproxy.analytics.adaptation import STRATEGIES
+from oneproxy.api.errors import NoLatency
+from oneproxy.api.warehouse import check_space
 from oneproxy.warehouse.catalog import query, sql_text
 from oneproxy.warehouse.errors import OneproxyError, UnknownDevice
 from oneproxy.warehouse.store import Warehouse
-
-AUTO = "auto"
-STRATEGY_CHOICES = (AUTO, *STRATEGIES)
-
-
-class NoLatency(OneproxyError):
-    """A space, dataset or device without latency rows in the warehouse."""
 
 
 @dataclass(frozen=True)
@@ -78,3 +72,31 @@ def load_space(wh: Warehouse, space: str, dataset: str, devices: list[str]) -> S
     has_row[row, col] = True
     return SpaceData(space, dataset, arch_ids, archs.column("arch_key").to_pylist(), devices,
                      latency, has_row)
+
+
+def latency_rows(wh: Warehouse, space: str, dataset: str | None, devices: list[str] | None,
+                 platforms: list[str] | None) -> tuple[str, pl.DataFrame]:
+    """The dataset and long latency rows (device_id, arch_id, latency_ms) of some devices.
+
+    Without `dataset`, the space's default dataset (see `latency_series`) among the rows the
+    filters keep.
+    """
+    check_space(wh, space)
+    rows = pl.from_arrow(query(wh, sql_text("queries/srcc_latency.sql"),
+                               [space, dataset, devices, platforms]))
+    if devices is not None:
+        missing = sorted(set(devices) - set(rows["device_id"].unique().to_list()))
+        if missing:
+            raise UnknownDevice(
+                f"unknown device '{missing[0]}' in space '{space}'"
+                f"{f' and dataset {dataset!r}' if dataset else ''}: see `oneproxy devices "
+                f"--space {space}`"
+            )
+    if rows.is_empty():
+        raise OneproxyError(
+            f"no latency rows in space '{space}' for these filters: see `oneproxy devices`"
+        )
+    if dataset is None:
+        counts = rows.group_by("dataset").agg(pl.col("device_id").n_unique().alias("n"))
+        dataset = counts.sort(["n", "dataset"], descending=[True, False])["dataset"][0]
+    return dataset, rows.filter(pl.col("dataset") == dataset).drop("dataset")

@@ -1,0 +1,207 @@
+"""AdaProxy on the warehouse: adapt a proxy to a target, store the predictions, read them back,
+and predict with a saved predictor file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from oneproxy.analytics.adaproxy import MIN_SAMPLES
+from oneproxy.analytics.adaptation import Adapted, ProxyModels, select_proxy_models
+from oneproxy.analytics.evaluate import draw_samples, score
+from oneproxy.analytics.predictors.encodings import space_features
+from oneproxy.analytics.predictors.files import PredictorMeta, load_predictor, predict_archs
+from oneproxy.api.errors import NoLatency, UnknownArchitecture
+from oneproxy.api.latency import check_devices, latency_series, load_space
+from oneproxy.api.progress import Progress, silent
+from oneproxy.api.warehouse import check_space
+from oneproxy.search.proxy_choice import AUTO, full_coverage
+from oneproxy.warehouse.catalog import query, sql_text
+from oneproxy.warehouse.errors import UnknownDevice
+from oneproxy.warehouse.schemas import PREDICTIONS
+from oneproxy.warehouse.store import Warehouse
+from oneproxy.warehouse.tables import publish
+
+PREDICTIONS_TABLE = "predictions"
+
+
+@dataclass(frozen=True)
+class AdaptRun:
+    """One `adapt`: the predictions of every architecture, the chosen proxy and the scores."""
+
+    predictions: pa.Table  # PREDICTIONS
+    summary: pa.Table  # one row
+    proxy_scores: dict[str, float]  # candidate proxy -> LOO RMSE (ms)
+    adapted: Adapted
+
+
+def adapt(
+    wh: Warehouse,
+    space: str,
+    target: str,
+    proxy: str = AUTO,
+    samples: int | None = None,
+    *,
+    seed: int = 0,
+    strategy: str = AUTO,
+    created: str | None = None,
+    on_progress: Progress = silent,
+) -> AdaptRun:
+    """Adapt a proxy to `target` and predict every architecture of the space.
+
+    With `samples` N, N of the target's measured architectures (drawn with `seed`) are the only
+    known measurements and the rest score the predictions; without, every measured row is a
+    sample. `proxy="auto"` chooses among the devices that measured the whole space. `created`
+    stamps the predictions (default: now).
+    """
+    check_space(wh, space)
+    dataset, series = latency_series(wh, space)
+    check_devices(series, [target], space, "target")
+    n_archs = query(wh, sql_text("queries/adapt_archs.sql"), [space]).num_rows
+    if proxy == AUTO:
+        candidates = full_coverage(series, n_archs, exclude=[target])
+        if not candidates:
+            raise UnknownDevice(f"no device besides {target} measured all {n_archs:,} "
+                                f"architectures of {space}: name a proxy with --proxy")
+    else:
+        check_devices(series, [proxy], space, "proxy")
+        if proxy == target:
+            raise UnknownDevice(f"the proxy and the target are both '{target}': choose another "
+                                "proxy or --proxy auto")
+        candidates = [proxy]
+    data = load_space(wh, space, dataset, [target, *candidates])
+    true = data.latency[0]
+    measured = np.flatnonzero(np.isfinite(true))
+    idx = measured if samples is None else draw_samples(measured, samples, seed)
+    if idx.size < MIN_SAMPLES:
+        raise NoLatency(f"target {target} measured {idx.size} architectures of {space}: "
+                        f"adaptation needs at least {MIN_SAMPLES}")
+    features = space_features(space, data.arch_keys)
+    models = {d: ProxyModels.of(features, data.latency[i + 1]) for i, d in enumerate(candidates)}
+    done = iter(range(len(models)))
+    chosen, adapted, scores = select_proxy_models(
+        models, idx, true[idx], strategy=strategy,
+        on_proxy=lambda name: on_progress(f"proxy {name}", next(done), len(models)))
+    rest = true.copy()
+    rest[idx] = np.nan
+    rest_scores = score(adapted.predicted, rest)
+    created = created or datetime.now(UTC).isoformat(timespec="seconds")
+    predictions = pa.table({
+        "space_id": [space] * data.arch_ids.size,
+        "device_id": [target] * data.arch_ids.size,
+        "arch_id": data.arch_ids,
+        "predicted_ms": adapted.predicted,
+        "proxy": [chosen] * data.arch_ids.size,
+        "strategy": [adapted.strategy] * data.arch_ids.size,
+        "encoding": [adapted.encoding] * data.arch_ids.size,
+        "n_samples": np.full(data.arch_ids.size, idx.size),
+        "seed": pa.nulls(data.arch_ids.size, pa.int64()) if samples is None
+        else np.full(data.arch_ids.size, seed),
+        "created": [created] * data.arch_ids.size,
+    }, schema=PREDICTIONS)
+    summary = pa.Table.from_pylist([{
+        "space_id": space, "target": target, "proxy": chosen, "strategy": adapted.strategy,
+        "encoding": adapted.encoding, "n_samples": int(idx.size),
+        "seed": None if samples is None else seed, "loo_rmse_ms": adapted.loo_rmse,
+        "proxy_only": adapted.proxy_only, "predicted": data.arch_ids.size,
+        "n_rest": rest_scores["n_eval"], "srcc_rest": rest_scores["srcc"],
+        "kendall_rest": rest_scores["kendall"], "rmse_rest_ms": rest_scores["rmse_ms"],
+        "mape_rest_pct": rest_scores["mape_pct"], "within10_rest": rest_scores["within10"],
+    }])
+    return AdaptRun(predictions, summary, scores, adapted)
+
+
+def save_predictions(wh: Warehouse, predictions: pa.Table) -> None:
+    """Store the predictions, replacing the stored ones of the same space and device."""
+    publish(wh, PREDICTIONS_TABLE, predictions)
+
+
+def predict(
+    wh: Warehouse, space: str, device: str, arch_ids: list[int] | None = None,
+    arch_key: str | None = None,
+) -> pa.Table:
+    """Latency of architectures on a device: the stored prediction, else the measured latency.
+
+    `source` says which ("predicted", "measured", or "none" when there is neither); both
+    `predicted_ms` and `measured_ms` are shown.
+    """
+    check_space(wh, space)
+    archs = pl.from_arrow(query(wh, sql_text("queries/adapt_archs.sql"), [space]))
+    archs = _select_archs(archs, space, arch_ids, arch_key)
+    dataset, series = latency_series(wh, space)
+    stored = wh.read_or_none(PREDICTIONS_TABLE)
+    predicted = (pl.from_arrow(stored).filter((pl.col("space_id") == space)
+                                              & (pl.col("device_id") == device))
+                 if stored is not None else pl.DataFrame(schema=pl.from_arrow(
+                     PREDICTIONS.empty_table()).schema))
+    if device not in series["device_id"].to_list() and predicted.is_empty():
+        raise UnknownDevice(f"device '{device}' has neither measured latency nor stored "
+                            f"predictions in space {space}: run `oneproxy adapt --space {space} "
+                            f"--target {device} …` or use one of "
+                            f"{', '.join(series['device_id'].to_list())}")
+    measured = pl.from_arrow(query(wh, sql_text("queries/adapt_latency.sql"),
+                                   [space, dataset, [device]]))
+    out = (
+        archs.join(measured.select("arch_id", pl.col("latency_ms").alias("measured_ms")),
+                   on="arch_id", how="left")
+        .join(predicted.select("arch_id", "predicted_ms", "proxy", "strategy", "n_samples"),
+              on="arch_id", how="left")
+        .with_columns(
+            latency_ms=pl.coalesce("predicted_ms", "measured_ms"),
+            source=pl.when(pl.col("predicted_ms").is_not_null()).then(pl.lit("predicted"))
+            .when(pl.col("measured_ms").is_not_null()).then(pl.lit("measured"))
+            .otherwise(pl.lit("none")),
+        )
+        .select("arch_id", "arch_key", "latency_ms", "source", "predicted_ms", "measured_ms",
+                "proxy", "strategy", "n_samples")
+    )
+    return out.to_arrow()
+
+
+def predict_model(
+    wh: Warehouse, model: Path, arch_ids: list[int] | None = None, arch_key: str | None = None,
+    device: str | None = None,
+) -> tuple[pa.Table, PredictorMeta]:
+    """A saved predictor's latency of architectures of its space, beside a device's measured one.
+
+    `device` defaults to the predictor's own device; `measured_ms` is null where it has none.
+    """
+    predictor, meta = load_predictor(model)
+    check_space(wh, meta.space)
+    archs = pl.from_arrow(query(wh, sql_text("queries/adapt_archs.sql"), [meta.space]))
+    archs = _select_archs(archs, meta.space, arch_ids, arch_key)
+    if device is not None and device != meta.device:
+        check_devices(latency_series(wh, meta.space, meta.dataset)[1], [device], meta.space,
+                      "measured")
+    measured = pl.from_arrow(query(wh, sql_text("queries/adapt_latency.sql"),
+                                   [meta.space, meta.dataset, [device or meta.device]]))
+    predicted = predict_archs(predictor, meta, archs["arch_key"].to_list(), where=str(model))
+    out = (
+        archs.with_columns(predicted_ms=pl.Series(predicted, dtype=pl.Float64))
+        .join(measured.select("arch_id", pl.col("latency_ms").alias("measured_ms")),
+              on="arch_id", how="left", maintain_order="left")
+    )
+    return out.to_arrow(), meta
+
+
+def _select_archs(archs: pl.DataFrame, space: str, arch_ids: list[int] | None,
+                  arch_key: str | None) -> pl.DataFrame:
+    if arch_key is not None:
+        found = archs.filter(pl.col("arch_key") == arch_key)
+        if found.is_empty():
+            raise UnknownArchitecture(f"arch key '{arch_key}' is not an architecture of space "
+                                      f"{space}; keys look like '{archs['arch_key'][0]}'")
+        return found
+    if arch_ids is None:
+        return archs
+    unknown = sorted(set(arch_ids) - set(archs["arch_id"].to_list()))
+    if unknown:
+        raise UnknownArchitecture(f"arch id {unknown[0]} is not an architecture of space {space} "
+                                  f"(ids {archs['arch_id'].min()}…{archs['arch_id'].max()})")
+    order = pl.DataFrame({"arch_id": arch_ids}, schema={"arch_id": pl.Int64})
+    return order.join(archs, on="arch_id", how="left", maintain_order="left")

@@ -1,0 +1,67 @@
+"""AdaProxy evaluation protocols on the warehouse: load a protocol's data, run it, store it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from oneproxy.analytics.evaluate import Evaluation, ProtocolData, run_protocol
+from oneproxy.analytics.predictors.encodings import space_features
+from oneproxy.analytics.protocols import Protocol
+from oneproxy.api.errors import NoLatency
+from oneproxy.api.latency import check_devices, latency_series, load_space
+from oneproxy.api.progress import Progress, silent
+from oneproxy.warehouse.catalog import query, sql_text
+from oneproxy.warehouse.store import Warehouse
+from oneproxy.warehouse.tables import updated
+
+EVAL_TABLE, SUMMARY_TABLE = "predictor_eval", "adaptation"
+
+
+def load_protocol_data(wh: Warehouse, protocol: Protocol) -> ProtocolData:
+    """The arrays a protocol run needs; unknown devices and missing data are one-line errors."""
+    dataset, series = latency_series(wh, protocol.space, protocol.dataset)
+    check_devices(series, list(protocol.targets), protocol.space, "target")
+    check_devices(series, list(protocol.proxies), protocol.space, "proxy")
+    devices = list(dict.fromkeys([*protocol.targets, *protocol.proxies]))
+    data = load_space(wh, protocol.space, dataset, devices)
+    keep = data.has_row.all(axis=0) if protocol.common_archs else np.ones(data.arch_ids.size, bool)
+    arch_ids = data.arch_ids[keep]
+    reference = np.zeros(0, dtype=np.int64)
+    if protocol.reference:
+        reference = _reference_columns(wh, protocol, arch_ids)
+    keys = [k for k, kept in zip(data.arch_keys, keep, strict=True) if kept]
+    return ProtocolData(devices, data.latency[:, keep], space_features(protocol.space, keys),
+                        reference)
+
+
+def _reference_columns(wh: Warehouse, protocol: Protocol, arch_ids: np.ndarray) -> np.ndarray:
+    ids = (query(wh, sql_text("queries/adapt_reference.sql"), [protocol.space])
+           .column("arch_id").to_numpy() if wh.has("reference_archs") else np.zeros(0, np.int64))
+    if ids.size == 0:
+        raise NoLatency(f"protocol {protocol.name} counts reference architectures, but the "
+                        f"warehouse has none for space {protocol.space}: ingest `help` first")
+    ids = ids[np.isin(ids, arch_ids)]
+    return np.searchsorted(arch_ids, ids)
+
+
+def evaluate(wh: Warehouse, protocol: Protocol, on_progress: Progress = silent) -> Evaluation:
+    """Load the protocol's data and run it: every target × n × seed adapted and scored."""
+    data = load_protocol_data(wh, protocol)
+    total = len(protocol.targets) * len(protocol.samples)
+    done = iter(range(total))
+    result = run_protocol(protocol, data,
+                          lambda label: on_progress(f"{protocol.name} {label}", next(done), total))
+    on_progress(protocol.name, total, total)
+    return result
+
+
+def evaluation_tables(wh: Warehouse, result: Evaluation) -> dict[str, pa.Table]:
+    """The per-seed and summary tables with earlier rows of the same groups replaced."""
+    return {EVAL_TABLE: updated(wh, EVAL_TABLE, result.long),
+            SUMMARY_TABLE: updated(wh, SUMMARY_TABLE, result.summary)}
+
+
+def save_evaluation(wh: Warehouse, result: Evaluation) -> None:
+    """Store per-seed and summary rows, replacing earlier rows of the same groups."""
+    wh.commit(evaluation_tables(wh, result))

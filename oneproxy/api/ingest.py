@@ -1,0 +1,57 @@
+"""Ingest on the warehouse: pinned public sources, HW-NAS-Bench's pickle, users' own tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from oneproxy import settings
+from oneproxy.api.progress import Progress, silent
+from oneproxy.ingest import hwnasbench, user_table
+from oneproxy.ingest.batch import Resolver
+from oneproxy.ingest.fetch import fetch
+from oneproxy.ingest.pipeline import LOADERS, IngestResult, commit_batches, load_sources
+from oneproxy.ingest.user_table import TableSpec
+from oneproxy.warehouse.store import Warehouse
+
+
+def resolver(mirror: Path | None, cache: Path | None) -> Resolver:
+    """Mirror → cache → HTTPS resolution of registry files, with the settings' defaults."""
+    mirror_dir = settings.mirror_dir(mirror)
+    cache_dir = settings.cache_dir(cache)
+
+    def resolve(f: Any) -> Path:
+        return fetch(f, mirror=mirror_dir, cache=cache_dir)
+
+    return resolve
+
+
+def ingest(wh: Warehouse, source_ids: list[str] | None = None, *, mirror: Path | None = None,
+           cache: Path | None = None, eagle_dir: Path | None = None,
+           on_progress: Progress = silent) -> IngestResult:
+    """Load pinned sources (default: every one) and commit them in one atomic swap.
+
+    Files are found in `mirror` (default $ONEPROXY_MIRROR), then `cache`, then downloaded.
+    """
+    ids = sorted(LOADERS) if source_ids is None else list(dict.fromkeys(source_ids))
+    resolve = resolver(mirror, cache)
+    total = len(ids) + 1
+    batches = load_sources(ids, resolve, eagle_dir,
+                           lambda name: on_progress(f"ingest {name}", ids.index(name), total))
+    on_progress("ingest: merge and commit", len(ids), total)
+    result = commit_batches(wh, batches, resolve)
+    on_progress("ingest", total, total)
+    return result
+
+
+def ingest_table(wh: Warehouse, spec: TableSpec, *, mirror: Path | None = None,
+                 cache: Path | None = None) -> IngestResult:
+    """A user's own measurements of one device (see `oneproxy.ingest.user_table`)."""
+    resolve = resolver(mirror, cache)
+    return commit_batches(wh, [user_table.load(spec, resolve)], resolve)
+
+
+def ingest_hwnasbench(wh: Warehouse, path: Path, *, mirror: Path | None = None,
+                      cache: Path | None = None) -> IngestResult:
+    """HW-NAS-Bench's pickle: NB201 latency and energy, FBNet operator tables."""
+    return commit_batches(wh, [hwnasbench.load(path)], resolver(mirror, cache))

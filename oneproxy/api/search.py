@@ -1,0 +1,191 @@
+"""Hardware-aware search on the warehouse: the most accurate architecture per device and latency
+budget, exhaustive on each device's latency or through a proxy (raw or AdaProxy)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from oneproxy.analytics.predictors.encodings import space_features
+from oneproxy.api.errors import UnknownSearchDataset
+from oneproxy.api.warehouse import check_space
+from oneproxy.search.budgets import BudgetSpec, parse_budget_spec, resolve_budgets
+from oneproxy.search.exhaustive import best_under_budget
+from oneproxy.search.oneproxy import (
+    BadSearchInput,
+    ProxyEval,
+    RunInfo,
+    adapted_matrix,
+    auto_adapted_matrix,
+    evaluate_picks,
+    latency_matrix,
+    proxy_matrix,
+    search_result_table,
+)
+from oneproxy.search.proxy_choice import AUTO, full_coverage
+from oneproxy.warehouse.catalog import query, sql_text
+from oneproxy.warehouse.errors import UnknownDevice
+from oneproxy.warehouse.store import Warehouse
+from oneproxy.warehouse.tables import publish
+
+RESULT_TABLE = "search_result"
+
+
+@dataclass(frozen=True)
+class SearchData:
+    """Matrices of one search: targets' true latency, the proxy's, and the space's accuracies."""
+
+    targets: list[str]
+    latency_datasets: list[str]
+    true: np.ndarray  # n_targets x n_archs ms
+    proxy: np.ndarray | None  # n_archs ms
+    candidates: dict[str, np.ndarray]  # with proxy "auto": every device's latency row
+    arch_ids: np.ndarray
+    arch_keys: list[str]
+    accuracy: np.ndarray  # n_archs %
+    partial: np.ndarray  # per target: fewer rows than the space has architectures
+
+
+def _check_dataset(wh: Warehouse, space: str, dataset: str) -> None:
+    known = query(wh, sql_text("queries/search_datasets.sql"), [space]).column("dataset")
+    if dataset not in known.to_pylist():
+        raise UnknownSearchDataset(
+            f"no test accuracies for dataset '{dataset}' in space '{space}': use one of "
+            f"{', '.join(known.to_pylist()) or '(none: no ingested source has accuracies for it)'}"
+        )
+
+
+def _choose(series: pa.Table, devices: list[str] | None, proxy: str | None) -> list[str]:
+    """The target devices (None = every device but the proxy)."""
+    known = series.column("device_id").to_pylist()
+    if devices is None:
+        return [d for d in known if d != proxy]
+    wanted = list(dict.fromkeys(devices))
+    unknown = [d for d in [*wanted, *([proxy] if proxy else [])] if d not in known]
+    if unknown or not wanted:
+        raise UnknownDevice(
+            f"unknown device '{unknown[0] if unknown else ''}' for this space: "
+            f"use 'all' or some of {', '.join(known)}"
+        )
+    return wanted
+
+
+def load_search_data(
+    wh: Warehouse, space: str, dataset: str, devices: list[str] | None, proxy: str | None
+) -> SearchData:
+    """Read the latency series and accuracies a search needs, as matrices.
+
+    `devices` None: every device of the space but the proxy.
+    """
+    check_space(wh, space)
+    _check_dataset(wh, space, dataset)
+    series = query(wh, sql_text("queries/search_series.sql"), [space, dataset])
+    auto = proxy == AUTO
+    if auto:
+        proxy = None
+    if proxy is not None and proxy not in series.column("device_id").to_pylist():
+        raise UnknownDevice(
+            f"unknown proxy device '{proxy}' for space '{space}': use one of "
+            f"{', '.join(series.column('device_id').to_pylist())}"
+        )
+    targets = _choose(series, devices, proxy)
+    if not targets:
+        raise UnknownDevice(f"no target devices left in space '{space}' besides the proxy")
+    info = pl.from_arrow(series)
+    archs = query(wh, sql_text("queries/search_accuracy.sql"), [space, dataset])
+    pool = full_coverage(info, archs.num_rows) if auto else [proxy] if proxy else []
+    chosen = list(dict.fromkeys([*targets, *pool]))
+    lat_ds = dict(zip(info["device_id"], info["latency_dataset"], strict=True))
+    rows = query(wh, sql_text("queries/search_latency.sql"),
+                 [space, chosen, [lat_ds[d] for d in chosen]])
+    arch_ids = archs.column("arch_id").to_numpy()
+    matrix = latency_matrix(rows, chosen, arch_ids)
+    size = dict(zip(info["device_id"], info["architectures"], strict=True))
+    return SearchData(
+        targets=targets,
+        latency_datasets=[lat_ds[d] for d in targets],
+        true=matrix[: len(targets)],
+        proxy=matrix[chosen.index(proxy)] if proxy else None,
+        candidates={d: matrix[chosen.index(d)] for d in pool} if auto else {},
+        arch_ids=arch_ids,
+        arch_keys=archs.column("arch_key").to_pylist(),
+        accuracy=archs.column("accuracy").to_numpy(zero_copy_only=False).astype(np.float64),
+        partial=np.array([size[d] < arch_ids.size for d in targets]),
+    )
+
+
+def run_search(
+    data: SearchData, space: str, dataset: str, budgets: BudgetSpec, proxy: str | None,
+    samples: int | None, seed: int, strategy: str = AUTO,
+) -> tuple[pa.Table, ProxyEval | None]:
+    """The `search_result` rows of one search, and the proxy evaluation when a proxy is used.
+
+    A target is searched over the architectures it measured: predictions of the others are
+    dropped, so proxy picks are judged against the target's optimum over the same candidates.
+    """
+    ms = resolve_budgets(budgets, data.true)
+    if proxy is None:
+        outcome = best_under_budget(data.true, data.accuracy, ms)
+        run = RunInfo(space, dataset, "exhaustive")
+        evaluation = None
+    else:
+        if samples is None:
+            predicted = proxy_matrix(data.proxy, len(data.targets))
+            run = RunInfo(space, dataset, "proxy", proxy, 0)
+        else:
+            features = space_features(space, data.arch_keys)
+            if proxy == AUTO:
+                predicted, chosen, _ = auto_adapted_matrix(
+                    features, data.candidates, data.targets, data.true, samples, seed, strategy)
+                run = RunInfo(space, dataset, "adaproxy", AUTO, samples, seed, tuple(chosen))
+            else:
+                predicted = adapted_matrix(features, data.proxy, data.true, samples, seed,
+                                           strategy)
+                run = RunInfo(space, dataset, "adaproxy", proxy, samples, seed)
+        predicted = np.where(np.isfinite(data.true), predicted, np.nan)
+        outcome = evaluation = evaluate_picks(predicted, data.true, data.accuracy, ms)
+    table = search_result_table(run, data.targets, data.latency_datasets, ms, data.arch_ids,
+                                data.arch_keys, outcome, data.partial)
+    return table, evaluation
+
+
+def save_results(wh: Warehouse, table: pa.Table) -> None:
+    """Store the rows in `search_result`, replacing earlier rows of the same runs and devices."""
+    publish(wh, RESULT_TABLE, table)
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    """One search: the matrices it read, its `search_result` rows, and the proxy evaluation."""
+
+    data: SearchData
+    table: pa.Table
+    evaluation: ProxyEval | None
+
+
+def search(
+    wh: Warehouse,
+    space: str,
+    dataset: str,
+    budgets: BudgetSpec | str,
+    *,
+    devices: list[str] | None = None,
+    proxy: str | None = None,
+    samples: int | None = None,
+    seed: int = 0,
+    strategy: str = AUTO,
+) -> SearchOutcome:
+    """Most accurate architecture per device under each budget, searched on the device's own
+    latency (no `proxy`), on a proxy's (`proxy`), or on AdaProxy predictions adapted with
+    `samples` target measurements (`proxy` a device or "auto")."""
+    if samples is not None and proxy is None:
+        raise BadSearchInput("samples adapt a proxy's predictor: give a proxy too")
+    if proxy == AUTO and samples is None:
+        raise BadSearchInput("proxy 'auto' chooses by the target's samples: give samples")
+    spec = parse_budget_spec(budgets) if isinstance(budgets, str) else budgets
+    data = load_search_data(wh, space, dataset, devices, proxy)
+    table, evaluation = run_search(data, space, dataset, spec, proxy, samples, seed, strategy)
+    return SearchOutcome(data, table, evaluation)

@@ -1,0 +1,75 @@
+"""`oneproxy sources`, `spaces`, `devices`, `sql`: what the warehouse holds; read-only SQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from oneproxy.api.warehouse import check_space
+from oneproxy.options import output_options, warehouse_option
+from oneproxy.output import render
+from oneproxy.warehouse.catalog import query, sql_text
+from oneproxy.warehouse.store import Warehouse
+
+
+@click.command()
+@output_options
+@warehouse_option
+def sources(wh: Warehouse, fmt: str, output: Path | None) -> None:
+    """List ingested sources with commit, license, files and row counts.
+
+    \b
+    Example:
+      oneproxy sources --format json
+    """
+    render(query(wh, sql_text("queries/sources.sql")), fmt, output, title="sources")
+
+
+@click.command()
+@output_options
+@warehouse_option
+def spaces(wh: Warehouse, fmt: str, output: Path | None) -> None:
+    """List search spaces with their size and how many devices cover them.
+
+    \b
+    Example:
+      oneproxy spaces
+    """
+    render(query(wh, sql_text("queries/spaces.sql")), fmt, output, title="spaces")
+
+
+@click.command()
+@click.option("--space", default=None, help="Only devices measured on this space (e.g. nb201).")
+@output_options
+@warehouse_option
+def devices(wh: Warehouse, space: str | None, fmt: str, output: Path | None) -> None:
+    """List devices with platform class, framework, precision and coverage.
+
+    \b
+    Examples:
+      oneproxy devices
+      oneproxy devices --space nb201 --format csv
+    """
+    if space is not None:
+        check_space(wh, space)
+    render(query(wh, sql_text("queries/devices.sql"), [space]), fmt, output, title="devices")
+
+
+@click.command()
+@click.argument("query_text", metavar="QUERY")
+@output_options
+@warehouse_option
+def sql(wh: Warehouse, query_text: str, fmt: str, output: Path | None) -> None:
+    """Run a read-only SQL query over the warehouse catalog (DuckDB).
+
+    Views: latency, latency_raw, latency_detail, coverage, devices, architectures,
+    accuracy, sources, series_provenance, spaces.
+
+    \b
+    Examples:
+      oneproxy sql "SELECT latency_ms FROM latency WHERE device_id = 'pixel3' AND arch_id = 0"
+      oneproxy sql "SELECT * FROM coverage" --format csv -o coverage.csv
+    """
+    table = query(wh, query_text, guard=True)
+    render(table, fmt, output)

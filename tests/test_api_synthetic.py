@@ -1,0 +1,153 @@
+"""The API and the CLI on the synthetic warehouse: values, stored rows and bad input, no mirror."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+from click.testing import CliRunner
+from oneproxy.analytics.protocols import protocol_from_dict
+from oneproxy.warehouse.errors import UnknownDevice
+from oneproxy.warehouse.tables import merged
+from synthetic import DEVICES, PARTIAL, PARTIAL_ARCHS
+
+import oneproxy as op
+from oneproxy.cli import main as CLI
+from oneproxy.stages import _code_of
+
+
+def cli(wh, *args: str):
+    return CliRunner().invoke(CLI, [*args, "--warehouse", str(wh.root)])
+
+
+def test_srcc_of_every_pair_and_what_storing_replaces(synth):
+    whole = op.srcc(synth, "nb201")
+    n = len(DEVICES) + len(PARTIAL)
+    assert whole.whole_space and whole.dataset == "cifar10"
+    assert whole.pairs.height == n * (n - 1) // 2
+    partial = whole.pairs.filter(pl.col("device_a").is_in(PARTIAL)
+                                 | pl.col("device_b").is_in(PARTIAL))
+    assert set(partial["n_common"]) == {PARTIAL_ARCHS}
+    assert whole.pairs["value"].is_between(0, 1).all()
+
+    op.save_srcc(synth, whole, "2026-01-01T00:00:00+00:00")
+    two = op.srcc(synth, "nb201", devices=["phone_a", "phone_b"], min_common=100_000)
+    assert not two.whole_space and two.pairs["value"].is_null().all()
+    op.save_srcc(synth, two, "2026-01-02T00:00:00+00:00")
+    stored = pl.from_arrow(synth.read("srcc"))
+    assert stored.height == whole.pairs.height
+    assert stored.filter(pl.col("value").is_null()).height == 1  # only the recomputed pair
+
+    fewer = op.srcc(synth, "nb201", min_common=100_000)
+    fewer = type(fewer)(**{**vars(fewer), "pairs": fewer.pairs.head(3)})
+    op.save_srcc(synth, fewer, "2026-01-03T00:00:00+00:00")
+    assert synth.read("srcc").num_rows == 3  # a whole-space run replaces every stored pair
+
+
+def test_adapt_predicts_every_architecture_and_is_reproducible(synth):
+    run = op.adapt(synth, "nb201", "phone_b", proxy="phone_a", samples=20, seed=3,
+                   created="2026-01-01T00:00:00+00:00")
+    again = op.adapt(synth, "nb201", "phone_b", proxy="phone_a", samples=20, seed=3,
+                     created="2026-01-01T00:00:00+00:00")
+    assert run.predictions.equals(again.predictions)
+    summary = run.summary.to_pylist()[0]
+    assert summary["n_samples"] == 20 and summary["n_rest"] == 15_625 - 20
+    assert summary["srcc_rest"] > 0.7
+    assert run.predictions.num_rows == 15_625
+
+
+def test_adapt_auto_chooses_among_full_coverage_devices_only(synth):
+    steps = []
+    run = op.adapt(synth, "nb201", "phone_b", samples=20,
+                   on_progress=lambda label, done, total: steps.append((label, done, total)))
+    assert set(run.proxy_scores) == set(DEVICES) - {"phone_b"}
+    assert run.summary.column("proxy")[0].as_py() in run.proxy_scores
+    assert steps and all(total == len(run.proxy_scores) for _, _, total in steps)
+
+
+def test_exhaustive_search_matches_a_brute_force(synth):
+    found = op.search_archs(synth, "nb201", "cifar100", op.budgets("q10,q50"),
+                            devices=["gpu_a"])
+    lat = found.data.true[0]
+    for row in found.table.to_pylist():
+        fits = np.flatnonzero(lat <= row["budget_ms"])
+        best = fits[np.argmax(found.data.accuracy[fits])]
+        assert row["arch_id"] == found.data.arch_ids[best]
+
+
+def test_search_samples_of_a_target_do_not_depend_on_the_other_targets(synth):
+    def picks(devices):
+        found = op.search_archs(synth, "nb201", "cifar10", op.budgets("q30"), devices=devices,
+                                proxy="cpu_a", samples=20, seed=5)
+        rows = pl.from_arrow(found.table)
+        return rows.filter(pl.col("device_id") == "phone_b")["arch_id"].to_list()
+
+    assert picks(["phone_b", "gpu_a"]) == picks(["gpu_a", "phone_b"]) == picks(["phone_b"])
+
+
+def test_evaluate_a_protocol_of_synthetic_devices(synth):
+    protocol = protocol_from_dict({"space": "nb201", "proxies": ["phone_a"],
+                                   "targets": ["phone_b", "gpu_a"], "samples": [10, 20],
+                                   "seeds": 2, "proxy_mode": "fixed"},
+                                  default_name="synthetic", where="test")
+    result = op.evaluate(synth, protocol)
+    summary = pl.from_arrow(result.summary)
+    assert summary.height == 4 and (summary["seeds"] == 2).all()
+    assert (summary["after_srcc_mean"] > summary["before_srcc_mean"] - 0.05).all()
+    op.save_evaluation(synth, result)
+    op.save_evaluation(synth, result)
+    assert synth.read("adaptation").num_rows == 4
+
+
+def test_unknown_devices_are_domain_errors_in_the_api_and_one_line_in_the_cli(synth, snapshot):
+    with pytest.raises(UnknownDevice, match="nosuch"):
+        op.srcc(synth, "nb201", devices=["phone_a", "nosuch"])
+    before = snapshot(synth.root)
+    for args in (["srcc", "--devices", "phone_a,nosuch"],
+                 ["adapt", "--target", "nosuch", "--samples", "20"],
+                 ["search", "--dataset", "cifar10", "--devices", "nosuch", "--budget", "5ms"]):
+        result = cli(synth, *args)
+        assert result.exit_code == 1, args
+        assert "nosuch" in result.output and "Traceback" not in result.output
+    assert snapshot(synth.root) == before
+
+
+def test_cli_commands_render_the_api_values(synth):
+    result = cli(synth, "srcc", "--devices", "phone_a,phone_b", "--no-save", "--format", "json")
+    assert result.exit_code == 0, result.output
+    value = op.srcc(synth, "nb201", devices=["phone_a", "phone_b"]).pairs["value"][0]
+    assert json.loads(result.stdout)[0]["value"] == pytest.approx(value)
+    result = cli(synth, "adapt", "--target", "gpu_a", "--proxy", "phone_a", "--samples", "20",
+                 "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert synth.read("predictions").num_rows == 15_625
+    result = cli(synth, "search", "--dataset", "cifar10", "--devices", "gpu_a", "--budget",
+                 "5s,q50", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert [r["budget_ms"] for r in json.loads(result.stdout)][0] == 5000.0
+
+
+def test_one_replace_path_uses_each_tables_declared_key():
+    a = pl.DataFrame({"space_id": ["s"] * 2, "device_id": ["d", "e"], "arch_id": [1, 1],
+                      "predicted_ms": [1.0, 2.0]}).to_arrow()
+    new = pl.DataFrame({"space_id": ["s"], "device_id": ["d"], "arch_id": [2],
+                        "predicted_ms": [3.0]}).to_arrow()
+    with pytest.raises(op.OneproxyError, match="no warehouse table named 'nosuch'"):
+        merged("nosuch", None, new)
+    from oneproxy.warehouse.schemas import PREDICTIONS
+
+    full = {n: [None] * 2 for n in PREDICTIONS.names}
+    old = pl.DataFrame({**full, **a.to_pydict()}).to_arrow().cast(PREDICTIONS)
+    fresh = pl.DataFrame({**{n: [None] for n in PREDICTIONS.names},
+                          **new.to_pydict()}).to_arrow().cast(PREDICTIONS)
+    rows = pl.from_arrow(merged("predictions", old, fresh))
+    # predictions replace a device's whole series: d's arch 1 goes, e stays
+    assert rows.select("device_id", "arch_id").rows() == [("d", 2), ("e", 1)]
+
+
+def test_code_version_ignores_docstrings_and_comments():
+    code = 'def f():\n    """Doc."""\n    return 1  # note\n'
+    assert _code_of(code) == _code_of('def f():\n    """Other words."""\n    return 1\n')
+    assert _code_of(code) != _code_of("def f():\n    return 2\n")
