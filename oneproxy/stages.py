@@ -13,7 +13,6 @@ import ast
 import dataclasses
 import hashlib
 import importlib.util
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +40,7 @@ from oneproxy.search.budgets import parse_budget_spec
 from oneproxy.search.oneproxy import summarize
 from oneproxy.search.proxy_choice import NoProxy, one_proxy
 from oneproxy.warehouse.errors import OneproxyError, UnknownDevice
+from oneproxy.warehouse.fingerprint import digest
 from oneproxy.warehouse.store import Warehouse, table_fingerprint
 from oneproxy.warehouse.tables import updated
 
@@ -93,12 +93,6 @@ class RunSettings:
     def selects(self, stage: str) -> bool:
         """Whether `only` (if given) names this stage or its kind."""
         return self.only is None or stage in self.only or stage.split()[0] in self.only
-
-
-def digest(*parts: Any) -> str:
-    """A short sha256 of JSON-encodable parts."""
-    text = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @cache

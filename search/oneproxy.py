@@ -81,29 +81,6 @@ def _check_matrices(predicted: np.ndarray, true: np.ndarray) -> tuple[np.ndarray
     return pred, tru
 
 
-def latency_matrix(rows: pa.Table, devices: Sequence[str], arch_ids: np.ndarray) -> np.ndarray:
-    """Pivot rows (device_id, arch_id, latency_ms) to n_devices x n_archs milliseconds in the
-    order of `devices` and of the ascending `arch_ids`; NaN where a device has no latency."""
-    ids = np.asarray(arch_ids, dtype=np.int64)
-    if np.any(np.diff(ids) <= 0):
-        raise BadSearchInput("arch_ids must be strictly ascending")
-    frame = pl.from_arrow(rows)
-    position = {device: i for i, device in enumerate(devices)}
-    frame = frame.filter(pl.col("device_id").is_in(list(position)))
-    arch = frame["arch_id"].to_numpy()
-    known = np.isin(arch, ids)
-    if not known.all():
-        raise BadSearchInput(
-            f"latency rows name architecture {arch[~known][0]} that is not among the "
-            f"{ids.size} architectures of the space"
-        )
-    out = np.full((len(position), ids.size), np.nan)
-    col = np.searchsorted(ids, arch)
-    row = frame["device_id"].replace_strict(position, return_dtype=pl.Int64).to_numpy()
-    out[row, col] = frame["latency_ms"].cast(pl.Float64).fill_null(np.nan).to_numpy()
-    return out
-
-
 def evaluate_picks(
     predicted: np.ndarray, true: np.ndarray, accuracy: np.ndarray, budgets: np.ndarray
 ) -> ProxyEval:

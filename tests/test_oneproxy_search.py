@@ -18,13 +18,13 @@ from oneproxy.search.oneproxy import (
     adapted_matrix,
     auto_adapted_matrix,
     evaluate_picks,
-    latency_matrix,
     proxy_matrix,
     search_result_table,
     summarize,
 )
 from oneproxy.search.plots import draw_pareto
 from oneproxy.warehouse.errors import OneproxyError
+from oneproxy.warehouse.matrix import BadMatrixInput, latency_matrix
 from oneproxy.warehouse.spaces import nb201
 from oneproxy.warehouse.tables import merged
 
@@ -142,11 +142,12 @@ def test_latency_matrix_pivots_in_device_and_arch_order():
         "arch_id": [10, 30, 10, 20, 10],
         "latency_ms": [1.0, 2.0, None, 4.0, 9.0],
     })
-    m = latency_matrix(rows, ["a", "b"], np.array([10, 20, 30]))
+    m, has_row = latency_matrix(rows, ["a", "b"], np.array([10, 20, 30]))
     np.testing.assert_array_equal(m, [[NAN, NAN, 2.0], [1.0, 4.0, NAN]])
-    with pytest.raises(BadSearchInput, match="architecture 30"):
+    np.testing.assert_array_equal(has_row, [[True, False, True], [True, True, False]])
+    with pytest.raises(BadMatrixInput, match="architecture 30"):
         latency_matrix(rows, ["a"], np.array([10, 20]))
-    with pytest.raises(BadSearchInput, match="ascending"):
+    with pytest.raises(BadMatrixInput, match="ascending"):
         latency_matrix(rows, ["a"], np.array([20, 10]))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,6 +12,7 @@ from oneproxy.api.errors import NoLatency
 from oneproxy.api.warehouse import check_space
 from oneproxy.warehouse.catalog import query, sql_text
 from oneproxy.warehouse.errors import OneproxyError, UnknownDevice
+from oneproxy.warehouse.matrix import latency_matrix
 from oneproxy.warehouse.store import Warehouse
 
 
@@ -57,20 +59,20 @@ def check_devices(series: pl.DataFrame, devices: list[str], space: str, role: st
                             f"warehouse has {', '.join(known)}")
 
 
-def load_space(wh: Warehouse, space: str, dataset: str, devices: list[str]) -> SpaceData:
-    """Latency matrix of `devices` over every architecture of the space."""
+def load_space(wh: Warehouse, space: str, dataset: str | Sequence[str],
+               devices: list[str]) -> SpaceData:
+    """Latency matrix of `devices` over every architecture of the space.
+
+    `dataset` is the latency dataset of every device, or one per device (NB201 devices without a
+    series on the searched dataset are read on their CIFAR-10 one).
+    """
     archs = query(wh, sql_text("queries/adapt_archs.sql"), [space])
     arch_ids = archs.column("arch_id").to_numpy()
-    rows = pl.from_arrow(query(wh, sql_text("queries/adapt_latency.sql"),
-                               [space, dataset, devices]))
-    row = rows["device_id"].replace_strict(devices, range(len(devices)),
-                                           return_dtype=pl.Int64).to_numpy()
-    col = np.searchsorted(arch_ids, rows["arch_id"].to_numpy())
-    latency = np.full((len(devices), arch_ids.size), np.nan)
-    has_row = np.zeros(latency.shape, dtype=bool)
-    latency[row, col] = rows["latency_ms"].fill_null(np.nan).to_numpy()
-    has_row[row, col] = True
-    return SpaceData(space, dataset, arch_ids, archs.column("arch_key").to_pylist(), devices,
+    datasets = [dataset] * len(devices) if isinstance(dataset, str) else list(dataset)
+    rows = query(wh, sql_text("queries/search_latency.sql"), [space, devices, datasets])
+    latency, has_row = latency_matrix(rows, devices, arch_ids)
+    shown = dataset if isinstance(dataset, str) else ",".join(sorted(set(datasets)))
+    return SpaceData(space, shown, arch_ids, archs.column("arch_key").to_pylist(), devices,
                      latency, has_row)
 
 

@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from oneproxy.analytics.predictors.encodings import space_features
 from oneproxy.api.errors import UnknownSearchDataset
+from oneproxy.api.latency import load_space
 from oneproxy.api.warehouse import check_space
 from oneproxy.search.budgets import BudgetSpec, parse_budget_spec, resolve_budgets
 from oneproxy.search.exhaustive import best_under_budget
@@ -21,7 +22,6 @@ from oneproxy.search.oneproxy import (
     adapted_matrix,
     auto_adapted_matrix,
     evaluate_picks,
-    latency_matrix,
     proxy_matrix,
     search_result_table,
 )
@@ -99,10 +99,8 @@ def load_search_data(
     pool = full_coverage(info, archs.num_rows) if auto else [proxy] if proxy else []
     chosen = list(dict.fromkeys([*targets, *pool]))
     lat_ds = dict(zip(info["device_id"], info["latency_dataset"], strict=True))
-    rows = query(wh, sql_text("queries/search_latency.sql"),
-                 [space, chosen, [lat_ds[d] for d in chosen]])
     arch_ids = archs.column("arch_id").to_numpy()
-    matrix = latency_matrix(rows, chosen, arch_ids)
+    matrix = load_space(wh, space, [lat_ds[d] for d in chosen], chosen).latency
     size = dict(zip(info["device_id"], info["architectures"], strict=True))
     return SearchData(
         targets=targets,

@@ -11,6 +11,7 @@ import pyarrow as pa
 from oneproxy.analytics.srcc import Method, srcc_matrix, to_square
 from oneproxy.api.latency import latency_rows
 from oneproxy.warehouse.catalog import query, sql_text
+from oneproxy.warehouse.fingerprint import digest
 from oneproxy.warehouse.schemas import SRCC
 from oneproxy.warehouse.store import Warehouse, table_fingerprint
 from oneproxy.warehouse.tables import merged
@@ -58,8 +59,8 @@ def srcc(
     dataset, rows = latency_rows(wh, space, dataset, devices, platforms)
     pairs = srcc_matrix(rows, method=method, min_common=min_common, ci=ci,
                         n_bootstrap=bootstrap, seed=seed)
-    params = pa.table({"p": [f"{method} {min_common} {ci} {bootstrap} {seed}"]})
-    fingerprint = table_fingerprint(rows.to_arrow()) + table_fingerprint(params)[:8]
+    fingerprint = digest(table_fingerprint(rows.to_arrow()), method, min_common, ci, bootstrap,
+                         seed)
     return SrccResult(space, dataset, method, sorted(rows["device_id"].unique().to_list()),
                       pairs, fingerprint, devices is None and platforms is None)
 

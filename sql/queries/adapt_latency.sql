@@ -1,4 +1,4 @@
--- `oneproxy adapt / evaluate / predict`: latency rows of some devices
+-- `oneproxy predict`: latency rows of some devices
 -- ($1 = space, $2 = dataset, $3 = device ids); null latency_ms = failed measurement.
 SELECT device_id, arch_id, latency_ms
 FROM latency
