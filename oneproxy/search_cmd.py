@@ -16,7 +16,6 @@ from oneproxy.output import render
 from oneproxy.search.budgets import parse_budget_spec
 from oneproxy.search.exhaustive import pareto_front
 from oneproxy.search.oneproxy import ProxyEval, summarize
-from oneproxy.search.plots import draw_pareto
 from oneproxy.search.proxy_choice import AUTO
 from oneproxy.warehouse.store import Warehouse
 
@@ -152,6 +151,8 @@ def search(wh: Warehouse, space: str, dataset: str, device_spec: str, budget_spe
     if save:
         api.save_results(wh, table)
     if pareto is not None:
+        from oneproxy.search.plots import draw_pareto  # matplotlib only when drawing
+
         via = f", picks via {proxy}" if proxy else ""
         draw_pareto(pareto, _fronts(data, evaluation, proxy),
                     f"{space} {dataset}: accuracy vs latency Pareto fronts{via}")
