@@ -10,9 +10,11 @@ import click
 
 from oneproxy.adapt_cmd import adapt, predict
 from oneproxy.evaluate_cmd import evaluate
+from oneproxy.export_cmd import export
 from oneproxy.ingest_cmd import ingest
 from oneproxy.lookups import check_space
 from oneproxy.lut_cmd import lut_eval
+from oneproxy.measure_cmd import measure
 from oneproxy.options import output_options, warehouse_option
 from oneproxy.output import render
 from oneproxy.report_cmd import report
@@ -122,6 +124,8 @@ main.add_command(train)
 main.add_command(report)
 main.add_command(run)
 main.add_command(runs)
+main.add_command(export)
+main.add_command(measure)
 
 if __name__ == "__main__":
     sys.exit(main())
