@@ -228,6 +228,7 @@ def measure_archs(keys: Sequence[str], out: Path, *, lock: Path, dataset: str = 
     with machine_lock(lock):
         done = _existing(out, dataset, settings)
         todo = [k for k in keys if k not in done]
+        total = len(todo) + min(check, len(done) + len(todo))
         info = machine_info(settings, dataset)
         sidecar = {"device": device_fields(info), "machine": info}
         _write_atomic(sidecar_path(out), json.dumps(sidecar, indent=2).encode())
@@ -243,17 +244,17 @@ def measure_archs(keys: Sequence[str], out: Path, *, lock: Path, dataset: str = 
                 fh.flush()
                 done[key] = timing.median_ms
                 if progress:
-                    progress(i + 1, len(todo) + check, key)
+                    progress(i + 1, total, key)
         result = None
+        check = min(check, len(done))
         if check:
-            pick = np.random.default_rng(seed).choice(len(done), min(check, len(done)),
-                                                      replace=False)
             names = list(done)
+            pick = np.random.default_rng(seed).choice(len(names), check, replace=False)
             again: dict[str, float] = {}
             for j, row in enumerate(sorted(pick)):
                 again[names[row]] = _measure_one(names[row], dataset, settings, seed)[0].median_ms
                 if progress:
-                    progress(len(todo) + j + 1, len(todo) + check, names[row])
+                    progress(len(todo) + j + 1, total, names[row])
             result = noise_check(done, again)
             sidecar["check"] = asdict(result)
             _write_atomic(sidecar_path(out), json.dumps(sidecar, indent=2).encode())
