@@ -95,6 +95,7 @@ def test_sample_is_seeded_and_distinct():
     a = sample_keys(50, 3)
     assert a == sample_keys(50, 3) != sample_keys(50, 4)
     assert len(set(a)) == 50
+    assert sample_keys(80, 3)[:50] == a
 
 
 def test_export_cli_writes_models_and_manifest(tmp_path):

@@ -80,10 +80,13 @@ def arch_keys(spec: str, index: Callable[[], Sequence[str]]) -> list[str]:
 
 
 def sample_keys(n: int, seed: int) -> list[str]:
-    """`n` distinct architectures drawn uniformly from the 15,625, seeded."""
+    """The first `n` of a seeded random order of the 15,625 architectures (a uniform sample).
+
+    A larger `n` with the same seed extends a smaller one, so a resumed run can grow a sample.
+    """
     if not 1 <= n <= nb201.N_ARCHS:
         raise BadArchList(f"--sample {n}: draw between 1 and {nb201.N_ARCHS} architectures")
-    rows = np.random.default_rng(seed).choice(nb201.N_ARCHS, size=n, replace=False)
+    rows = np.random.default_rng(seed).permutation(nb201.N_ARCHS)[:n]
     return [nb201.format_arch(nb201.all_op_tuples()[r]) for r in rows]
 
 
