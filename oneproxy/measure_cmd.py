@@ -8,7 +8,7 @@ import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from oneproxy import settings as paths
-from oneproxy.export_cmd import arch_options, chosen_archs
+from oneproxy.measure_options import arch_options, chosen_archs
 from oneproxy.progress import stderr
 
 

@@ -110,7 +110,7 @@ def test_export_cli_writes_models_and_manifest(tmp_path):
             nb201.parse_arch(key), "ImageNet16-120")[0])
     manifest = (tmp_path / "m" / "archs.csv").read_text().splitlines()
     assert manifest[0] == "arch,file,params_m,flops_m"
-    assert manifest[1].startswith(f'"{keys[0]}",nb201-333333.onnx,1.538696,')
+    assert manifest[1].startswith(f"{keys[0]},nb201-333333.onnx,1.538696,")
 
 
 def test_export_cli_bad_arch_is_one_line(tmp_path):

@@ -8,11 +8,12 @@ interrupted run resumes where it stopped. A sidecar `<csv>.json` records the mac
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, astuple, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -137,9 +138,11 @@ def export_archs(keys: Sequence[str], out_dir: Path, *, dataset: str = "cifar10"
         done.append(Exported(key, name, cost.params_m, cost.flops_m))
         if progress:
             progress(i + 1, len(keys), key)
-    lines = [",".join(Exported.__dataclass_fields__)]
-    lines += [f'"{e.arch}",{e.file},{e.params_m},{e.flops_m}' for e in done]
-    _write_atomic(out_dir / "archs.csv", ("\n".join(lines) + "\n").encode())
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(Exported.__dataclass_fields__)
+    writer.writerows(astuple(e) for e in done)
+    _write_atomic(out_dir / "archs.csv", text.getvalue().encode())
     return done
 
 
