@@ -46,7 +46,8 @@ def test_five_archs_get_positive_latencies_and_a_sidecar(cache, tmp_path):
     got = rows(out)
     assert list(got[0]) == list(COLUMNS)
     assert [r["arch"] for r in got] == sample_keys(5, 1)
-    assert all(float(r["latency_ms"]) > 0 and float(r["latency_iqr_ms"]) >= 0 for r in got)
+    assert all(0 < float(r["latency_min_ms"]) <= float(r["latency_ms"]) for r in got)
+    assert all(float(r["latency_iqr_ms"]) >= 0 for r in got)
     assert {(r["repeats"], r["warmup"], r["threads"], r["batch"]) for r in got} == {
         ("3", "1", "1", "1")}
     for r in got:
@@ -119,7 +120,7 @@ def test_noise_check_and_summary_statistics():
     shaky = noise_check(first, {"a": 2.5, "b": 2.0, "c": 1.0, "d": 4.4})
     assert shaky.noisy
     t = summarize(np.array([1.0, 2.0, 3.0, 4.0, 100.0]))
-    assert (t.median_ms, t.iqr_ms, t.repeats) == (3.0, 2.0, 5)
+    assert (t.median_ms, t.iqr_ms, t.min_ms, t.repeats) == (3.0, 2.0, 1.0, 5)
 
 
 @pytest.mark.parametrize("bad", [{"threads": 0}, {"repeat": 2}, {"batch": 1.5}])

@@ -26,8 +26,8 @@ from oneproxy.measure.timing import Timing, TimingSettings, time_model
 from oneproxy.warehouse.errors import OneproxyError
 from oneproxy.warehouse.spaces import nb201
 
-COLUMNS = ("arch", "latency_ms", "latency_iqr_ms", "latency_std_ms", "repeats", "warmup",
-           "threads", "batch", "dataset", "params_m", "flops_m")
+COLUMNS = ("arch", "latency_ms", "latency_iqr_ms", "latency_std_ms", "latency_min_ms", "repeats",
+           "warmup", "threads", "batch", "dataset", "params_m", "flops_m")
 SETTING_COLUMNS = ("threads", "batch", "dataset")
 NOISY_SRCC = 0.95
 NOISY_CHANGE = 0.05
@@ -195,8 +195,8 @@ def _existing(path: Path, dataset: str, settings: TimingSettings) -> dict[str, f
 
 def _row(key: str, t: Timing, settings: TimingSettings, dataset: str,
          cost: GraphCost) -> list[object]:
-    return [key, f"{t.median_ms:.6f}", f"{t.iqr_ms:.6f}", f"{t.std_ms:.6f}", t.repeats,
-            settings.warmup, settings.threads, settings.batch, dataset,
+    return [key, f"{t.median_ms:.6f}", f"{t.iqr_ms:.6f}", f"{t.std_ms:.6f}", f"{t.min_ms:.6f}",
+            t.repeats, settings.warmup, settings.threads, settings.batch, dataset,
             f"{cost.params_m:.6f}", f"{cost.flops_m:.6f}"]
 
 
