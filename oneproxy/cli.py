@@ -42,6 +42,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lut-eval": ("oneproxy.lut_cmd:lut_eval",
                  "Score a kernel-level LightGBM (op configuration → latency) on held-out table "
                  "resolutions."),
+    "export": ("oneproxy.export_cmd:export",
+               "Write one ONNX model per NAS-Bench-201 architecture (seeded random weights)."),
+    "measure": ("oneproxy.measure_cmd:measure",
+                "Time NAS-Bench-201 networks with ONNX Runtime on this CPU; write a CSV for "
+                "`ingest table`."),
     "train": ("oneproxy.train_cmd:train",
               "Fit a latency predictor on a device's measured architectures and save it as a "
               "file."),
