@@ -95,16 +95,23 @@ def _sort_devices(values: np.ndarray, present: np.ndarray) -> _Sorted:
     order = np.empty((n_devices, n_archs), dtype=np.int32)
     start = np.empty_like(order)
     end = np.empty_like(order)
-    positions = np.arange(n_archs, dtype=np.int32)
     new_run = np.ones(n_archs + 1, dtype=bool)
     for device, row in enumerate(values):
         order[device] = np.argsort(row)
         ordered = row.take(order[device])
         np.not_equal(ordered[1:], ordered[:-1], out=new_run[1:-1])
-        np.maximum.accumulate(np.where(new_run[:-1], positions, 0), out=start[device])
-        run_end = np.where(new_run[1:], positions + 1, n_archs)
-        end[device] = np.minimum.accumulate(run_end[::-1])[::-1]
+        start[device], end[device] = _run_bounds(new_run)
     return _Sorted(order, start, end, present, np.count_nonzero(present, axis=1))
+
+
+def _run_bounds(new_run: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per position of a sorted sequence, its tie run's [start, end); `new_run` has n + 1 flags,
+    True where a run starts (and at both ends)."""
+    n = new_run.size - 1
+    positions = np.arange(n, dtype=np.int32)
+    start = np.maximum.accumulate(np.where(new_run[:-1], positions, 0))
+    end = np.minimum.accumulate(np.where(new_run[1:], positions + 1, n)[::-1])[::-1]
+    return start, end
 
 
 def _ranks_under(sorted_: _Sorted, devices: np.ndarray, masks: np.ndarray) -> np.ndarray:
@@ -122,30 +129,24 @@ def _ranks_under(sorted_: _Sorted, devices: np.ndarray, masks: np.ndarray) -> np
     return ranks
 
 
-def _own_ranks(sorted_: _Sorted, devices: np.ndarray) -> np.ndarray:
-    """Doubled centred ranks over each device's own coverage: run bounds are the prefix counts."""
-    ranks = np.empty((devices.size, sorted_.order.shape[1]), dtype=np.int32)
+def _ranks_over(sorted_: _Sorted, devices: np.ndarray, coverage: np.ndarray) -> np.ndarray:
+    """float32 doubled centred ranks of `devices` over `coverage` (a subset of each device's
+    own), one column per covered architecture: the sort filtered to it, runs re-cut."""
+    column = np.cumsum(coverage, dtype=np.int32) - 1
+    n = int(np.count_nonzero(coverage))
+    ranks = np.empty((devices.size, n), dtype=np.float32)
+    new_run = np.ones(n + 1, dtype=bool)
     for row, device in enumerate(devices):
-        n = sorted_.count[device]
-        ranked = sorted_.start[device] + sorted_.end[device]
-        ranked -= n
-        ranked[n:] = 0
-        ranks[row, sorted_.order[device]] = ranked
-    return ranks
-
-
-def _group_ranks(sorted_: _Sorted, members: np.ndarray, coverage: np.ndarray) -> np.ndarray:
-    """float32 ranks of a coverage group over `coverage`, built in row batches."""
-    own = np.array_equal(sorted_.present[members[0]], coverage)
-    ranks = np.empty((members.size, coverage.size), dtype=np.float32)
-    rows = max(1, _BATCH_ELEMENTS // max(coverage.size, 1))
-    for lo in range(0, members.size, rows):
-        batch = members[lo:lo + rows]
-        if own:
-            ranks[lo:lo + rows] = _own_ranks(sorted_, batch)
+        order = sorted_.order[device]
+        if sorted_.count[device] == n:
+            archs, start, end = order[:n], sorted_.start[device][:n], sorted_.end[device][:n]
         else:
-            masks = np.broadcast_to(coverage, (batch.size, coverage.size))
-            ranks[lo:lo + rows] = _ranks_under(sorted_, batch, masks)
+            kept = np.flatnonzero(coverage.take(order))
+            archs = order.take(kept)
+            np.not_equal(sorted_.start[device].take(kept[1:]),
+                         sorted_.start[device].take(kept[:-1]), out=new_run[1:-1])
+            start, end = _run_bounds(new_run)
+        ranks[row, column.take(archs)] = start + end - n
     return ranks
 
 
@@ -175,8 +176,8 @@ def _group_block(
     const_g = np.zeros(members_g.size, dtype=bool)
     const_h = np.zeros(members_h.size, dtype=bool)
     if n_common >= min_common:
-        ranks_g = _group_ranks(sorted_, members_g, coverage)
-        ranks_h = ranks_g if same else _group_ranks(sorted_, members_h, coverage)
+        ranks_g = _ranks_over(sorted_, members_g, coverage)
+        ranks_h = ranks_g if same else _ranks_over(sorted_, members_h, coverage)
         gram = _gram(ranks_g, None if same else ranks_h)
         norm_g = np.sqrt(np.einsum("ij,ij->i", ranks_g, ranks_g, dtype=np.float64))
         norm_h = norm_g if same else np.sqrt(
