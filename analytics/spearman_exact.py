@@ -107,11 +107,9 @@ def _sort_devices(values: np.ndarray, present: np.ndarray) -> _Sorted:
 def _run_bounds(new_run: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per position of a sorted sequence, its tie run's [start, end); `new_run` has n + 1 flags,
     True where a run starts (and at both ends)."""
-    n = new_run.size - 1
-    positions = np.arange(n, dtype=np.int32)
-    start = np.maximum.accumulate(np.where(new_run[:-1], positions, 0))
-    end = np.minimum.accumulate(np.where(new_run[1:], positions + 1, n)[::-1])[::-1]
-    return start, end
+    firsts = np.flatnonzero(new_run).astype(np.int32)
+    run = np.cumsum(new_run[:-1], dtype=np.int32)
+    return firsts.take(run - 1), firsts.take(run)
 
 
 def _ranks_under(sorted_: _Sorted, devices: np.ndarray, masks: np.ndarray) -> np.ndarray:
