@@ -154,10 +154,16 @@ class Inputs:
 
     def rows_fingerprint(self, name: str, space: str, columns: list[str] | None = None) -> str:
         """Fingerprint of the rows of `space` in table `name` ("absent" without the table)."""
-        rows = self.space_rows(name, space)
-        if rows is None:
+        version = self.wh.manifest().get(name)
+        if version is None:
             return "absent"
-        return table_fingerprint((rows.select(columns) if columns else rows).to_arrow())
+
+        def rows() -> pa.Table:
+            frame = self.space_rows(name, space)
+            return (frame.select(columns) if columns else frame).to_arrow()
+
+        return table_fingerprint(rows, version=self.wh.table_dir(name, version),
+                                 part=json.dumps([space, columns]))
 
     def spaces(self) -> list[str]:
         """Spaces with latency rows."""
