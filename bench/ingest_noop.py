@@ -12,10 +12,11 @@ from pathlib import Path
 
 import click
 from oneproxy.ingest.fetch import default_cache_dir, fetch
-from oneproxy.ingest.pipeline import LOADERS, commit_batches, ingest_sources, load_sources
+from oneproxy.ingest.pipeline import LOADERS, commit_batches, load_sources
 from oneproxy.warehouse.store import Warehouse
 
 from bench.common import best_time
+from oneproxy.api.ingest import ingest
 
 
 @click.command()
@@ -29,9 +30,9 @@ def main(warehouse: Path) -> None:
         return fetch(f, mirror=Path(mirror) if mirror else None, cache=default_cache_dir())
 
     ids = sorted(LOADERS)
-    ingest_sources(wh, ids, resolve)  # brings the sources table up to date once
+    ingest(wh, ids)  # brings the sources table up to date once
     t_load, loaded = best_time(lambda: commit_batches(wh, load_sources(ids, resolve), resolve), 3)
-    t_first, first = best_time(lambda: ingest_sources(wh, ids, resolve), 3)
+    t_first, first = best_time(lambda: ingest(wh, ids), 3)
     assert loaded.changed_tables == first.changed_tables == ()
     click.echo(f"no-op ingest of {len(ids)} sources ({first.latency_rows:,} latency rows)")
     click.echo(f"  load + merge + fingerprint, then write nothing  {t_load:7.3f} s")

@@ -234,12 +234,3 @@ def load_sources(source_ids: list[str], resolve: Resolver, eagle_dir: Path | Non
         else:
             batches.append(LOADERS[source_id](resolve))
     return batches
-
-
-def ingest_sources(wh: Warehouse, source_ids: list[str], resolve: Resolver,
-                   eagle_dir: Path | None = None,
-                   progress: Callable[[str], None] = lambda _: None) -> IngestResult:
-    """Load and commit these sources; nothing is loaded when `unchanged` finds them in place."""
-    if eagle_dir is None and (result := unchanged(wh, source_ids)) is not None:
-        return result
-    return commit_batches(wh, load_sources(source_ids, resolve, eagle_dir, progress), resolve)

@@ -83,9 +83,19 @@ class OneproxyGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
+            _limit_blas_threads()
             return super().invoke(ctx)
         except OneproxyError as exc:
             raise click.ClickException(str(exc)) from None
+
+
+def _limit_blas_threads() -> None:
+    """BLAS threads as $ONEPROXY_THREADS says (default 1: see `oneproxy.threads`)."""
+    import numpy  # noqa: F401  (loads BLAS, so that threadpoolctl finds the pool to limit)
+
+    from oneproxy.threads import apply_thread_setting
+
+    apply_thread_setting()
 
 
 @click.group(cls=OneproxyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -13,6 +13,7 @@ import ast
 import dataclasses
 import hashlib
 import importlib.util
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,13 +29,13 @@ from oneproxy.analytics.evaluate import run_protocol
 from oneproxy.analytics.protocols import Protocol
 from oneproxy.api.errors import NoLatency
 from oneproxy.api.evaluate import evaluation_tables, load_protocol_data
-from oneproxy.api.ingest import resolver
+from oneproxy.api.ingest import ingest
 from oneproxy.api.report import REPORT_HTML, write_report
 from oneproxy.api.search import RESULT_TABLE as SEARCH_TABLE
 from oneproxy.api.search import SearchData, load_search_data, run_search
 from oneproxy.api.srcc import TABLE as SRCC_TABLE
 from oneproxy.api.srcc import srcc, srcc_update
-from oneproxy.ingest.pipeline import LOADERS, commit_batches, load_sources
+from oneproxy.ingest.pipeline import LOADERS
 from oneproxy.ingest.registry import source
 from oneproxy.search.budgets import parse_budget_spec
 from oneproxy.search.oneproxy import summarize
@@ -189,11 +190,7 @@ def ingest_stage(wh: Warehouse, settings: RunSettings) -> Stage:
         return digest("ingest", code_version(), pinned)
 
     def run(step: Step) -> StageResult:
-        resolve = resolver(settings.mirror, settings.cache)
-        batches = load_sources(ids, resolve, None,
-                               lambda name: step(f"ingest {name}", ids.index(name), len(ids) + 1))
-        step("ingest: merge and commit", len(ids), len(ids) + 1)
-        result = commit_batches(wh, batches, resolve)
+        result = ingest(wh, ids, mirror=settings.mirror, cache=settings.cache, on_progress=step)
         written = ", ".join(result.changed_tables) or "none (content unchanged)"
         return StageResult(f"{len(ids)} sources, {result.latency_rows:,} latency rows, "
                            f"{result.devices} devices; tables written: {written}")

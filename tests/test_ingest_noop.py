@@ -4,34 +4,35 @@ import dataclasses
 
 import pytest
 from oneproxy.ingest import pipeline
-from oneproxy.ingest.pipeline import LOADERS, ingest_sources, unchanged
+from oneproxy.ingest.pipeline import LOADERS, unchanged
 from oneproxy.ingest.registry import source
 from oneproxy.warehouse.catalog import ensure_catalog
+
+from oneproxy.api import ingest as api
 
 pytestmark = pytest.mark.integration
 ALL = sorted(LOADERS)
 
 
-def test_unchanged_sources_write_nothing_and_report_the_tables(warehouse, snapshot, resolve):
+def test_unchanged_sources_write_nothing_and_report_the_tables(warehouse, snapshot):
     ensure_catalog(warehouse)  # the copied warehouse moved: its catalog is rebuilt once
     before = snapshot(warehouse.root)
     result = unchanged(warehouse, ALL)
     assert result is not None and result.changed_tables == ()
     assert result.latency_rows == warehouse.read("latency").num_rows
     assert result.devices == warehouse.read("devices").num_rows
-    assert ingest_sources(warehouse, ALL, resolve).changed_tables == ()
+    assert api.ingest(warehouse, ALL).changed_tables == ()
     assert snapshot(warehouse.root) == before
 
 
-def test_a_damaged_version_sends_ingest_through_load_and_merge(warehouse, resolve,
-                                                               monkeypatch):
+def test_a_damaged_version_sends_ingest_through_load_and_merge(warehouse, monkeypatch):
     for part in warehouse.table_dir("accuracy").rglob("*.parquet"):
         part.unlink()
     assert unchanged(warehouse, ALL) is None
     calls = []
-    monkeypatch.setattr(pipeline, "load_sources", lambda ids, *a: calls.append(ids) or [])
-    monkeypatch.setattr(pipeline, "commit_batches", lambda wh, batches, r: ("committed", batches))
-    assert ingest_sources(warehouse, ALL, resolve) == ("committed", [])
+    monkeypatch.setattr(api, "load_sources", lambda ids, *a: calls.append(ids) or [])
+    monkeypatch.setattr(api, "commit_batches", lambda wh, batches, r: ("committed", batches))
+    assert api.ingest(warehouse, ALL) == ("committed", [])
     assert calls == [ALL]
 
 
