@@ -15,14 +15,15 @@ from oneproxy.ingest.fetch import fetch
 from oneproxy.ingest.pipeline import LOADERS, IngestResult, commit_batches, load_sources
 from oneproxy.ingest.user_table import (
     ARCH_COLUMNS,
-    DEFAULT_DATASET,
     LATENCY_COLUMNS,
     UNITS,
     TableSpec,
     user_device,
+    user_spaces,
 )
 from oneproxy.options import fetch_options, warehouse_option
 from oneproxy.progress import progress_bar
+from oneproxy.warehouse import spaces
 from oneproxy.warehouse.devices import PLATFORM_CLASSES, known_device
 from oneproxy.warehouse.store import Warehouse
 
@@ -141,7 +142,7 @@ def ingest_hwnasbench(wh: Warehouse, path: Path, mirror: Path | None,
 
 @ingest.command("table")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.option("--space", required=True, type=click.Choice(sorted(DEFAULT_DATASET)),
+@click.option("--space", required=True, type=click.Choice(user_spaces()),
               help="Search space of the architectures.")
 @click.option("--device", "device_id", required=True,
               help="Id of the measured device, e.g. my_pixel7 (lowercase letters, digits, _).")
@@ -192,7 +193,7 @@ def ingest_table(wh: Warehouse, file: Path, space: str, device_id: str, dataset:
     device = known_device(device_id) or user_device(
         device_id, platform=platform, display_name=display_name, hardware=hardware,
         framework=framework, precision=precision, batch_size=batch_size, notes=notes)
-    spec = TableSpec(file, space, device, dataset or DEFAULT_DATASET[space], unit, arch_column,
-                     latency_column)
+    spec = TableSpec(file, space, device, dataset or spaces.get(space).default_dataset, unit,
+                     arch_column, latency_column)
     resolve = resolver(mirror, cache)
     print_ingest(commit_batches(wh, [user_table.load(spec, resolve)], resolve), wh)
