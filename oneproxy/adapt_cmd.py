@@ -19,9 +19,9 @@ from click.core import ParameterSource
 
 from oneproxy.analytics.adaptation import Adapted, ProxyModels, select_proxy_models
 from oneproxy.analytics.evaluate import PREDICTION_KEYS, PREDICTIONS, draw_samples, score
-from oneproxy.analytics.predictors.encodings import space_features
 from oneproxy.analytics.predictors.files import PredictorMeta, load_predictor, predict_archs
 from oneproxy.analytics.protocols import MIN_SAMPLES
+from oneproxy.api.features import features_of
 from oneproxy.lookups import check_space
 from oneproxy.options import (
     int_list,
@@ -100,7 +100,7 @@ def run_adapt(
     if idx.size < MIN_SAMPLES:
         raise NoLatency(f"target {target} measured {idx.size} architectures of {space}: "
                         f"adaptation needs at least {MIN_SAMPLES}")
-    features = space_features(space, data.arch_keys)
+    features = features_of(wh, space, data.arch_keys)
     models = {d: ProxyModels.of(features, data.latency[i + 1]) for i, d in enumerate(candidates)}
     with progress_bar(enabled=progress) as bar:
         task = bar.add_task("adapt", total=len(models))

@@ -10,8 +10,8 @@ import polars as pl
 import pyarrow as pa
 
 from oneproxy.analytics.evaluate import EVAL_KEYS, Evaluation, ProtocolData, run_protocol
-from oneproxy.analytics.predictors.encodings import space_features
 from oneproxy.analytics.protocols import Protocol, get_protocol, with_overrides
+from oneproxy.api.features import features_of
 from oneproxy.options import int_list, output_options, save_option, warehouse_option
 from oneproxy.output import render
 from oneproxy.progress import progress_bar
@@ -41,7 +41,7 @@ def load_protocol_data(wh: Warehouse, protocol: Protocol) -> ProtocolData:
     if protocol.reference:
         reference = _reference_columns(wh, protocol, arch_ids)
     keys = [k for k, kept in zip(data.arch_keys, keep, strict=True) if kept]
-    return ProtocolData(devices, data.latency[:, keep], space_features(protocol.space, keys),
+    return ProtocolData(devices, data.latency[:, keep], features_of(wh, protocol.space, keys),
                         reference)
 
 

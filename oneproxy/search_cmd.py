@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from oneproxy.analytics.adaptation import STRATEGIES
 from oneproxy.analytics.predictors.encodings import space_features
+from oneproxy.api.features import attributes_of
 from oneproxy.lookups import check_space
 from oneproxy.options import output_options, save_option, space_option, warehouse_option
 from oneproxy.output import render
@@ -59,6 +60,7 @@ class SearchData:
     arch_keys: list[str]
     accuracy: np.ndarray  # n_archs %
     partial: np.ndarray  # per target: fewer rows than the space has architectures
+    attributes: dict[str, np.ndarray] | None = None  # measured attributes the encodings read
 
 
 def _check_dataset(wh: Warehouse, space: str, dataset: str) -> None:
@@ -132,6 +134,7 @@ def load_search_data(
         arch_keys=archs.column("arch_key").to_pylist(),
         accuracy=archs.column("accuracy").to_numpy(zero_copy_only=False).astype(np.float64),
         partial=np.array([size[d] < arch_ids.size for d in targets]),
+        attributes=attributes_of(wh, space, archs.column("arch_key").to_pylist()),
     )
 
 
@@ -154,7 +157,7 @@ def run_search(
             predicted = proxy_matrix(data.proxy, len(data.targets))
             run = RunInfo(space, dataset, "proxy", proxy, 0)
         else:
-            features = space_features(space, data.arch_keys)
+            features = space_features(space, data.arch_keys, attributes=data.attributes)
             if proxy == AUTO:
                 predicted, chosen, _ = auto_adapted_matrix(
                     features, data.candidates, data.targets, data.true, samples, seed, strategy)

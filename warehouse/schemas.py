@@ -38,6 +38,7 @@ DEVICES = pa.schema([
     ("origin_study", pa.string()),
     ("resolution_ms", pa.float64()),
     ("notes", pa.string()),
+    ("cores", pa.string()),  # core configuration, e.g. "1large2med" or "gpu" (mobile-ml-benchmark)
 ])
 
 LATENCY = pa.schema([
@@ -121,6 +122,30 @@ ENERGY = pa.schema([
     ("source_id", pa.string()),
 ])
 
+# Standard deviation of a whole-network latency, where the study reports one; keyed like `latency`.
+# A side table, so that `latency` (merged across copies, read by every view) keeps one shape.
+LATENCY_STD = pa.schema([
+    ("space_id", pa.string()),
+    ("dataset", pa.string()),
+    ("device_id", pa.string()),
+    ("arch_id", pa.int64()),
+    ("latency_std_ms", pa.float64()),
+    ("source_id", pa.string()),
+])
+
+# Inference throughput (images per second at the study's batch size): not a latency, never
+# inverted into one. batch_size is null where the study does not record it per measurement.
+THROUGHPUT = pa.schema([
+    ("space_id", pa.string()),
+    ("dataset", pa.string()),
+    ("device_id", pa.string()),
+    ("arch_id", pa.int64()),
+    ("images_per_s", pa.float64()),
+    ("images_per_s_std", pa.float64()),
+    ("batch_size", pa.int32()),
+    ("source_id", pa.string()),
+])
+
 SRCC = pa.schema([
     ("space_id", pa.string()),
     ("dataset", pa.string()),
@@ -162,6 +187,8 @@ TABLES: dict[str, pa.Schema] = {
     "runs": RUNS,
     "op_latency": OP_LATENCY,
     "energy": ENERGY,
+    "latency_std": LATENCY_STD,
+    "throughput": THROUGHPUT,
 }
 
 # Tables stored as hive partitions, and the column each is partitioned on.
@@ -181,6 +208,8 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "runs": ("run_id", "started_at", "stage"),
     "op_latency": ("device_id", "space_id", "resolution", "metric", "op_key"),
     "energy": ("space_id", "dataset", "device_id", "arch_id"),
+    "latency_std": ("space_id", "dataset", "device_id", "arch_id"),
+    "throughput": ("space_id", "dataset", "device_id", "arch_id"),
     "reference_archs": ("space_id", "position"),
     "predictor_eval": ("protocol", "strategy", "target", "n_samples", "seed"),
     "adaptation": ("protocol", "strategy", "target", "n_samples"),

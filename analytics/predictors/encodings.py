@@ -35,6 +35,10 @@ FBNet and OFA MobileNetV3 offer the same four names from their codecs: ``onehot`
 ``live_onehot`` (the same matrix: every op of these spaces runs), ``kernel`` (the codec's
 `kernel_features`) and ``counts`` (FBNet: uses of each of the 9 ops; OFA: stage depths and
 active layers per kernel size and per expand ratio).
+
+The mobile-ml-benchmark model sets have no operator structure to encode: every name is built
+from the benchmark's FLOPs and model size (`attributes`). ``onehot`` / ``live_onehot`` are
+(GFLOPs, MB, 1), ``counts`` (GFLOPs, MB), ``kernel`` adds their logarithms for tree models.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ import numpy as np
 from oneproxy.analytics.predictors import InvalidPredictorInput
 from oneproxy.warehouse import spaces
 from oneproxy.warehouse.errors import UnknownSpace
-from oneproxy.warehouse.spaces import fbnet, nb201, ofa_mbv3
+from oneproxy.warehouse.spaces import fbnet, mobile, nb201, ofa_mbv3
 
 _LIVE_OPS = tuple(op for op in nb201.OPS if op != "none")
 _CONVS = tuple(nb201.OPS.index(op) for op in ("nor_conv_1x1", "nor_conv_3x3"))
@@ -156,6 +160,24 @@ def _ofa_mbv3(keys: tuple[str, ...], dataset: str | None, _: Attributes) -> Enco
              "counts": kernel[:, counted]},
             {"onehot": names, "live_onehot": names, "kernel": tuple(ofa_mbv3.NET.kernel_columns),
              "counts": tuple(ofa_mbv3.NET.kernel_columns[i] for i in counted)})
+
+
+def _costs(keys: tuple[str, ...], _: str | None, attributes: Attributes) -> Encoded:
+    flops = np.asarray(attributes["flops"], dtype=np.float64)
+    size = np.asarray(attributes["size_bytes"], dtype=np.float64)
+    if not (np.isfinite(flops) & (flops > 0) & np.isfinite(size) & (size > 0)).all():
+        raise InvalidPredictorInput("flops and size_bytes must be positive for every arch key")
+    base = np.column_stack([flops / 1e9, size / 1e6])
+    linear = np.column_stack([base, np.ones(len(keys))])
+    names = ("gflops", "size_mb")
+    return ({"onehot": linear, "live_onehot": linear, "counts": base,
+             "kernel": np.column_stack([base, np.log(flops), np.log(size)])},
+            {"onehot": (*names, "bias"), "live_onehot": (*names, "bias"), "counts": names,
+             "kernel": (*names, "log_flops", "log_size")})
+
+
+for _space in mobile.SPACES:
+    register(_space.space_id)(_costs)
 
 
 def space_features(
