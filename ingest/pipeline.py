@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 from oneproxy.ingest import (
+    accel_nasbench,
     eagle,
     help,
     mobile_ml_benchmark,
@@ -50,6 +51,7 @@ LOADERS: dict[str, Loader] = {
     "ofa_note10": ofa_lut.load_note10,
     "ofa_zcu": ofa_lut.load_fpga,
     mobile_ml_benchmark.SOURCE_ID: mobile_ml_benchmark.load,
+    accel_nasbench.SOURCE_ID: accel_nasbench.load,
 }
 
 

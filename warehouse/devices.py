@@ -211,6 +211,25 @@ def mobile_device(framework: str, phone: str, cores: str, precision: str) -> Dev
     )
 
 
+def _anb(name: str, display: str, platform: str, framework: str | None,
+         precision: str | None, notes: str) -> Device:
+    return Device(f"anb_{name}", f"{display} (Accel-NASBench)", display, platform, framework,
+                  precision, None, ACCEL_NASBENCH, None, notes)
+
+
+# Accel-NASBench's platforms, by the upstream suffix of `latency_<x>` / `throughput_<x>`.
+ACCEL_DEVICES: dict[str, Device] = {
+    "zcu102": _anb("zcu102", "Xilinx Zynq UltraScale+ ZCU102", "fpga", "Vitis AI", "int8",
+                   "DPU; latency and throughput"),
+    "vck190": _anb("vck190", "Xilinx Versal AI Core VCK190", "fpga", "Vitis AI", "int8",
+                   "DPU; latency and throughput"),
+    "a100": _anb("a100", "NVIDIA A100", "desktop_gpu", None, None, "throughput only"),
+    "3090": _anb("rtx3090", "NVIDIA RTX 3090", "desktop_gpu", None, None, "throughput only"),
+    "tpuv2": _anb("tpuv2", "Google Cloud TPU v2", "asic", None, None, "throughput only"),
+    "tpuv3": _anb("tpuv3", "Google Cloud TPU v3", "asic", None, None, "throughput only"),
+}
+
+
 def known_device(device_id: str) -> Device | None:
     """The registry entry of a canonical device id (or an upstream alias of one), or None."""
     return _BY_ID.get(_ALIASES.get(device_id, device_id))

@@ -39,6 +39,9 @@ active layers per kernel size and per expand ratio).
 The mobile-ml-benchmark model sets have no operator structure to encode: every name is built
 from the benchmark's FLOPs and model size (`attributes`). ``onehot`` / ``live_onehot`` are
 (GFLOPs, MB, 1), ``counts`` (GFLOPs, MB), ``kernel`` adds their logarithms for tree models.
+Accel-NASBench offers its codec's per-block one-hot of e / k / l / se (``onehot``, also as
+``live_onehot``), block and layer counts (``counts``) and raw block values plus counts
+(``kernel``).
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ import numpy as np
 from oneproxy.analytics.predictors import InvalidPredictorInput
 from oneproxy.warehouse import spaces
 from oneproxy.warehouse.errors import UnknownSpace
-from oneproxy.warehouse.spaces import fbnet, mobile, nb201, ofa_mbv3
+from oneproxy.warehouse.spaces import accel, fbnet, mobile, nb201, ofa_mbv3
 
 _LIVE_OPS = tuple(op for op in nb201.OPS if op != "none")
 _CONVS = tuple(nb201.OPS.index(op) for op in ("nor_conv_1x1", "nor_conv_3x3"))
@@ -174,6 +177,16 @@ def _costs(keys: tuple[str, ...], _: str | None, attributes: Attributes) -> Enco
              "kernel": np.column_stack([base, np.log(flops), np.log(size)])},
             {"onehot": (*names, "bias"), "live_onehot": (*names, "bias"), "counts": names,
              "kernel": (*names, "log_flops", "log_size")})
+
+
+@register(accel.SPACE_ID)
+def _accel(keys: tuple[str, ...], _: str | None, __: Attributes) -> Encoded:
+    arr = accel.matrix(keys)
+    onehot = accel.onehot(arr)
+    return ({"onehot": onehot, "live_onehot": onehot, "counts": accel.counts(arr),
+             "kernel": accel.kernel_features(arr)},
+            {"onehot": accel.ONEHOT_COLUMNS, "live_onehot": accel.ONEHOT_COLUMNS,
+             "counts": accel.COUNT_COLUMNS, "kernel": accel.KERNEL_COLUMNS})
 
 
 for _space in mobile.SPACES:

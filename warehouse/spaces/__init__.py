@@ -3,14 +3,15 @@
 import pyarrow as pa
 from oneproxy.warehouse.errors import UnknownSpace
 from oneproxy.warehouse.schemas import SPACES
-from oneproxy.warehouse.spaces import fbnet, mobile, nb201, ofa_fpga, ofa_mbv3
+from oneproxy.warehouse.spaces import accel, fbnet, mobile, nb201, ofa_fpga, ofa_mbv3
 from oneproxy.warehouse.spaces.space import Space
 
 __all__ = ["Space", "get", "known", "spaces_table"]
 
 _REGISTRY: dict[str, Space] = {
     s.space_id: s
-    for s in (nb201.SPACE, fbnet.SPACE, ofa_mbv3.SPACE, ofa_fpga.SPACE, *mobile.SPACES)
+    for s in (nb201.SPACE, fbnet.SPACE, ofa_mbv3.SPACE, ofa_fpga.SPACE, *mobile.SPACES,
+              accel.SPACE)
 }
 
 
