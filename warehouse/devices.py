@@ -211,6 +211,17 @@ def mobile_device(framework: str, phone: str, cores: str, precision: str) -> Dev
     )
 
 
+def mobile_environment(device_id: str) -> tuple[str, str, str, str] | None:
+    """(framework, phone, cores, precision) of a `mobile_device` id, or None for other devices."""
+    parts = device_id.split("_")
+    if len(parts) != 5 or parts[0] != "mmb":
+        return None
+    framework, phone, cores, precision = parts[1:]
+    known = (framework in MOBILE_FRAMEWORKS and phone in MOBILE_PHONES
+             and precision in MOBILE_PRECISIONS and _CORES.fullmatch(cores))
+    return (framework, phone, cores, precision) if known else None
+
+
 def _anb(name: str, display: str, platform: str, framework: str | None,
          precision: str | None, notes: str) -> Device:
     return Device(f"anb_{name}", f"{display} (Accel-NASBench)", display, platform, framework,
