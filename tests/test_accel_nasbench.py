@@ -149,3 +149,34 @@ def test_search_under_fpga_budgets_finds_the_raw_optimum(warehouse, mirror):
     fits = raw.filter(pl.col("zcu") <= 3.0)
     assert pick["accuracy"] == pytest.approx(fits["top1"].max())
     assert pick["regret"] >= 0
+
+
+@pytest.mark.integration
+def test_a_malicious_archive_through_ingest_leaves_the_warehouse_as_it_was(
+        warehouse, tmp_path, snapshot, monkeypatch):
+    from dataclasses import replace
+
+    from oneproxy.ingest import accel_nasbench
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        info = tarfile.TarInfo("../../anb_dataset_jsons/result_0.json")
+        data = json.dumps(_result(60.0)).encode()
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    real = file("accel_nasbench", "anb_dataset/anb_dataset_jsons.tar.gz")
+    evil = replace(real, sha256=hashlib.sha256(buffer.getvalue()).hexdigest(),
+                   bytes=len(buffer.getvalue()))
+    target = tmp_path / "mirror" / evil.mirror_relpath
+    target.parent.mkdir(parents=True)
+    target.write_bytes(buffer.getvalue())
+    monkeypatch.setattr(accel_nasbench, "file", lambda *_: evil)
+    before = snapshot(warehouse.root)
+    result = CliRunner().invoke(main, [
+        "ingest", "accel_nasbench", "--mirror", str(tmp_path / "mirror"), "--cache",
+        str(tmp_path / "cache"), "--warehouse", str(warehouse.root)])
+    assert result.exit_code == 1
+    assert "member '../../anb_dataset_jsons/result_0.json' has an unsafe path" in result.output
+    assert "Traceback" not in result.output
+    assert snapshot(warehouse.root) == before
+    assert not (tmp_path.parent / "anb_dataset_jsons").exists()

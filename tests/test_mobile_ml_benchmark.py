@@ -97,3 +97,39 @@ def test_real_files_give_174_environments_and_the_model_counts(ingested, mirror)
     failed = query(ingested, """SELECT count(*) AS n FROM latency WHERE space_id = 'mobile_cnn'
         AND device_id = 'mmb_torch_s10_gpu_float' AND status = 'failed'""").to_pylist()[0]["n"]
     assert failed == 17
+
+
+@pytest.mark.integration
+def test_a_bad_cell_through_ingest_is_named_and_nothing_is_written(
+        warehouse, mirror, tmp_path, snapshot, monkeypatch):
+    import hashlib
+    from dataclasses import replace
+
+    from click.testing import CliRunner
+    from oneproxy.ingest import mobile_ml_benchmark
+    from oneproxy.ingest.registry import file
+
+    from oneproxy.cli import main
+
+    real = file("mobile_ml_benchmark", "dataset/torch_cnn_e2e.csv")
+    lines = (mirror / real.mirror_relpath).read_text().splitlines()
+    cells = lines[3].split(",")
+    cells[3] = "fast"
+    data = "\n".join([*lines[:3], ",".join(cells), *lines[4:]]).encode()
+    bad = replace(real, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+    target = tmp_path / "mirror" / bad.mirror_relpath
+    target.parent.mkdir(parents=True)
+    target.write_bytes(data)
+    for f in ("tflite_cnn_e2e.csv", "tflite_nas_e2e.csv", "torch_nas_e2e.csv"):
+        (tmp_path / "mirror" / bad.mirror_relpath).with_name(f).symlink_to(
+            (mirror / real.mirror_relpath).with_name(f))
+    monkeypatch.setattr(mobile_ml_benchmark, "file",
+                        lambda s, p: bad if p == real.path else file(s, p))
+    before = snapshot(warehouse.root)
+    result = CliRunner().invoke(main, [
+        "ingest", "mobile_ml_benchmark", "--mirror", str(tmp_path / "mirror"), "--cache",
+        str(tmp_path / "cache"), "--warehouse", str(warehouse.root)])
+    assert result.exit_code == 1
+    assert "line 4, column 'pixel4|1large|float|mean': 'fast' is not a number" in result.output
+    assert "Traceback" not in result.output
+    assert snapshot(warehouse.root) == before
