@@ -66,15 +66,15 @@ def parse_e2e(frame: pl.DataFrame, path: str) -> E2ETable:
         if len(parts) != 4 or parts[3] not in STATS:
             raise CorruptFile(f"{path}: column {column!r} is not phone|cores|precision|mean/std")
         groups.setdefault((parts[0], parts[1], parts[2]), set()).add(parts[3])
+    if not groups:
+        raise CorruptFile(f"{path}: no phone|cores|precision|mean/std columns")
     incomplete = [e for e, stats in groups.items() if stats != set(STATS)]
-    if incomplete or not groups:
-        raise CorruptFile(f"{path}: environment {'|'.join(incomplete[0]) if incomplete else '-'}"
-                          " lacks its mean or std column" if incomplete else
-                          f"{path}: no environment columns")
-    models = frame.get_column(fixed[0]).cast(pl.Utf8).str.strip_chars().to_list()
-    if any(not m for m in models):
-        raise CorruptFile(f"{path}: line {models.index('') + 2 if '' in models else '?'} has no "
-                          "model name")
+    if incomplete:
+        raise CorruptFile(f"{path}: environment {'|'.join(incomplete[0])} lacks its mean or "
+                          "std column")
+    models = frame.get_column(fixed[0]).cast(pl.Utf8).str.strip_chars().fill_null("").to_list()
+    if "" in models:
+        raise CorruptFile(f"{path}: line {models.index('') + 2} has no model name")
     if len(set(models)) != len(models):
         twice = next(m for m in models if models.count(m) > 1)
         raise CorruptFile(f"{path}: model {twice!r} occurs more than once")

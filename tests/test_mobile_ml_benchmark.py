@@ -45,7 +45,7 @@ def test_bad_files_are_named(change, message):
 
 def test_missing_std_column_is_refused():
     bad = {k: v for k, v in CSV.items() if k != "s10|gpu|float|std"}
-    with pytest.raises(CorruptFile, match="s10|gpu|float lacks its mean or std"):
+    with pytest.raises(CorruptFile, match=r"s10\|gpu\|float lacks its mean or std"):
         parse_e2e(pl.DataFrame(bad), "t.csv")
 
 
