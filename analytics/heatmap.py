@@ -13,6 +13,7 @@ from scipy.cluster.hierarchy import leaves_list, linkage
 from scipy.spatial.distance import squareform
 
 THRESHOLD = 0.9
+MAX_ANNOTATED = 60  # beyond this many devices cell values are unreadable: colour only
 UNKNOWN_PLATFORM = "unknown"
 _DPI = 100
 
@@ -70,7 +71,8 @@ def draw_heatmap(
     cmap = colormaps["RdBu_r"].with_extremes(bad="lightgrey")
     norm = TwoSlopeNorm(vmin=low, vcenter=THRESHOLD, vmax=1.0)
     image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, norm=norm, interpolation="nearest")
-    annotate(ax, values, cmap(norm(values)), font)
+    if n <= MAX_ANNOTATED:
+        annotate(ax, values, cmap(norm(values)), font)
     _separate_classes(ax, classes, font)
     ax.set_xticks(range(n), labels, rotation=90, fontsize=font)
     ax.set_yticks(range(n), labels, fontsize=font)

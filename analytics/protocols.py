@@ -262,5 +262,27 @@ BUILTIN: dict[str, Protocol] = {
             published_samples=20,
             published_source=HELP_SOURCE,
         ),
+        Protocol(
+            name="mobile-nas",
+            space="mobile_nas",
+            proxies=("mmb_tflite_pixel4_1large_float",),
+            targets=("mmb_torch_pixel4_1large_float", "mmb_tflite_a03s_1small_float",
+                     "mmb_tflite_s10_gpu_float", "mmb_torch_iphonexs_1large_quant",
+                     "mmb_tflite_mi8se_4small_quant"),
+            samples=(5, 10, 20),
+            proxy_mode="fixed",
+            description="mobile-ml-benchmark's 1,000 synthetic CNNs: a Pixel 4 big core on "
+            "TFLite as the one proxy for other frameworks, phones, cores and precisions "
+            "(encodings: FLOPs and model size)",
+        ),
+        Protocol(
+            name="accel-fpga",
+            space="accel_nasbench",
+            proxies=("anb_zcu102",),
+            targets=("anb_vck190",),
+            samples=(5, 10, 20),
+            proxy_mode="fixed",
+            description="Accel-NASBench: the ZCU102 FPGA as the proxy of the VCK190",
+        ),
     )
 }

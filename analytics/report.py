@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 from oneproxy.analytics import report_figures as figures
+from oneproxy.analytics.environments import environment_summary, findings
 from oneproxy.analytics.heatmap import THRESHOLD
 from oneproxy.analytics.protocols import BUILTIN
 from oneproxy.analytics.srcc import to_square
@@ -29,6 +30,7 @@ HEATMAP_PX_BASE, HEATMAP_PX_PER_DEVICE = 360, 24
 HOW_TO = {
     "coverage": "oneproxy ingest --all",
     "monotonicity": "oneproxy srcc --space nb201",
+    "environments": "oneproxy srcc --space mobile_nas",
     "adaptation": "oneproxy evaluate --protocol help-nb201",
     "search": "oneproxy search --space nb201 --dataset cifar10 --budget q5:q95:20 "
               "--proxy auto --samples 20",
@@ -75,6 +77,7 @@ def build_report(tables: ReportTables, info: dict[str, Any]) -> tuple[str, dict[
     sections = [
         coverage_section(tables.spaces, tables.coverage, tables.sources),
         monotonicity_section(tables.srcc, platform),
+        environments_section(tables.srcc),
         adaptation_section(tables.adaptation),
         search_section(tables.search, tables.search_summary),
         build_section(info),
@@ -225,6 +228,26 @@ def _monotonicity_group(pairs: pl.DataFrame, space: str, dataset: str, method: s
         "least_monotone": _records(least.select("device_a", "device_b", "value", "n_common")),
     }
     return body, summary
+
+
+def environments_section(srcc: pa.Table | None) -> Section:
+    """mobile-ml-benchmark: SRCC of environment pairs that differ in one attribute, per space."""
+    title = "Mobile environments: what breaks monotonicity"
+    pairs = None if _empty(srcc) else pl.from_arrow(srcc).filter(
+        pl.col("space_id").str.starts_with("mobile_") & (pl.col("method") == "spearman"))
+    if pairs is None or pairs.is_empty():
+        return Section("environments", title,
+                       _missing("SRCC of mobile environments", "environments"), None)
+    body, summary = [], []
+    for (space,), group in pairs.group_by("space_id", maintain_order=True):
+        table = environment_summary(group)
+        body += [f"<h3>{html.escape(space)}</h3>",
+                 "<ul>" + "".join(f"<li>{html.escape(t)}</li>" for t in findings(table))
+                 + "</ul>",
+                 _table(table, formats={c: "{:.3f}" for c in ("mean", "median", "min")}
+                        | {"share_at_least_threshold": "{:.0%}"})]
+        summary.append({"space_id": space, "kinds": _records(table)})
+    return Section("environments", title, "\n".join(body), summary)
 
 
 def _pairs_table(pairs: pl.DataFrame, caption: str) -> str:

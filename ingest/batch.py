@@ -10,7 +10,15 @@ import numpy as np
 import pyarrow as pa
 from oneproxy.ingest.registry import Source, UpstreamFile
 from oneproxy.warehouse.devices import Device
-from oneproxy.warehouse.schemas import ACCURACY, ENERGY, LATENCY_RAW, OP_LATENCY, REFERENCE_ARCHS
+from oneproxy.warehouse.schemas import (
+    ACCURACY,
+    ENERGY,
+    LATENCY_RAW,
+    LATENCY_STD,
+    OP_LATENCY,
+    REFERENCE_ARCHS,
+    THROUGHPUT,
+)
 
 Resolver = Callable[[UpstreamFile], Path]
 """Turns a registry entry into a local, sha256-verified path (see `ingest.fetch`)."""
@@ -39,6 +47,8 @@ class SourceBatch:
     reference: list[pa.Table] = field(default_factory=list)
     op_latency: list[pa.Table] = field(default_factory=list)
     energy: list[pa.Table] = field(default_factory=list)
+    latency_std: list[pa.Table] = field(default_factory=list)
+    throughput: list[pa.Table] = field(default_factory=list)
     architectures: list[pa.Table] = field(default_factory=list)
     devices: list[Device] = field(default_factory=list)
 
@@ -65,6 +75,40 @@ class SourceBatch:
             "source_id": pa.array([self.source_id] * n, pa.string()),
             "file": pa.array([file] * n, pa.string()),
         }, schema=LATENCY_RAW))
+        if device not in self.devices:
+            self.devices.append(device)
+
+    def add_latency_std(self, *, space_id: str, dataset: str, device: Device,
+                        arch_id: np.ndarray, std_ms: np.ndarray) -> None:
+        """Standard deviations (ms) of a series added with `add_series`; NaN = not reported."""
+        values = np.asarray(std_ms, dtype=np.float64)
+        n = len(values)
+        self.latency_std.append(pa.table({
+            "space_id": pa.array([space_id] * n, pa.string()),
+            "dataset": pa.array([dataset] * n, pa.string()),
+            "device_id": pa.array([device.device_id] * n, pa.string()),
+            "arch_id": pa.array(np.asarray(arch_id, dtype=np.int64)),
+            "latency_std_ms": pa.array(values, mask=~np.isfinite(values)),
+            "source_id": pa.array([self.source_id] * n, pa.string()),
+        }, schema=LATENCY_STD))
+
+    def add_throughput(self, *, space_id: str, dataset: str, device: Device,
+                       arch_id: np.ndarray, images_per_s: np.ndarray, std: np.ndarray,
+                       batch_size: int | None) -> None:
+        """Images per second of one device; non-positive or non-finite values become nulls."""
+        values = np.asarray(images_per_s, dtype=np.float64)
+        spread = np.asarray(std, dtype=np.float64)
+        n = len(values)
+        self.throughput.append(pa.table({
+            "space_id": pa.array([space_id] * n, pa.string()),
+            "dataset": pa.array([dataset] * n, pa.string()),
+            "device_id": pa.array([device.device_id] * n, pa.string()),
+            "arch_id": pa.array(np.asarray(arch_id, dtype=np.int64)),
+            "images_per_s": pa.array(values, mask=~(np.isfinite(values) & (values > 0))),
+            "images_per_s_std": pa.array(spread, mask=~np.isfinite(spread)),
+            "batch_size": pa.array([batch_size] * n, pa.int32()),
+            "source_id": pa.array([self.source_id] * n, pa.string()),
+        }, schema=THROUGHPUT))
         if device not in self.devices:
             self.devices.append(device)
 
@@ -107,6 +151,12 @@ class SourceBatch:
 
     def energy_table(self) -> pa.Table:
         return pa.concat_tables(self.energy) if self.energy else ENERGY.empty_table()
+
+    def latency_std_table(self) -> pa.Table:
+        return pa.concat_tables(self.latency_std) if self.latency_std else LATENCY_STD.empty_table()
+
+    def throughput_table(self) -> pa.Table:
+        return pa.concat_tables(self.throughput) if self.throughput else THROUGHPUT.empty_table()
 
     def latency_table(self) -> pa.Table:
         return pa.concat_tables(self.latency) if self.latency else LATENCY_RAW.empty_table()

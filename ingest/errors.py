@@ -21,3 +21,7 @@ class CorruptFile(OneproxyError):
 
 class InconsistentCopies(OneproxyError):
     """Two files carry the same device series with different values."""
+
+
+class UnsafeArchive(OneproxyError):
+    """An archive member that could escape, link, or exhaust memory: refused, nothing read."""

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 import numpy as np
-import pyarrow as pa
 from oneproxy.ingest.batch import Resolver, SourceBatch
 from oneproxy.ingest.errors import CorruptFile
 from oneproxy.ingest.nb201_index import load_index
 from oneproxy.ingest.registry import UpstreamFile, file, files, source
 from oneproxy.ingest.safe_load import load_file
+from oneproxy.warehouse import spaces
 from oneproxy.warehouse.devices import Device, known_device
 from oneproxy.warehouse.errors import UnknownDevice
 from oneproxy.warehouse.spaces import fbnet, nb201, ofa_mbv3
@@ -39,8 +39,6 @@ class SampledSpace:
     dataset: str
     keys: Callable[[object, str], list[str]]
     """Canonical arch keys, in file order, of the loaded architecture file (path for errors)."""
-    arch_ids: Callable[[list[str]], np.ndarray]
-    arch_table: Callable[[list[str]], pa.Table]
 
 
 def _fbnet_keys(raw: object, path: str) -> list[str]:
@@ -56,10 +54,8 @@ def _ofa_keys(raw: object, path: str) -> list[str]:
 
 
 SAMPLED = (
-    SampledSpace(fbnet.SPACE_ID, "data/fbnet", "arch.pt", "cifar100", _fbnet_keys,
-                 fbnet.arch_ids, lambda keys: fbnet.arch_table(fbnet.matrix(keys))),
-    SampledSpace(ofa_mbv3.SPACE_ID, "data/ofa", "ofa_archs.pt", "imagenet", _ofa_keys,
-                 ofa_mbv3.NET.arch_ids, ofa_mbv3.NET.arch_table),
+    SampledSpace(fbnet.SPACE_ID, "data/fbnet", "arch.pt", "cifar100", _fbnet_keys),
+    SampledSpace(ofa_mbv3.SPACE_ID, "data/ofa", "ofa_archs.pt", "imagenet", _ofa_keys),
 )
 
 
@@ -103,8 +99,9 @@ def _load_sampled(resolve: Resolver, batch: SourceBatch, space: SampledSpace) ->
     unique = sorted(set(keys))
     if len(unique) != len(keys):
         raise CorruptFile(f"{upstream.path}: {len(keys) - len(unique)} architectures repeat")
-    ids = space.arch_ids(keys)
-    batch.add_architectures(space.arch_table(unique))
+    codec = spaces.get(space.space_id)
+    ids = codec.arch_ids(keys)
+    batch.add_architectures(codec.arch_table(unique))
     for latency_file in files(SOURCE_ID, f"{space.folder}/latency/*.pt"):
         values = load_file(resolve(latency_file))
         if not isinstance(values, list) or len(values) != len(keys):

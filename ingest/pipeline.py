@@ -16,7 +16,15 @@ import oneproxy.warehouse
 import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as ds
-from oneproxy.ingest import eagle, help, nb201_accuracy, ofa_lut, ren_oneproxy
+from oneproxy.ingest import (
+    accel_nasbench,
+    eagle,
+    help,
+    mobile_ml_benchmark,
+    nb201_accuracy,
+    ofa_lut,
+    ren_oneproxy,
+)
 from oneproxy.ingest.batch import Resolver, SourceBatch
 from oneproxy.ingest.merge import merge_series
 from oneproxy.ingest.nb201_index import load_index
@@ -29,9 +37,11 @@ from oneproxy.warehouse.schemas import (
     DEVICES,
     ENERGY,
     LATENCY_RAW,
+    LATENCY_STD,
     OP_LATENCY,
     REFERENCE_ARCHS,
     SOURCES,
+    THROUGHPUT,
 )
 from oneproxy.warehouse.spaces import nb201, spaces_table
 from oneproxy.warehouse.store import Warehouse
@@ -45,6 +55,8 @@ LOADERS: dict[str, Loader] = {
     "nb201_acc": nb201_accuracy.load,
     "ofa_note10": ofa_lut.load_note10,
     "ofa_zcu": ofa_lut.load_fpga,
+    mobile_ml_benchmark.SOURCE_ID: mobile_ml_benchmark.load,
+    accel_nasbench.SOURCE_ID: accel_nasbench.load,
 }
 
 
@@ -149,15 +161,16 @@ def _replace(previous: pa.Table | None, schema: pa.Schema, ids: list[str],
     return pa.concat_tables([schema.empty_table(), *kept, *new])
 
 
-def _devices(previous: pa.Table | None, batches: list[SourceBatch], latency: pa.Table,
-             op_latency: pa.Table) -> pa.Table:
+def _devices(previous: pa.Table | None, batches: list[SourceBatch],
+             *measured: pa.Table) -> pa.Table:
     """Registry metadata of every device that has measurements (newest metadata wins)."""
     fresh: dict[str, Device] = {d.device_id: d for b in batches for d in b.devices}
     new = pl.from_arrow(devices_table(list(fresh.values())))
     old = pl.from_arrow(previous if previous is not None else DEVICES.empty_table())
-    used = pl.concat([pl.from_arrow(t.select(["device_id"])) for t in (latency, op_latency)])
+    used = pl.concat([pl.from_arrow(t.select(["device_id"])) for t in measured])
     used = used.get_column("device_id").unique()
-    merged = pl.concat([old.filter(~pl.col("device_id").is_in(list(fresh))), new])
+    merged = pl.concat([old.filter(~pl.col("device_id").is_in(list(fresh))), new],
+                       how="diagonal_relaxed")
     return merged.filter(pl.col("device_id").is_in(used.implode())).to_arrow().cast(DEVICES)
 
 
@@ -198,9 +211,14 @@ def commit_batches(wh: Warehouse, batches: list[SourceBatch], resolve: Resolver)
     op_latency = _replace(wh.read_or_none("op_latency"), OP_LATENCY, ids,
                           [b.op_latency_table() for b in batches])
     energy = _replace(wh.read_or_none("energy"), ENERGY, ids, [b.energy_table() for b in batches])
+    latency_std = _replace(wh.read_or_none("latency_std"), LATENCY_STD, ids,
+                           [b.latency_std_table() for b in batches])
+    throughput = _replace(wh.read_or_none("throughput"), THROUGHPUT, ids,
+                          [b.throughput_table() for b in batches])
     latency, provenance = merge_series(raw)
     architectures = _architectures(wh.read_or_none("architectures"), batches, resolve)
-    spaces = set(latency["space_id"].to_pylist()) | set(op_latency["space_id"].to_pylist())
+    spaces = {s for t in (latency, op_latency, throughput)
+              for s in t["space_id"].unique().to_pylist()}
     tables = {
         "latency_raw": raw,
         "latency": latency,
@@ -209,7 +227,10 @@ def commit_batches(wh: Warehouse, batches: list[SourceBatch], resolve: Resolver)
         "reference_archs": reference,
         "op_latency": op_latency,
         "energy": energy,
-        "devices": _devices(wh.read_or_none("devices"), batches, latency, op_latency),
+        "latency_std": latency_std,
+        "throughput": throughput,
+        "devices": _devices(wh.read_or_none("devices"), batches, latency, op_latency,
+                            throughput),
         "sources": _source_rows(batches, wh.read_or_none("sources")).to_arrow().cast(SOURCES),
         "architectures": architectures,
         "spaces": spaces_table(spaces | {nb201.SPACE_ID}),

@@ -20,15 +20,14 @@ import polars as pl
 import pyarrow as pa
 from oneproxy.ingest.batch import FileRecord, Resolver, SourceBatch
 from oneproxy.ingest.nb201_index import load_index
+from oneproxy.warehouse import spaces
 from oneproxy.warehouse.devices import PLATFORM_CLASSES, Device
 from oneproxy.warehouse.errors import OneproxyError
-from oneproxy.warehouse.spaces import fbnet, nb201, ofa_mbv3
+from oneproxy.warehouse.spaces import Space, nb201
 
 ARCH_COLUMNS = ("arch_id", "arch", "arch_key", "arch_str", "architecture", "index", "ops", "key")
 LATENCY_COLUMNS = ("latency_ms", "latency", "ms", "mean_ms", "time_ms", "value")
 UNITS = {"ms": 1.0, "s": 1000.0, "us": 0.001}
-DEFAULT_DATASET = {nb201.SPACE_ID: "cifar10", fbnet.SPACE_ID: "cifar100",
-                   ofa_mbv3.SPACE_ID: "imagenet"}
 MAX_LISTED = 10
 
 
@@ -146,7 +145,9 @@ def _per_row(values: list[str], parse: Callable[[str], tuple[int, str]]) -> tupl
     return [np.asarray(ids, dtype=np.int64), keys], errors
 
 
-def _nb201_keys(values: list[str], resolve: Resolver) -> Keyed:
+def _indexed_keys(values: list[str], canonical: Callable[[str], str],
+                  resolve: Resolver) -> Keyed:
+    """NAS-Bench-201 rows: an official index, or an arch string looked up in the index."""
     index = load_index(resolve)
 
     def parse(value: str) -> tuple[int, str]:
@@ -156,7 +157,7 @@ def _nb201_keys(values: list[str], resolve: Resolver) -> Keyed:
             if not 0 <= i < nb201.N_ARCHS:
                 raise ValueError(f"index out of 0…{nb201.N_ARCHS - 1}")
             return i, index.strings[i]
-        ops = np.asarray([nb201.parse_arch(text)])
+        ops = np.asarray([nb201.parse_arch(canonical(text))])
         i = int(index.index_of_ops(ops)[0])
         return i, index.strings[i]
 
@@ -164,45 +165,29 @@ def _nb201_keys(values: list[str], resolve: Resolver) -> Keyed:
     return Keyed(ids, errors, None)
 
 
-def _fbnet_key(value: str) -> str:
-    """An FBNet key from its canonical form, a list of op names or a list of op indices."""
-    tokens = [t for t in value.replace("[", " ").replace("]", " ").replace("'", " ")
-              .replace('"', " ").replace(",", " ").replace("-", " ").split() if t]
-    names = [fbnet.OPS[int(t)] if t.isdigit() and int(t) < len(fbnet.OPS) else t for t in tokens]
-    return fbnet.format_key(fbnet.parse_key("-".join(names)))
-
-
-def _ofa_key(value: str) -> str:
-    """An OFA key from its canonical form or a JSON object with ks, e, d, r."""
-    text = value.strip()
-    if text.startswith("{"):
-        arch = json.loads(text)
-        return ofa_mbv3.NET.canonical(arch["ks"], arch["e"], arch["d"], arch["r"])
-    parsed = ofa_mbv3.NET.parse_key(text)
-    return ofa_mbv3.NET.canonical(parsed["ks"], parsed["e"], parsed["d"], parsed["r"])
-
-
-def _hashed_keys(values: list[str], to_key: Callable[[str], str],
-                 table: Callable[[list[str]], pa.Table], ids: Callable) -> Keyed:
+def _hashed_keys(values: list[str], space: Space) -> Keyed:
     def parse(value: str) -> tuple[int, str]:
-        key = to_key(value)
-        return int(ids([key])[0]), key
+        key = space.canonical_key(value)
+        return int(space.arch_ids([key])[0]), key
 
     (arch_ids, keys), errors = _per_row(values, parse)
     good = sorted({k for k in keys if k})
-    return Keyed(arch_ids, errors, table(good) if good else None)
+    return Keyed(arch_ids, errors, space.arch_table(good) if good else None)
 
 
-def _keyed(space: str, values: list[str], resolve: Resolver) -> Keyed:
-    if space == nb201.SPACE_ID:
-        return _nb201_keys(values, resolve)
-    if space == fbnet.SPACE_ID:
-        return _hashed_keys(values, _fbnet_key,
-                            lambda keys: fbnet.arch_table(fbnet.matrix(keys)), fbnet.arch_ids)
-    if space == ofa_mbv3.SPACE_ID:
-        return _hashed_keys(values, _ofa_key, ofa_mbv3.NET.arch_table, ofa_mbv3.NET.arch_ids)
-    raise BadUserTable(f"space {space!r} takes no user tables; spaces are "
-                       f"{', '.join(DEFAULT_DATASET)}")
+def user_spaces() -> tuple[str, ...]:
+    """Spaces a user table can be imported into: those whose codec reads a user's arch names."""
+    return tuple(s for s in spaces.known() if spaces.get(s).canonical_key is not None)
+
+
+def _keyed(space_id: str, values: list[str], resolve: Resolver) -> Keyed:
+    space = spaces.get(space_id)
+    if space.canonical_key is None:
+        raise BadUserTable(f"space {space_id!r} takes no user tables; spaces are "
+                           f"{', '.join(user_spaces())}")
+    if space.arch_ids is None:
+        return _indexed_keys(values, space.canonical_key, resolve)
+    return _hashed_keys(values, space)
 
 
 def _latency(values: pl.Series, unit: str) -> tuple[np.ndarray, list[str]]:

@@ -12,14 +12,15 @@ from oneproxy.ingest import user_table
 from oneproxy.ingest.pipeline import LOADERS, IngestResult
 from oneproxy.ingest.user_table import (
     ARCH_COLUMNS,
-    DEFAULT_DATASET,
     LATENCY_COLUMNS,
     UNITS,
     TableSpec,
     user_device,
+    user_spaces,
 )
 from oneproxy.options import fetch_options, warehouse_option
 from oneproxy.progress import progress_callback
+from oneproxy.warehouse import spaces
 from oneproxy.warehouse.devices import PLATFORM_CLASSES, known_device
 from oneproxy.warehouse.store import Warehouse
 
@@ -112,7 +113,7 @@ def ingest_hwnasbench(wh: Warehouse, path: Path, mirror: Path | None,
 
 @ingest.command("table")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.option("--space", required=True, type=click.Choice(sorted(DEFAULT_DATASET)),
+@click.option("--space", required=True, type=click.Choice(user_spaces()),
               help="Search space of the architectures.")
 @click.option("--device", "device_id", required=True,
               help="Id of the measured device, e.g. my_pixel7 (lowercase letters, digits, _).")
@@ -164,6 +165,6 @@ def ingest_table(wh: Warehouse, file: Path, space: str, device_id: str, dataset:
     device = known_device(device_id) or user_device(device_id, **user_table.device_options(
         file, platform=platform, display_name=display_name, hardware=hardware,
         framework=framework, precision=precision, batch_size=batch_size, notes=notes))
-    spec = TableSpec(file, space, device, dataset or DEFAULT_DATASET[space], unit, arch_column,
-                     latency_column)
+    spec = TableSpec(file, space, device, dataset or spaces.get(space).default_dataset, unit,
+                     arch_column, latency_column)
     print_ingest(api.ingest_table(wh, spec, mirror=mirror, cache=cache), wh)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from oneproxy.analytics.environments import GROUPINGS, heatmap_groups
 from oneproxy.analytics.srcc import against
 from oneproxy.api import srcc as api
 from oneproxy.api.srcc import TABLE as RESULT_TABLE
@@ -41,13 +42,16 @@ def _names(spec: str | None) -> list[str] | None:
               help="Partners per side with --against.")
 @click.option("--heatmap", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Draw the SRCC matrix to FILE.png.")
+@click.option("--group-by", "group_by", type=click.Choice(GROUPINGS), default="platform",
+              show_default=True, help="Heatmap blocks: platform class, or for mobile-ml-benchmark "
+              "environments their phone or framework.")
 @save_option(RESULT_TABLE)
 @output_options
 @warehouse_option
 def srcc(wh: Warehouse, space: str, dataset: str | None, device_spec: str | None,
          platform_spec: str | None, method: str, min_common: int, ci: float | None,
          bootstrap: int, seed: int, device: str | None, top: int, heatmap: Path | None,
-         save: bool, fmt: str, output: Path | None) -> None:
+         group_by: str, save: bool, fmt: str, output: Path | None) -> None:
     """Spearman (or Kendall) rank correlation of latency between every pair of devices.
 
     Each pair is compared on the architectures both measured (`n_common`); pairs sharing
@@ -60,6 +64,7 @@ def srcc(wh: Warehouse, space: str, dataset: str | None, device_spec: str | None
       oneproxy srcc --devices pixel3,raspi4,fpga,eyeriss --ci 0.95
       oneproxy srcc --against pixel3 --top 5
       oneproxy srcc --platform mobile_cpu,mobile_gpu --method kendall --format csv
+      oneproxy srcc --space mobile_nas --heatmap phones.png --group-by phone
     """
     if ci is not None and method != "spearman":
         raise click.UsageError("--ci is computed for --method spearman only")
@@ -72,7 +77,7 @@ def srcc(wh: Warehouse, space: str, dataset: str | None, device_spec: str | None
         from oneproxy.analytics.heatmap import draw_heatmap  # matplotlib only when drawing
 
         square, devices, platform = api.srcc_square(wh, result)
-        draw_heatmap(square, devices, platform, heatmap,
+        draw_heatmap(square, devices, heatmap_groups(devices, platform, group_by), heatmap,
                      f"{space} {result.dataset}: latency {method} rank correlation")
         click.echo(f"heatmap of {len(devices)} devices written to {heatmap}", err=True)
     pairs = result.pairs

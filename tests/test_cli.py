@@ -34,7 +34,7 @@ def test_ingest_all_then_query_known_values(mirror, tmp_path):
     env = {"ONEPROXY_MIRROR": str(mirror), "ONEPROXY_CACHE": str(tmp_path / "cache")}
     result = run("ingest", "--all", "--warehouse", wh, env=env)
     assert result.exit_code == 0, result.output
-    assert "658,146 latency rows" in result.output and "46,875 accuracy rows" in result.output
+    assert "867,762 latency rows" in result.output and "57,151 accuracy rows" in result.output
     again = run("ingest", "--all", "--warehouse", wh, env=env)
     assert "nothing changed" in again.output
     out = run("sql", "SELECT device_id, round(latency_ms, 5) AS ms FROM latency "
@@ -53,19 +53,23 @@ def test_listing_commands_on_the_real_warehouse(ingested):
     assert len(lines) == 1 + 41
     assert any(line.startswith("1080ti_256,") and ",desktop_gpu," in line for line in lines)
     sources = json.loads(run("sources", "--format", "json", "--warehouse", wh).output)
-    assert [s["source_id"] for s in sources] == ["eagle", "help", "nb201_acc", "ofa_note10",
-                                                 "ofa_zcu", "oneproxy"]
+    assert [s["source_id"] for s in sources] == [
+        "accel_nasbench", "eagle", "help", "mobile_ml_benchmark", "nb201_acc", "ofa_note10",
+        "ofa_zcu", "oneproxy"]
     assert {s["license"] for s in sources} >= {"MIT", "Apache-2.0"}
     spaces = json.loads(run("spaces", "--format", "json", "--warehouse", wh).output)
     assert [(s["space_id"], s["devices"]) for s in spaces] == [
-        ("fbnet", 27), ("nb201", 41), ("ofa_fpga", 0), ("ofa_mbv3", 12)]
-    assert spaces[1]["size"] == "15625" and spaces[0]["size"] == str(9**22)
+        ("accel_nasbench", 2), ("fbnet", 27), ("mobile_cnn", 174), ("mobile_nas", 174),
+        ("mobile_transformer", 160), ("nb201", 41), ("ofa_fpga", 0), ("ofa_mbv3", 12)]
+    size = {s["space_id"]: s["size"] for s in spaces}
+    assert size["nb201"] == "15625" and size["fbnet"] == str(9**22)
 
 
 @pytest.mark.integration
 def test_sql_output_formats(ingested, tmp_path):
     wh = str(ingested.root)
-    sql = "SELECT dataset, count(*) AS n FROM accuracy GROUP BY 1 ORDER BY 1"
+    sql = ("SELECT dataset, count(*) AS n FROM accuracy WHERE space_id = 'nb201' "
+           "GROUP BY 1 ORDER BY 1")
     csv = run("sql", sql, "--format", "csv", "--warehouse", wh)
     assert csv.output.splitlines() == ["dataset,n", "ImageNet16-120,15625", "cifar10,15625",
                                        "cifar100,15625"]

@@ -51,7 +51,8 @@ def test_known_values(ingested):
 
 
 def test_accuracy_covers_three_datasets(ingested):
-    rows = query(ingested, "SELECT dataset, count(*) AS n FROM accuracy GROUP BY 1 ORDER BY 1")
+    rows = query(ingested, "SELECT dataset, count(*) AS n FROM accuracy WHERE space_id = 'nb201' "
+                 "GROUP BY 1 ORDER BY 1")
     assert rows.to_pylist() == [{"dataset": d, "n": nb201.N_ARCHS}
                                 for d in ("ImageNet16-120", "cifar10", "cifar100")]
 
@@ -59,10 +60,10 @@ def test_accuracy_covers_three_datasets(ingested):
 def test_failed_measurements_are_nulls_not_latencies(ingested):
     assert _one(ingested, "SELECT count(*) AS n FROM latency WHERE latency_ms <= 0")["n"] == 0
     failed = _one(ingested, "SELECT count(*) AS n, count(latency_ms) AS values FROM latency "
-                  "WHERE status = 'failed'")
+                  "WHERE status = 'failed' AND space_id = 'nb201'")
     assert failed == {"n": 259, "values": 0}
-    assert _one(ingested, "SELECT DISTINCT device_id FROM latency WHERE status = 'failed'") == {
-        "device_id": "edgetpu"}
+    assert _one(ingested, "SELECT DISTINCT device_id FROM latency WHERE status = 'failed' "
+                "AND space_id = 'nb201'") == {"device_id": "edgetpu"}
 
 
 def test_copies_are_stored_once_with_both_files_in_provenance(ingested):

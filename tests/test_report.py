@@ -25,6 +25,7 @@ pytestmark = pytest.mark.integration
 SECTIONS = {
     "coverage": "Coverage",
     "monotonicity": "Latency monotonicity (SRCC)",
+    "environments": "Mobile environments: what breaks monotonicity",
     "adaptation": "Adaptation (AdaProxy)",
     "search": "Search: one proxy versus each device's optimum",
     "build": "Build",
@@ -182,7 +183,8 @@ def test_missing_tables_name_the_command_that_makes_them():
     for command in HOW_TO.values():
         assert command in page
     assert {k: v for k, v in summary.items() if k != "build"} == {
-        "coverage": None, "monotonicity": None, "adaptation": None, "search": None}
+        "coverage": None, "monotonicity": None, "environments": None, "adaptation": None,
+        "search": None}
     assert "Not built by <code>oneproxy run</code>" in page
 
 
@@ -355,3 +357,17 @@ def test_pinned_sources_link_their_commit_and_users_files_do_not():
     assert page.count("https://github.com/") == 1
     assert [s["commit"] for s in summary["coverage"]["sources"]] == [
         "45f70eb92d0d735970a33b608d1544ad3c52f285", None]
+
+
+def test_environments_section_compares_framework_and_phone_pairs():
+    devices = ("mmb_tflite_pixel4_1large_float", "mmb_torch_pixel4_1large_float",
+               "mmb_tflite_s10_1large_float")
+    srcc = pa.table({
+        "space_id": ["mobile_nas"] * 3, "dataset": ["e2e"] * 3, "method": ["spearman"] * 3,
+        "device_a": [devices[0], devices[0], devices[1]],
+        "device_b": [devices[1], devices[2], devices[2]],
+        "n_common": [1000] * 3, "value": [0.55, 0.97, 0.5], "reason": [None] * 3})
+    page, summary = build_report(ReportTables(srcc=srcc), INFO)
+    kinds = {k["differs"]: k["median"] for k in summary["environments"][0]["kinds"]}
+    assert kinds == {"framework": 0.55, "phone": 0.97}
+    assert "less monotone than switching the phone on one framework (median 0.550 vs 0.970)" in page

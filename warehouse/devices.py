@@ -10,6 +10,7 @@ import re
 from dataclasses import asdict, dataclass
 
 import pyarrow as pa
+from oneproxy.warehouse.errors import OneproxyError
 from oneproxy.warehouse.schemas import DEVICES
 
 PLATFORM_CLASSES = (
@@ -23,6 +24,8 @@ EAGLE = "Eagle / BRP-NAS (Dudziak et al., NeurIPS 2020)"
 NNMETER = "nn-Meter (Zhang et al., MobiSys 2021)"
 OFA = "Once-for-All (Cai et al., ICLR 2020)"
 OFA_VAI = "Once-for-All on Vitis AI (sxtyzhangzk/once-for-all)"
+MOBILE_BENCH = "mobile-ml-benchmark (Li et al., EdgeSys 2024)"
+ACCEL_NASBENCH = "Accel-NASBench (Ahmad et al.)"
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class Device:
     origin_study: str
     resolution_ms: float | None = None
     notes: str | None = None
+    cores: str | None = None
 
 
 def _gpu(name: str, hardware: str, batches: tuple[int, ...]) -> list[Device]:
@@ -158,6 +162,83 @@ _PLATFORM_PREFIX = {
 
 # Upstream spellings of a registry id (HELP's OFA files say titan_xp for the Titan Xp).
 _ALIASES = {f"titan_xp_{b}": f"titanxp_{b}" for b in _HELP_GPU_BATCHES}
+
+
+# mobile-ml-benchmark phones: (display name, SoC, its CPU, its GPU), from the makers' data sheets.
+MOBILE_PHONES: dict[str, tuple[str, str, str, str]] = {
+    "pixel4": ("Google Pixel 4", "Qualcomm Snapdragon 855", "Kryo 485", "Adreno 640"),
+    "s10": ("Samsung Galaxy S10", "Samsung Exynos 9820", "Exynos M4 / Cortex-A75 / A55",
+            "Mali-G76 MP12"),
+    "mi8se": ("Xiaomi Mi 8 SE", "Qualcomm Snapdragon 710", "Kryo 360", "Adreno 616"),
+    "onefusion": ("Motorola One Fusion", "Qualcomm Snapdragon 710", "Kryo 360", "Adreno 616"),
+    "a03s": ("Samsung Galaxy A03s", "MediaTek Helio P35", "Cortex-A53", "PowerVR GE8320"),
+    "iphone7": ("Apple iPhone 7", "Apple A10 Fusion", "Hurricane / Zephyr", "Apple A10 GPU"),
+    "iphonexs": ("Apple iPhone XS", "Apple A12 Bionic", "Vortex / Tempest", "Apple A12 GPU"),
+}
+MOBILE_FRAMEWORKS = {"tflite": "TFLite", "torch": "PyTorch Mobile"}
+MOBILE_PRECISIONS = {"float": "fp32", "quant": "int8"}
+_CORES = re.compile(r"gpu|(?:\d+(?:large|med|small))+")
+
+
+class UnknownMobileEnvironment(OneproxyError, ValueError):
+    """A mobile-ml-benchmark column group naming a phone, framework or precision not listed."""
+
+
+def mobile_device(framework: str, phone: str, cores: str, precision: str) -> Device:
+    """The device series of one mobile-ml-benchmark environment (framework × phone × cores ×
+    precision), e.g. ``mmb_tflite_pixel4_1large_float``: a GPU environment is `mobile_gpu`,
+    any CPU core configuration `mobile_cpu`."""
+    if framework not in MOBILE_FRAMEWORKS:
+        raise UnknownMobileEnvironment(f"framework {framework!r} is not one of "
+                                       f"{', '.join(MOBILE_FRAMEWORKS)}")
+    if phone not in MOBILE_PHONES:
+        raise UnknownMobileEnvironment(f"phone {phone!r} is not one of {', '.join(MOBILE_PHONES)}")
+    if precision not in MOBILE_PRECISIONS:
+        raise UnknownMobileEnvironment(f"precision {precision!r} is not one of "
+                                       f"{', '.join(MOBILE_PRECISIONS)}")
+    if not _CORES.fullmatch(cores):
+        raise UnknownMobileEnvironment(f"core configuration {cores!r} is neither 'gpu' nor "
+                                       "counts of large / med / small cores such as '1large2med'")
+    name, soc, cpu, gpu = MOBILE_PHONES[phone]
+    on_gpu = cores == "gpu"
+    fw = MOBILE_FRAMEWORKS[framework]
+    return Device(
+        f"mmb_{framework}_{phone}_{cores}_{precision}",
+        f"{name} {'GPU' if on_gpu else cores}, {fw} {MOBILE_PRECISIONS[precision]}",
+        f"{soc} ({gpu if on_gpu else cpu})", "mobile_gpu" if on_gpu else "mobile_cpu", fw,
+        MOBILE_PRECISIONS[precision], 1, MOBILE_BENCH, None,
+        f"phone {phone}, upstream precision {precision!r}", cores,
+    )
+
+
+def mobile_environment(device_id: str) -> tuple[str, str, str, str] | None:
+    """(framework, phone, cores, precision) of a `mobile_device` id, or None for other devices."""
+    parts = device_id.split("_")
+    if len(parts) != 5 or parts[0] != "mmb":
+        return None
+    framework, phone, cores, precision = parts[1:]
+    known = (framework in MOBILE_FRAMEWORKS and phone in MOBILE_PHONES
+             and precision in MOBILE_PRECISIONS and _CORES.fullmatch(cores))
+    return (framework, phone, cores, precision) if known else None
+
+
+def _anb(name: str, display: str, platform: str, framework: str | None,
+         precision: str | None, notes: str) -> Device:
+    return Device(f"anb_{name}", f"{display} (Accel-NASBench)", display, platform, framework,
+                  precision, None, ACCEL_NASBENCH, None, notes)
+
+
+# Accel-NASBench's platforms, by the upstream suffix of `latency_<x>` / `throughput_<x>`.
+ACCEL_DEVICES: dict[str, Device] = {
+    "zcu102": _anb("zcu102", "Xilinx Zynq UltraScale+ ZCU102", "fpga", "Vitis AI", "int8",
+                   "DPU; latency and throughput"),
+    "vck190": _anb("vck190", "Xilinx Versal AI Core VCK190", "fpga", "Vitis AI", "int8",
+                   "DPU; latency and throughput"),
+    "a100": _anb("a100", "NVIDIA A100", "desktop_gpu", None, None, "throughput only"),
+    "3090": _anb("rtx3090", "NVIDIA RTX 3090", "desktop_gpu", None, None, "throughput only"),
+    "tpuv2": _anb("tpuv2", "Google Cloud TPU v2", "asic", None, None, "throughput only"),
+    "tpuv3": _anb("tpuv3", "Google Cloud TPU v3", "asic", None, None, "throughput only"),
+}
 
 
 def known_device(device_id: str) -> Device | None:

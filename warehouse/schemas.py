@@ -45,6 +45,7 @@ DEVICES = pa.schema([
     ("origin_study", pa.string()),
     ("resolution_ms", pa.float64()),
     ("notes", pa.string()),
+    ("cores", pa.string()),  # core configuration, e.g. "1large2med" or "gpu" (mobile-ml-benchmark)
 ])
 
 LATENCY = pa.schema([
@@ -125,6 +126,30 @@ ENERGY = pa.schema([
     ("device_id", pa.string()),
     ("arch_id", pa.int64()),
     ("energy_mj", pa.float64()),
+    ("source_id", pa.string()),
+])
+
+# Standard deviation of a whole-network latency, where the study reports one; keyed like `latency`.
+# A side table, so that `latency` (merged across copies, read by every view) keeps one shape.
+LATENCY_STD = pa.schema([
+    ("space_id", pa.string()),
+    ("dataset", pa.string()),
+    ("device_id", pa.string()),
+    ("arch_id", pa.int64()),
+    ("latency_std_ms", pa.float64()),
+    ("source_id", pa.string()),
+])
+
+# Inference throughput (images per second at the study's batch size): not a latency, never
+# inverted into one. batch_size is null where the study does not record it per measurement.
+THROUGHPUT = pa.schema([
+    ("space_id", pa.string()),
+    ("dataset", pa.string()),
+    ("device_id", pa.string()),
+    ("arch_id", pa.int64()),
+    ("images_per_s", pa.float64()),
+    ("images_per_s_std", pa.float64()),
+    ("batch_size", pa.int32()),
     ("source_id", pa.string()),
 ])
 
@@ -309,6 +334,8 @@ REGISTRY: dict[str, TableDef] = {t.name: t for t in (
              ("device_id", "space_id", "resolution", "metric", "op_key"),
              ("device_id", "space_id", "resolution", "metric", "op_key")),
     TableDef("energy", ENERGY, _LATENCY_KEY, _LATENCY_KEY),
+    TableDef("latency_std", LATENCY_STD, _LATENCY_KEY, _LATENCY_KEY),
+    TableDef("throughput", THROUGHPUT, _LATENCY_KEY, _LATENCY_KEY),
     TableDef("srcc", SRCC, ("space_id", "dataset", "method", "device_a", "device_b"),
              ("space_id", "dataset", "method", "device_a", "device_b")),
     TableDef("runs", RUNS, ("run_id", "stage"), ("run_id", "started_at", "stage")),

@@ -35,17 +35,25 @@ FBNet and OFA MobileNetV3 offer the same four names from their codecs: ``onehot`
 ``live_onehot`` (the same matrix: every op of these spaces runs), ``kernel`` (the codec's
 `kernel_features`) and ``counts`` (FBNet: uses of each of the 9 ops; OFA: stage depths and
 active layers per kernel size and per expand ratio).
+
+The mobile-ml-benchmark model sets have no operator structure to encode: every name is built
+from the benchmark's FLOPs and model size (`attributes`). ``onehot`` / ``live_onehot`` are
+(GFLOPs, MB, 1), ``counts`` (GFLOPs, MB), ``kernel`` adds their logarithms for tree models.
+Accel-NASBench offers its codec's per-block one-hot of e / k / l / se (``onehot``, also as
+``live_onehot``), block and layer counts (``counts``) and raw block values plus counts
+(``kernel``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from oneproxy.analytics.predictors import InvalidPredictorInput
+from oneproxy.warehouse import spaces
 from oneproxy.warehouse.errors import UnknownSpace
-from oneproxy.warehouse.spaces import fbnet, nb201, ofa_mbv3
+from oneproxy.warehouse.spaces import accel, fbnet, mobile, nb201, ofa_mbv3
 
 _LIVE_OPS = tuple(op for op in nb201.OPS if op != "none")
 _CONVS = tuple(nb201.OPS.index(op) for op in ("nor_conv_1x1", "nor_conv_3x3"))
@@ -100,9 +108,25 @@ class SpaceFeatures:
 
 
 Encoded = tuple[dict[str, np.ndarray], dict[str, tuple[str, ...]]]
+Attributes = Mapping[str, np.ndarray]
+Encoder = Callable[[tuple[str, ...], str | None, Attributes], Encoded]
+_ENCODERS: dict[str, Encoder] = {}
 
 
-def _nb201(keys: tuple[str, ...], dataset: str | None) -> Encoded:
+def register(space_id: str) -> Callable[[Encoder], Encoder]:
+    """Register the function that encodes architectures of the space `space_id`."""
+    spaces.get(space_id)
+
+    def add(encoder: Encoder) -> Encoder:
+        _ENCODERS[space_id] = encoder
+        return encoder
+
+    return add
+
+
+@register(nb201.SPACE_ID)
+
+def _nb201(keys: tuple[str, ...], dataset: str | None, _: Attributes) -> Encoded:
     ops = nb201.ops_matrix(keys).reshape(len(keys), nb201.N_EDGES)
     kernel = _kernel_features(ops, dataset or "cifar10")
     matrices = {
@@ -115,7 +139,8 @@ def _nb201(keys: tuple[str, ...], dataset: str | None) -> Encoded:
                       "kernel": KERNEL_COLUMNS, "counts": COUNT_COLUMNS}
 
 
-def _fbnet(keys: tuple[str, ...], dataset: str | None) -> Encoded:
+@register(fbnet.SPACE_ID)
+def _fbnet(keys: tuple[str, ...], dataset: str | None, _: Attributes) -> Encoded:
     ops = fbnet.matrix(keys)
     onehot = fbnet.onehot(ops).astype(np.float64)
     names = (*(f"l{layer}_{op}" for layer in range(fbnet.N_LAYERS) for op in fbnet.OPS), "bias")
@@ -127,7 +152,8 @@ def _fbnet(keys: tuple[str, ...], dataset: str | None) -> Encoded:
                       "counts": tuple(f"n_{op}" for op in fbnet.OPS)}
 
 
-def _ofa_mbv3(keys: tuple[str, ...], dataset: str | None) -> Encoded:
+@register(ofa_mbv3.SPACE_ID)
+def _ofa_mbv3(keys: tuple[str, ...], dataset: str | None, _: Attributes) -> Encoded:
     kernel = ofa_mbv3.NET.kernel_features(list(keys)).astype(np.float64)
     counted = [i for i, c in enumerate(ofa_mbv3.NET.kernel_columns)
                if c.startswith(("d", "n_k", "n_e"))]
@@ -139,14 +165,42 @@ def _ofa_mbv3(keys: tuple[str, ...], dataset: str | None) -> Encoded:
              "counts": tuple(ofa_mbv3.NET.kernel_columns[i] for i in counted)})
 
 
-_ENCODERS = {nb201.SPACE_ID: _nb201, fbnet.SPACE_ID: _fbnet, ofa_mbv3.SPACE_ID: _ofa_mbv3}
+def _costs(keys: tuple[str, ...], _: str | None, attributes: Attributes) -> Encoded:
+    flops = np.asarray(attributes["flops"], dtype=np.float64)
+    size = np.asarray(attributes["size_bytes"], dtype=np.float64)
+    if not (np.isfinite(flops) & (flops > 0) & np.isfinite(size) & (size > 0)).all():
+        raise InvalidPredictorInput("flops and size_bytes must be positive for every arch key")
+    base = np.column_stack([flops / 1e9, size / 1e6])
+    linear = np.column_stack([base, np.ones(len(keys))])
+    names = ("gflops", "size_mb")
+    return ({"onehot": linear, "live_onehot": linear, "counts": base,
+             "kernel": np.column_stack([base, np.log(flops), np.log(size)])},
+            {"onehot": (*names, "bias"), "live_onehot": (*names, "bias"), "counts": names,
+             "kernel": (*names, "log_flops", "log_size")})
+
+
+@register(accel.SPACE_ID)
+def _accel(keys: tuple[str, ...], _: str | None, __: Attributes) -> Encoded:
+    arr = accel.matrix(keys)
+    onehot = accel.onehot(arr)
+    return ({"onehot": onehot, "live_onehot": onehot, "counts": accel.counts(arr),
+             "kernel": accel.kernel_features(arr)},
+            {"onehot": accel.ONEHOT_COLUMNS, "live_onehot": accel.ONEHOT_COLUMNS,
+             "counts": accel.COUNT_COLUMNS, "kernel": accel.KERNEL_COLUMNS})
+
+
+for _space in mobile.SPACES:
+    register(_space.space_id)(_costs)
 
 
 def space_features(
-    space: str, arch_keys: Sequence[str], *, dataset: str | None = None
+    space: str, arch_keys: Sequence[str], *, dataset: str | None = None,
+    attributes: Attributes | None = None,
 ) -> SpaceFeatures:
     """Every encoding of `arch_keys`; costs (FLOPs, params) are for `dataset`'s input
-    (default: the dataset the space's latencies were measured on)."""
+    (default: the dataset the space's latencies were measured on). Spaces whose encodings read
+    measured attributes (`Space.attribute_columns`) take them in `attributes`, one value per key."""
+    codec = spaces.get(space)
     if space not in _ENCODERS:
         raise UnknownSpace(
             f"space {space!r} has no latency-predictor encodings; supported: "
@@ -155,7 +209,16 @@ def space_features(
     keys = tuple(arch_keys)
     if not keys:
         raise InvalidPredictorInput("arch_keys is empty: pass the architectures to encode")
-    matrices, columns = _ENCODERS[space](keys, dataset)
+    given = dict(attributes or {})
+    for column in codec.attribute_columns:
+        values = given.get(column)
+        if values is None or np.shape(values) != (len(keys),):
+            raise InvalidPredictorInput(
+                f"space {space!r} encodes architectures by their "
+                f"{', '.join(codec.attribute_columns)}: pass attributes[{column!r}] with one "
+                f"value per arch key ({len(keys)})"
+            )
+    matrices, columns = _ENCODERS[space](keys, dataset, given)
     for m in matrices.values():
         m.flags.writeable = False
     return SpaceFeatures(space, keys, matrices, columns)

@@ -14,9 +14,9 @@ import pyarrow as pa
 from oneproxy.analytics.adaproxy import MIN_SAMPLES
 from oneproxy.analytics.adaptation import Adapted, select_proxy_models
 from oneproxy.analytics.evaluate import draw_samples, score
-from oneproxy.analytics.predictors.encodings import space_features
 from oneproxy.analytics.predictors.files import PredictorMeta, load_predictor, predict_archs
 from oneproxy.api.errors import NoLatency, UnknownArchitecture
+from oneproxy.api.features import features_of
 from oneproxy.api.latency import check_devices, latency_series, load_space
 from oneproxy.api.progress import Progress, silent
 from oneproxy.api.proxy_cache import cached_models
@@ -88,7 +88,7 @@ def adapt(
     latency = {d: data.latency[i + 1] for i, d in enumerate(candidates)}
     if proxy == AUTO:
         latency = {d: latency[d] for d in prescreen(latency, idx, true[idx], PRESCREEN)}
-    features = space_features(space, data.arch_keys)
+    features = features_of(wh, space, data.arch_keys)
     models = cached_models(wh, space, dataset, features, data.arch_ids, latency)
     done = iter(range(len(models)))
     chosen, adapted, scores = select_proxy_models(

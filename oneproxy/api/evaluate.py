@@ -6,9 +6,9 @@ import numpy as np
 import pyarrow as pa
 
 from oneproxy.analytics.evaluate import Evaluation, ProtocolData, run_protocol
-from oneproxy.analytics.predictors.encodings import space_features
 from oneproxy.analytics.protocols import Protocol
 from oneproxy.api.errors import NoLatency
+from oneproxy.api.features import features_of
 from oneproxy.api.latency import check_devices, latency_series, load_space
 from oneproxy.api.progress import Progress, silent
 from oneproxy.warehouse.catalog import query, sql_text
@@ -31,7 +31,7 @@ def load_protocol_data(wh: Warehouse, protocol: Protocol) -> ProtocolData:
     if protocol.reference:
         reference = _reference_columns(wh, protocol, arch_ids)
     keys = [k for k, kept in zip(data.arch_keys, keep, strict=True) if kept]
-    return ProtocolData(devices, data.latency[:, keep], space_features(protocol.space, keys),
+    return ProtocolData(devices, data.latency[:, keep], features_of(wh, protocol.space, keys),
                         reference)
 
 

@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from oneproxy.analytics.predictors.encodings import space_features
 from oneproxy.api.errors import UnknownSearchDataset
+from oneproxy.api.features import attributes_of
 from oneproxy.api.latency import load_space
 from oneproxy.api.warehouse import check_space
 from oneproxy.search.budgets import BudgetSpec, parse_budget_spec, resolve_budgets
@@ -47,6 +48,7 @@ class SearchData:
     arch_keys: list[str]
     accuracy: np.ndarray  # n_archs %
     partial: np.ndarray  # per target: fewer rows than the space has architectures
+    attributes: dict[str, np.ndarray] | None = None  # measured attributes the encodings read
 
 
 def _check_dataset(wh: Warehouse, space: str, dataset: str) -> None:
@@ -112,6 +114,7 @@ def load_search_data(
         arch_keys=archs.column("arch_key").to_pylist(),
         accuracy=archs.column("accuracy").to_numpy(zero_copy_only=False).astype(np.float64),
         partial=np.array([size[d] < arch_ids.size for d in targets]),
+        attributes=attributes_of(wh, space, archs.column("arch_key").to_pylist()),
     )
 
 
@@ -134,7 +137,7 @@ def run_search(
             predicted = proxy_matrix(data.proxy, len(data.targets))
             run = RunInfo(space, dataset, "proxy", proxy, 0)
         else:
-            features = space_features(space, data.arch_keys)
+            features = space_features(space, data.arch_keys, attributes=data.attributes)
             if proxy == AUTO:
                 predicted, chosen, _ = auto_adapted_matrix(
                     features, data.candidates, data.targets, data.true, samples, seed, strategy)

@@ -13,10 +13,10 @@ import pyarrow as pa
 
 from oneproxy.analytics.evaluate import draw_samples, score_rows
 from oneproxy.analytics.predictors import InvalidPredictorInput
-from oneproxy.analytics.predictors.encodings import space_features
 from oneproxy.analytics.predictors.files import KINDS, Predictor, PredictorMeta, describe
 from oneproxy.analytics.predictors.kernel import KernelLatencyPredictor
 from oneproxy.analytics.predictors.linear import LinearLatencyPredictor
+from oneproxy.api.features import features_of
 from oneproxy.api.latency import check_devices, latency_series, load_space
 from oneproxy.api.warehouse import check_space
 from oneproxy.warehouse.store import Warehouse
@@ -63,8 +63,8 @@ def train(
     measured = np.flatnonzero(np.isfinite(data.latency[0]))
     chosen = measured if samples is None else np.sort(draw_samples(measured, samples, seed))
     training = np.isin(measured, chosen)
-    features = space_features(space, np.asarray(data.arch_keys)[measured].tolist(),
-                              dataset=dataset)
+    features = features_of(wh, space, np.asarray(data.arch_keys)[measured].tolist(),
+                           dataset=dataset)
     X, y = features.matrix(encoding), data.latency[0, measured]
     predictor: Predictor = (LinearLatencyPredictor(alpha=alpha) if kind == "linear"
                             else KernelLatencyPredictor(seed=seed))

@@ -33,6 +33,7 @@ import polars as pl
 import pyarrow as pa
 from oneproxy.warehouse.errors import OneproxyError
 from oneproxy.warehouse.spaces.hashed_ids import hashed_arch_ids
+from oneproxy.warehouse.spaces.space import Space
 
 SPACE_ID = "fbnet"
 OPS: tuple[str, ...] = (
@@ -398,3 +399,23 @@ def arch_table(ops: OpMatrix, dataset: str = "cifar100") -> pa.Table:
         "flops_m": pa.array(flops(arr, dataset)),
         "params_m": pa.array(params(arr, dataset)),
     })
+
+
+def canonical_key(text: str) -> str:
+    """The canonical key of a user's spelling: the key itself, op names or op indices listed."""
+    tokens = re.sub(r"[\[\]'\",\-]", " ", text).split()
+    names = [OPS[int(t)] if t.isdigit() and int(t) < N_OPS else t for t in tokens]
+    return format_key(parse_key(SEP.join(names)))
+
+
+SPACE = Space(
+    space_id=SPACE_ID,
+    description="FBNet v1 macro network (HW-NAS-Bench): 22 searchable layers, 9 ops each",
+    size=N_OPS**N_LAYERS,
+    encoding_notes="arch_key = the 22 op names joined by '-'; arch_id = 63-bit blake2b of "
+    "arch_key (warehouse.spaces.hashed_ids); operator one-hot 22 x 9 + 1",
+    default_dataset="cifar100",
+    canonical_key=canonical_key,
+    arch_ids=arch_ids,
+    arch_table=lambda keys: arch_table(matrix(keys)),
+)

@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 import pyarrow as pa
 from oneproxy.warehouse.errors import OneproxyError
+from oneproxy.warehouse.spaces.space import Space
 
 SPACE_ID = "nb201"
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -313,3 +314,14 @@ def arch_table(strings: Sequence[str], indices: Sequence[int] | np.ndarray) -> p
         columns[cost_column("flops", dataset)] = pa.array(flops(ops, dataset))
         columns[cost_column("params", dataset)] = pa.array(params(ops, dataset))
     return pa.table(columns)
+
+
+SPACE = Space(
+    space_id=SPACE_ID,
+    description="NAS-Bench-201 cell space: 4 nodes, 6 edges, 5 ops per edge",
+    size=N_ARCHS,
+    encoding_notes="arch_id = official NAS-Bench-201 index; operator one-hot of 6 edges in "
+    "arch-string order x (none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3) + 1",
+    default_dataset="cifar10",
+    canonical_key=lambda text: format_arch(parse_arch(text.strip())),
+)

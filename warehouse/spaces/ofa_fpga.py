@@ -24,8 +24,9 @@ Key form, ids and the functions below: see `warehouse.spaces.ofa_net`.
 """
 
 from oneproxy.warehouse.spaces.ofa_net import BadArchKey, ElasticNet, Stage
+from oneproxy.warehouse.spaces.space import Space
 
-__all__ = ["BadArchKey", "NET", "SPACE_ID"]
+__all__ = ["BadArchKey", "NET", "SPACE", "SPACE_ID"]
 
 _RELU6 = "relu6"
 
@@ -50,3 +51,13 @@ NET = ElasticNet(
     mid_divisor=1,
 )
 SPACE_ID = NET.space_id
+
+# Operator lookup tables only: no whole-network latency, hence no user tables or encodings.
+SPACE = Space(
+    space_id=SPACE_ID,
+    description="Once-for-All network of the Vitis AI FPGA lookup tables: stem 30, "
+    "5 elastic stages, final 320 -> 1280",
+    size=sum(9**d for d in NET.depths) ** 5 * 9 * len(NET.resolutions),
+    encoding_notes="operator lookup tables only (op_latency); arch_key as ofa_mbv3 with "
+    "21 kernel / expand values (the last 190 -> 320 layer is elastic too), ratios {4,5,6}",
+)

@@ -25,8 +25,9 @@ FLOPs are those of `NET.flops`.
 """
 
 from oneproxy.warehouse.spaces.ofa_net import BadArchKey, ElasticNet, Stage
+from oneproxy.warehouse.spaces.space import Space
 
-__all__ = ["BadArchKey", "NET", "SPACE_ID"]
+__all__ = ["BadArchKey", "NET", "SPACE", "SPACE_ID"]
 
 NET = ElasticNet(
     space_id="ofa_mbv3",
@@ -48,3 +49,16 @@ NET = ElasticNet(
     mid_divisor=8,
 )
 SPACE_ID = NET.space_id
+
+SPACE = Space(
+    space_id=SPACE_ID,
+    description="Once-for-All MobileNetV3: 5 stages of 2-4 elastic MBConv layers, "
+    "kernel {3,5,7}, expand {3,4,6}, input resolution",
+    size=sum(9**d for d in NET.depths) ** len(NET.stages) * len(NET.resolutions),
+    encoding_notes="arch_key lists resolution, depths and the kernel / expand of active "
+    "layers only; arch_id = 63-bit blake2b of arch_key",
+    default_dataset="imagenet",
+    canonical_key=NET.canonical_key,
+    arch_ids=NET.arch_ids,
+    arch_table=NET.arch_table,
+)

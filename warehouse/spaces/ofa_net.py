@@ -24,6 +24,7 @@ those of OFA's ``MBv3LatencyTable`` / ``ProxylessNASLatencyTable`` (see `ofa_ops
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -260,6 +261,12 @@ class ElasticNet:
     def keys_from_archs(self, archs: Sequence[Mapping[str, Any]]) -> list[str]:
         """Canonical keys of dicts with ks, e, d, r (inactive values ignored)."""
         return self.format_keys(self.from_dicts(archs))
+
+    def canonical_key(self, text: str) -> str:
+        """The canonical key of a user's spelling: a key or a JSON object with ks, e, d, r."""
+        text = text.strip()
+        arch = json.loads(text) if text.startswith("{") else self.parse_key(text)
+        return self.canonical(arch["ks"], arch["e"], arch["d"], arch["r"])
 
     def arch_ids(self, keys: Sequence[str]) -> np.ndarray:
         """Stable int64 ids of canonical keys (checked canonical first)."""
