@@ -121,7 +121,8 @@ def test_costs_follow_the_dataset():
 
 
 def test_bad_input_is_named():
-    with pytest.raises(UnknownSpace, match="unknown space 'nb999': known spaces are .*fbnet, .*nb201"):
+    with pytest.raises(UnknownSpace,
+                       match="unknown space 'nb999': known spaces are .*fbnet, .*nb201"):
         space_features("nb999", KEYS)
     with pytest.raises(nb201.BadArchKey, match="unknown op 'conv_5x5'"):
         space_features("nb201", ["|conv_5x5~0|+|none~0|none~1|+|none~0|none~1|none~2|"])
