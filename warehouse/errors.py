@@ -35,3 +35,7 @@ class WarehouseDamaged(OneproxyError):
 
 class DiskFull(OneproxyError):
     """A write ran out of space; the previous files are intact."""
+
+
+class WriteFailed(OneproxyError):
+    """A file could not be written; the previous one is intact."""

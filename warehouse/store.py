@@ -34,11 +34,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+from oneproxy.warehouse.atomic import atomic_write_bytes
 from oneproxy.warehouse.errors import (
     DiskFull,
     WarehouseConflict,
     WarehouseDamaged,
     WarehouseEmpty,
+    WriteFailed,
 )
 from oneproxy.warehouse.lock import write_lock
 from oneproxy.warehouse.schemas import PARTITIONS, SORT_KEYS, TABLES
@@ -243,8 +245,8 @@ class Warehouse:
         try:
             atomic_write_bytes(self.root / VERIFY_CACHE, json.dumps(live).encode())
             self._cache_dirty = False
-        except OSError:
-            pass  # a read-only warehouse: the cache lives in this process only
+        except (WriteFailed, DiskFull):
+            pass  # a read-only or full warehouse: the cache lives in this process only
 
     def read(self, name: str) -> pa.Table:
         """The current version of a table, checked against the manifest."""
@@ -333,8 +335,10 @@ class Warehouse:
                 for path in created:
                     if current.tables.get(path.parent.name) != path.name:
                         shutil.rmtree(path, ignore_errors=True)
-                if is_disk_full(exc):
-                    raise disk_full(exc, self.root) from None
+                if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise DiskFull(f"no space left on the device of {self.root} ({exc.strerror});"
+                                   " nothing was replaced: free some space and run the command "
+                                   "again") from None
                 raise
             self._base.update(changed)
             self._drop_unreferenced()
@@ -419,38 +423,8 @@ class Warehouse:
             self._write_manifest(Manifest(tables, files, {}))
 
 
-def is_disk_full(exc: BaseException) -> bool:
-    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
-
-
-def disk_full(exc: BaseException, where: Path) -> DiskFull:
-    """The one-line error for a write that ran out of space (nothing was replaced)."""
-    return DiskFull(f"no space left on the device of {where} ({exc.strerror}); nothing was "
-                    "replaced: free some space and run the command again")
-
-
 def _mtime(path: Path) -> float:
     try:
         return path.stat().st_mtime
     except OSError:
         return 0.0
-
-
-def atomic_write_bytes(target: Path, data: bytes, *, fsync: bool = False,
-                       mode: int = 0o644) -> None:
-    """Write `data` to `target` through a temp file in its folder and one rename."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            if fsync:
-                os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
