@@ -20,6 +20,7 @@ from oneproxy.run_cmd import run, runs
 from oneproxy.search_cmd import search
 from oneproxy.srcc_cmd import srcc
 from oneproxy.train_cmd import train
+from oneproxy.verify_cmd import verify_command
 from oneproxy.warehouse.catalog import query, sql_text
 from oneproxy.warehouse.errors import OneproxyError
 from oneproxy.warehouse.store import Warehouse
@@ -133,6 +134,7 @@ main.add_command(train)
 main.add_command(report)
 main.add_command(run)
 main.add_command(runs)
+main.add_command(verify_command)
 
 if __name__ == "__main__":
     sys.exit(main())

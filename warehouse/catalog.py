@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+from oneproxy.warehouse.atomic import write_error
 from oneproxy.warehouse.errors import QueryRefused, WarehouseEmpty
 from oneproxy.warehouse.schemas import PARTITIONS
 from oneproxy.warehouse.store import Warehouse
@@ -95,6 +96,8 @@ def build_catalog(wh: Warehouse) -> Path:
         if target.is_dir() and not target.is_symlink():
             shutil.rmtree(target)  # a damaged catalog: a folder where the file belongs
         os.replace(tmp, target)
+    except OSError as exc:
+        raise write_error(exc, target) from None
     finally:
         for leftover in (tmp, tmp + ".wal"):
             if os.path.exists(leftover):
@@ -117,6 +120,22 @@ def _catalog_current(wh: Warehouse, path: Path) -> bool:
     finally:
         con.close()
     return stamp == _stamp(wh)
+
+
+def catalog_state(wh: Warehouse) -> str:
+    """'current', 'stale' (built from another manifest or views), 'damaged' or 'missing'."""
+    path = catalog_path(wh)
+    if not path.exists():
+        return "missing"
+    if _catalog_current(wh, path):
+        return "current"
+    try:
+        con = duckdb.connect(str(path), read_only=True, config=dict(_NO_EXTENSIONS))
+        con.execute("SELECT stamp FROM catalog_info").fetchone()
+        con.close()
+    except (duckdb.Error, OSError):
+        return "damaged"
+    return "stale"
 
 
 def ensure_catalog(wh: Warehouse) -> Path:

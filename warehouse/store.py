@@ -86,7 +86,13 @@ def replace_rows(old: pa.Table | None, new: pa.Table, keys: list[str]) -> pa.Tab
 
 
 def _write_partitions(table: pa.Table, column: str, folder: Path) -> None:
-    """Hive partitions `column=value/part-0.parquet`, written one by one so bytes are repeatable."""
+    """Hive partitions `column=value/part-0.parquet`, written one by one so bytes are repeatable.
+
+    An empty table is one unpartitioned file that keeps every column, so that readers (and the
+    catalog's views) still see its schema."""
+    if table.num_rows == 0:
+        pq.write_table(table, folder / "part-0.parquet", compression="zstd")
+        return
     values = table[column]
     for value in pc.unique(values).to_pylist():
         part = folder / f"{column}={value}"
@@ -344,6 +350,21 @@ class Warehouse:
             self._drop_unreferenced()
             self._save_cache()
         return changed
+
+    def drop(self, names: list[str]) -> None:
+        """Remove these tables from the manifest (their folders go after the grace period)."""
+        with self.writing():
+            current = self._manifest()
+            gone = [n for n in names if n in current.tables]
+            if not gone:
+                return
+            now = time.time()
+            retired = {**current.retired, **{f"{n}/{current.tables[n]}": now for n in gone}}
+            self._write_manifest(Manifest(
+                {k: v for k, v in current.tables.items() if k not in gone},
+                {k: v for k, v in current.files.items() if k not in gone}, retired))
+            for name in gone:
+                self._base[name] = None
 
     def _check_base(self, current: Manifest, tables: dict[str, pa.Table]) -> None:
         for name in tables:
