@@ -8,6 +8,7 @@ import errno
 import hashlib
 import io
 import json
+import os
 import pickle
 import shutil
 import signal
@@ -515,3 +516,51 @@ def test_an_edited_linear_model_is_refused(tmp_path):
     with pytest.raises(PredictorFileError, match="content_sha256"):
         load_predictor(path)
 
+
+
+# --- the same attacks on the real warehouse ----------------------------------------------------
+
+
+@pytest.mark.integration
+def test_a_flipped_byte_in_the_real_warehouse_is_found_and_repaired(warehouse, mirror):
+    counts = "SELECT count(*) AS n, round(sum(latency_ms), 3) AS s FROM latency"
+    expected = query(warehouse, counts).to_pylist()
+    _flip(_partition(warehouse))
+    result = cli("sql", counts, "--warehouse", str(warehouse.root))
+    assert_one_line_error(result, "damaged", "space_id=nb201")
+    repaired = CliRunner().invoke(main, ["verify", "--repair", "--warehouse", str(warehouse.root)],
+                                  env={"ONEPROXY_MIRROR": str(mirror)}, catch_exceptions=False)
+    assert repaired.exit_code == 0, repaired.output
+    Warehouse(warehouse.root).check()
+    assert query(Warehouse(warehouse.root), counts).to_pylist() == expected
+
+
+@pytest.mark.integration
+def test_two_concurrent_ingest_table_runs_both_land(warehouse, mirror, tmp_path):
+    code = "import sys; from oneproxy.cli import main; sys.argv[0] = 'oneproxy'; main()"
+    procs = []
+    for device in ("my_dev_a", "my_dev_b"):
+        csv = tmp_path / f"{device}.csv"
+        csv.write_text("arch_id,latency_ms\n" + "".join(f"{i},{1 + i / 10}\n" for i in range(30)))
+        procs.append(subprocess.Popen(
+            [sys.executable, "-c", code, "ingest", "table", str(csv), "--space", "nb201",
+             "--device", device, "--warehouse", str(warehouse.root)],
+            env={**os.environ, "ONEPROXY_MIRROR": str(mirror)}, stderr=subprocess.PIPE, text=True))
+    assert [p.wait(timeout=300) for p in procs] == [0, 0], [p.stderr.read() for p in procs]
+    rows = query(Warehouse(warehouse.root), "SELECT device_id, count(*) AS n FROM latency WHERE "
+                 "device_id LIKE 'my_dev_%' GROUP BY 1 ORDER BY 1").to_pylist()
+    assert rows == [{"device_id": "my_dev_a", "n": 30}, {"device_id": "my_dev_b", "n": 30}]
+    Warehouse(warehouse.root).check()
+
+
+@pytest.mark.integration
+def test_a_forged_eagle_file_is_refused_through_the_cli(warehouse, mirror, tmp_path):
+    folder = tmp_path / "eagle"
+    folder.mkdir()
+    (folder / "forged.pkl").write_bytes(FORGED_NDARRAY)
+    before = data_files(warehouse.root)
+    result = CliRunner().invoke(main, ["ingest", "eagle", "--path", str(folder), "--warehouse",
+                                       str(warehouse.root)],
+                                env={"ONEPROXY_MIRROR": str(mirror)}, catch_exceptions=False)
+    assert_one_line_error(_last_line(result), "forged.pkl", "refused")
+    assert data_files(warehouse.root) == before
