@@ -1,9 +1,15 @@
-"""Obtain a pinned upstream file as verified local bytes: mirror, then cache, then HTTPS."""
+"""Obtain a pinned upstream file as verified local bytes: mirror, then cache, then HTTPS.
 
+`fetch` hands loaders a private copy written from the very bytes it hashed, so a file swapped
+in the mirror or cache after the check is never parsed (hash and parse the same bytes).
+"""
+
+import atexit
 import hashlib
 import http.client
 import logging
 import os
+import shutil
 import tempfile
 import time
 import urllib.error
@@ -41,7 +47,41 @@ def cache_path(f: UpstreamFile, cache: Path) -> Path:
     return cache / f.source_id / f.commit / f.path
 
 
-def fetch(
+_private: list[Path] = []  # this process's folder of verified copies (made on first use)
+
+
+def _private_dir() -> Path:
+    if not _private:
+        folder = Path(tempfile.mkdtemp(prefix="oneproxy-verified-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _private.append(folder)
+    return _private[0]
+
+
+def fetch(f: UpstreamFile, *, mirror: Path | None, cache: Path, timeout: float = 30,
+          retries: int = 3, base_url: str | None = None) -> Path:
+    """A private copy of the verified bytes of ``f`` (found as `fetch_source` finds it).
+
+    The bytes are read once, hashed, and written to a folder only this process uses; the
+    loader parses that copy, never the mirror or cache file that was checked.
+    """
+    source = fetch_source(f, mirror=mirror, cache=cache, timeout=timeout, retries=retries,
+                          base_url=base_url)
+    data = source.read_bytes()
+    got = hashlib.sha256(data).hexdigest()
+    if got != f.sha256 or len(data) != f.bytes:
+        raise _mismatch(f, source, got, len(data))
+    target = _private_dir() / f.sha256[:16] / Path(f.path).name
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, target)
+    return target
+
+
+def fetch_source(
     f: UpstreamFile,
     *,
     mirror: Path | None,
@@ -50,7 +90,7 @@ def fetch(
     retries: int = 3,
     base_url: str | None = None,
 ) -> Path:
-    """Return a local path holding the verified bytes of ``f``.
+    """Return the mirror or cache path holding the verified bytes of ``f``.
 
     Order: ``mirror/<owner>__<repo>/<path>`` if ``mirror`` is given and the file is there
     (a bad copy raises ChecksumMismatch and is left untouched), then the cache

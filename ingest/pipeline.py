@@ -199,8 +199,14 @@ def _architectures(previous: pa.Table | None, batches: list[SourceBatch],
 
 
 def commit_batches(wh: Warehouse, batches: list[SourceBatch], resolve: Resolver) -> IngestResult:
-    """Merge the batches with what the warehouse holds and publish the result atomically."""
-    start = time.perf_counter()
+    """Merge the batches with what the warehouse holds and publish the result atomically
+    (holding the write lock from the first read to the commit; a damaged table is rebuilt)."""
+    with wh.writing(rebuild=True):
+        return _commit_batches(wh, batches, resolve, time.perf_counter())
+
+
+def _commit_batches(wh: Warehouse, batches: list[SourceBatch], resolve: Resolver,
+                    start: float) -> IngestResult:
     ids = [b.source_id for b in batches]
     raw = _replace(wh.read_or_none("latency_raw"), LATENCY_RAW, ids,
                    [b.latency_table() for b in batches])

@@ -1,11 +1,13 @@
 """Restricted loading of upstream pickles and PyTorch zip archives; nothing in them is executed.
 
-Only builtin containers and numbers, `collections.OrderedDict`, NumPy arrays / scalars and (inside
-a torch archive) the tensor-rebuild calls are admitted. Tensors come back as NumPy arrays: torch is
-not needed.
+Only builtin containers and numbers, `collections.OrderedDict`, NumPy arrays / scalars of numeric
+dtypes and (inside a torch archive) the tensor-rebuild calls are admitted. NumPy never sees a
+pickled state: arrays, dtypes and scalars are rebuilt here from checked raw bytes. Tensors come
+back as NumPy arrays: torch is not needed.
 """
 
 import io
+import math
 import pickle
 import zipfile
 from collections import OrderedDict
@@ -28,8 +30,158 @@ def _latin1_encode(text: str, encoding: str = "utf-8") -> bytes:
     return text.encode("latin1")
 
 
-_NUMPY_SCALAR = np.float64(0).__reduce__()[0]
-_NUMPY_RECONSTRUCT = np.empty(0).__reduce__()[0]
+# Element types a pickled array or scalar may have: booleans and numbers, nothing else (object,
+# structured, string or datetime types are refused before NumPy sees them).
+NUMERIC_KINDS = frozenset("biufc")
+MAX_ARRAY_BYTES = 1 << 30  # one array (or tensor view) of a pickle: 1 GiB
+MAX_ZIP_ENTRY_BYTES = 2 << 30  # declared size of one member of a torch archive
+MAX_ZIP_TOTAL_BYTES = 4 << 30
+MAX_ZIP_RATIO = 200  # declared size / compressed size of a compressed member
+MAX_NDIM = 32
+
+
+class _Refused(ValueError):
+    """A pickled value the loader does not admit (it becomes an `UnsafePickle`)."""
+
+
+def _numeric_dtype(code: Any) -> np.dtype:
+    """The dtype a pickle names by its type code, if it is a plain boolean or number."""
+    if not isinstance(code, str) or len(code) > 4:
+        raise _Refused(f"dtype code {code!r} is not a short type code")
+    try:
+        dtype = np.dtype(code)
+    except TypeError:
+        raise _Refused(f"dtype code {code!r} is not a NumPy type code") from None
+    if dtype.kind not in NUMERIC_KINDS or dtype.fields is not None or dtype.subdtype is not None:
+        raise _Refused(f"dtype {code!r} is not numeric; only numbers and booleans are loaded")
+    return dtype
+
+
+class _PendingDtype:
+    """Stands in for `numpy.dtype(code, ...)` until its state (the byte order) is set."""
+
+    __slots__ = ("dtype",)
+
+    def __init__(self, code: Any, align: Any = False, copy: Any = True) -> None:
+        self.dtype = _numeric_dtype(code)
+
+    def __setstate__(self, state: Any) -> None:
+        # (version, byteorder, subdescr, names, fields, elsize, alignment, flags[, metadata])
+        if not (isinstance(state, tuple) and len(state) in (8, 9) and state[0] == 3):
+            raise _Refused(f"dtype state {str(state)[:80]} is not a plain dtype's")
+        if any(v is not None for v in state[2:5]) or state[5:7] != (-1, -1):
+            raise _Refused("dtype state describes a structured or sized type; refused")
+        order = state[1]
+        if order not in ("<", ">", "|", "="):
+            raise _Refused(f"dtype byte order {order!r}")
+        self.dtype = self.dtype.newbyteorder(order) if order in "<>" else self.dtype
+
+
+def _resolved_dtype(value: Any) -> np.dtype:
+    if not isinstance(value, _PendingDtype):
+        raise _Refused(f"expected a numpy dtype, got {type(value).__name__}")
+    return value.dtype
+
+
+class _NdarrayClass:
+    """Stands in for `numpy.ndarray`: only `_reconstruct` accepts it; it builds nothing."""
+
+    __slots__ = ()
+
+    def __setstate__(self, state: Any) -> None:
+        raise _Refused("numpy.ndarray itself cannot be given a state")
+
+
+class _PendingArray:
+    """Stands in for `_reconstruct(ndarray, ...)`: its checked state becomes a fresh array."""
+
+    __slots__ = ("array",)
+
+    def __init__(self) -> None:
+        self.array: np.ndarray | None = None
+
+    def __setstate__(self, state: Any) -> None:
+        if self.array is not None:
+            raise _Refused("array state given twice")
+        if isinstance(state, tuple) and len(state) == 5:
+            state = state[1:]
+        if not (isinstance(state, tuple) and len(state) == 4):
+            raise _Refused("array state is not (shape, dtype, fortran, bytes)")
+        shape, dtype, fortran, raw = state
+        dtype = _resolved_dtype(dtype)
+        if not (isinstance(shape, tuple) and len(shape) <= MAX_NDIM
+                and all(type(n) is int and n >= 0 for n in shape)):
+            raise _Refused(f"array shape {str(shape)[:80]} is not a tuple of sizes")
+        if type(fortran) is not bool or not isinstance(raw, bytes | bytearray):
+            raise _Refused("array state holds objects, not raw bytes of numbers")
+        nbytes = math.prod(shape) * dtype.itemsize
+        if nbytes > MAX_ARRAY_BYTES or nbytes != len(raw):
+            raise _Refused(f"array of shape {shape} and dtype {dtype} needs {nbytes} bytes, "
+                             f"the pickle holds {len(raw)}")
+        flat = np.frombuffer(bytes(raw), dtype=dtype)
+        self.array = flat.reshape(shape, order="F" if fortran else "C").copy(order="K")
+
+
+class _Loads:
+    """What one load created: placeholders to replace by arrays once the pickle is read."""
+
+    def __init__(self) -> None:
+        self.pending = 0
+
+    def reconstruct(self, cls: Any, shape: Any, typecode: Any) -> _PendingArray:
+        if not isinstance(cls, _NdarrayClass):
+            raise _Refused(f"_reconstruct of {type(cls).__name__}, not numpy.ndarray")
+        self.pending += 1
+        return _PendingArray()
+
+    def dtype(self, *args: Any) -> _PendingDtype:
+        self.pending += 1
+        return _PendingDtype(*args)
+
+
+def _scalar(dtype: Any, data: Any = None) -> Any:
+    """`numpy.core.multiarray.scalar` for numeric dtypes: the value its raw bytes hold."""
+    dtype = _resolved_dtype(dtype)
+    if not isinstance(data, bytes) or len(data) != dtype.itemsize:
+        raise _Refused(f"scalar of dtype {dtype} from {type(data).__name__} data")
+    return np.frombuffer(data, dtype=dtype)[0]
+
+
+def _finish(value: Any) -> Any:
+    """`value` with every placeholder replaced by the array or dtype it stands for."""
+    done: dict[int, Any] = {}
+
+    def walk(v: Any) -> Any:
+        key = id(v)
+        if key in done:
+            return done[key]
+        if isinstance(v, _PendingArray):
+            if v.array is None:
+                raise _Refused("array without a state")
+            out: Any = v.array
+        elif isinstance(v, _PendingDtype):
+            out = v.dtype
+        elif isinstance(v, list):
+            done[key] = v
+            v[:] = [walk(x) for x in v]
+            return v
+        elif isinstance(v, dict):
+            done[key] = v
+            items = [(walk(k), walk(x)) for k, x in v.items()]
+            v.clear()
+            v.update(items)
+            return v
+        elif isinstance(v, tuple):
+            out = tuple(walk(x) for x in v)
+        elif isinstance(v, set | frozenset):
+            out = type(v)(walk(x) for x in v)
+        else:
+            return v
+        done[key] = out
+        return out
+
+    return walk(value)
+
 
 _ADMITTED: dict[tuple[str, str], Any] = {
     **{
@@ -39,21 +191,18 @@ _ADMITTED: dict[tuple[str, str], Any] = {
     },
     ("collections", "OrderedDict"): OrderedDict,
     ("_codecs", "encode"): _latin1_encode,
-    ("numpy", "dtype"): np.dtype,
-    ("numpy", "ndarray"): np.ndarray,
-    **{
-        (f"numpy.{core}.multiarray", name): func
-        for core in ("core", "_core")
-        for name, func in (("scalar", _NUMPY_SCALAR), ("_reconstruct", _NUMPY_RECONSTRUCT))
-    },
+    **{(f"numpy.{core}.multiarray", "scalar"): _scalar for core in ("core", "_core")},
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _StorageType:
     """Stands in for a `torch.<Name>Storage` class: only its element type matters here."""
 
     dtype: np.dtype
+
+    def __setstate__(self, state: Any) -> None:
+        raise _Refused("a torch storage type cannot be given a state")
 
 
 _STORAGE_TYPES = {
@@ -70,14 +219,23 @@ _STORAGE_TYPES = {
 def _rebuild_tensor_v2(
     storage: np.ndarray, storage_offset: int, size: tuple, stride: tuple, *_: Any
 ) -> np.ndarray:
-    """The array torch would build as a view of `storage`, copied out of it."""
+    """The array torch would build as a view of `storage`, copied out of it.
+
+    A view may not hold more elements than its storage (no stride-0 blow-ups) nor reach past it.
+    """
     if not (isinstance(storage, np.ndarray) and storage.ndim == 1 and storage.flags.c_contiguous):
-        raise ValueError(f"tensor rebuilt from a {type(storage).__name__}, not a storage")
+        raise _Refused(f"tensor rebuilt from a {type(storage).__name__}, not a storage")
+    if not (isinstance(size, tuple) and isinstance(stride, tuple) and len(size) <= MAX_NDIM):
+        raise _Refused("tensor size and stride must be tuples")
     dims = (storage_offset, *size, *stride)
     if len(size) != len(stride) or not all(type(v) is int and v >= 0 for v in dims):
         raise ValueError(f"bad tensor view: offset {storage_offset}, size {size}, stride {stride}")
     if 0 in size:
         return np.empty(size, dtype=storage.dtype)
+    numel = math.prod(size)
+    if numel > storage.size or numel * storage.itemsize > MAX_ARRAY_BYTES:
+        raise _Refused(f"tensor view of size {size} holds {numel} elements, more than its "
+                       f"storage of {storage.size}")
     last = storage_offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True))
     if last >= storage.size:
         raise ValueError(
@@ -104,7 +262,6 @@ _TORCH_ADMITTED: dict[tuple[str, str], Any] = {
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
     ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
-    **{("torch", name): _StorageType(np.dtype(code)) for name, code in _STORAGE_TYPES.items()},
 }
 
 
@@ -114,16 +271,27 @@ class _RestrictedUnpickler(pickle.Unpickler):
     def __init__(self, data: bytes, origin: str):
         super().__init__(io.BytesIO(data))
         self.origin = origin
+        self.loads = _Loads()
 
     def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("numpy", "ndarray"):
+            return _NdarrayClass()
+        if (module, name) == ("numpy", "dtype"):
+            return self.loads.dtype
+        if module in ("numpy.core.multiarray", "numpy._core.multiarray") and name == "_reconstruct":
+            return self.loads.reconstruct
         try:
             return self.admitted[module, name]
         except KeyError:
             raise UnsafePickle(
-                f"{self.origin}: refused global {module}.{name}; the safe loader admits only "
-                "containers, numbers, NumPy arrays/scalars and torch tensors, so this file is "
-                "not the documented upstream format (check its source and sha256)"
+                f"{self.origin}: refused global {module[:60]}.{name[:60]}; the safe loader admits "
+                "only containers, numbers, NumPy arrays/scalars and torch tensors, so this file "
+                "is not the documented upstream format (check its source and sha256)"
             ) from None
+
+    def load(self) -> Any:
+        value = super().load()
+        return _finish(value) if self.loads.pending else value
 
 
 class _TorchUnpickler(_RestrictedUnpickler):
@@ -138,12 +306,19 @@ class _TorchUnpickler(_RestrictedUnpickler):
         big = byteorder in archive.namelist() and archive.read(byteorder).strip() == b"big"
         self.byteorder = ">" if big else "<"
 
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "torch" and name in _STORAGE_TYPES:
+            return _StorageType(np.dtype(_STORAGE_TYPES[name]))  # fresh: no state across loads
+        return super().find_class(module, name)
+
     def persistent_load(self, pid: Any) -> np.ndarray:
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
-            raise ValueError(f"unknown persistent id {pid!r}")
+            raise ValueError(f"unknown persistent id {str(pid)[:80]}")
         _, storage_type, key, _location, numel = pid
         if not isinstance(storage_type, _StorageType):
-            raise ValueError(f"persistent id {pid!r} names no storage type")
+            raise ValueError(f"persistent id {str(pid)[:80]} names no storage type")
+        if not (isinstance(key, str) and type(numel) is int and numel >= 0):
+            raise ValueError(f"persistent id {str(pid)[:80]}: bad storage key or size")
         if key not in self.storages:
             entry = f"{self.folder}/data/{key}"
             if entry not in self.archive.namelist():
@@ -153,8 +328,23 @@ class _TorchUnpickler(_RestrictedUnpickler):
         return self.storages[key]
 
 
-def _corrupt(origin: str, what: str, exc: Exception) -> CorruptFile:
-    detail = " ".join(str(exc).split()) or "no detail"
+def _check_archive(archive: zipfile.ZipFile, origin: str) -> None:
+    """Refuse members whose declared sizes or compression ratios are out of bounds."""
+    total = 0
+    for info in archive.infolist():
+        total += info.file_size
+        inflated = (info.compress_type != zipfile.ZIP_STORED
+                    and info.file_size > MAX_ZIP_RATIO * max(info.compress_size, 1) + (1 << 20))
+        if info.file_size > MAX_ZIP_ENTRY_BYTES or total > MAX_ZIP_TOTAL_BYTES or inflated:
+            raise CorruptFile(
+                f"{origin}: archive member {info.filename[:80]!r} declares {info.file_size:,} "
+                f"bytes from {info.compress_size:,} compressed, beyond the loader's caps; "
+                "this is not a torch archive the project reads"
+            )
+
+
+def _corrupt(origin: str, what: str, exc: BaseException) -> CorruptFile:
+    detail = " ".join(str(exc).split())[:200] or "no detail"
     return CorruptFile(
         f"{origin}: {what} ({type(exc).__name__}: {detail}); "
         "re-fetch the file and check it against its pinned sha256"
@@ -166,9 +356,16 @@ def _run(unpickler: _RestrictedUnpickler, origin: str) -> Any:
         return unpickler.load()
     except OneproxyError:
         raise
-    except Exception as exc:
+    except _Refused as exc:
+        raise UnsafePickle(
+            f"{origin}: refused {' '.join(str(exc).split())[:200]}; the safe loader admits only "
+            "numeric data, so this file is not the documented upstream format (check its source "
+            "and sha256)"
+        ) from None
+    except (Exception, RecursionError, MemoryError) as exc:
         raise _corrupt(
-            origin, "not a readable pickle (truncated, corrupt or not a pickle)", exc
+            origin, "not a readable pickle (truncated, corrupt, not a pickle or refused state)",
+            exc,
         ) from None
 
 
@@ -181,6 +378,7 @@ def load_torch_bytes(data: bytes, origin: str) -> Any:
     """Load a PyTorch zip archive held in `data`; tensors become NumPy arrays."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
+        _check_archive(archive, origin)
         names = archive.namelist()
         pkl = next((n for n in names if n.endswith("/data.pkl") and n.count("/") == 1), None)
         if pkl is None:

@@ -58,10 +58,20 @@ def devices(wh: Warehouse, space: str | None, fmt: str, output: Path | None) -> 
 
 @click.command()
 @click.argument("query_text", metavar="QUERY")
+@click.option("--allow-files", is_flag=True,
+              help="Let DuckDB's file functions (read_csv, glob, …) read any file of this machine; "
+              "by default only the warehouse folder is readable.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=300,
+              show_default=True, help="Interrupt the query after this many seconds.")
+@click.option("--max-rows", type=click.IntRange(min=1), default=10_000_000, show_default=True,
+              help="Refuse a result of more rows than this.")
 @output_options
 @warehouse_option
-def sql(wh: Warehouse, query_text: str, fmt: str, output: Path | None) -> None:
-    """Run a read-only SQL query over the warehouse catalog (DuckDB).
+def sql(wh: Warehouse, query_text: str, allow_files: bool, timeout: float, max_rows: int,
+        fmt: str, output: Path | None) -> None:
+    """Run one read-only SQL query (SELECT, or EXPLAIN of a SELECT) over the warehouse catalog
+    (DuckDB). It cannot write, install or load extensions, change settings, or read files
+    outside the warehouse (unless --allow-files).
 
     Views: latency, latency_raw, latency_detail, coverage, devices, architectures,
     accuracy, sources, series_provenance, spaces.
@@ -71,5 +81,6 @@ def sql(wh: Warehouse, query_text: str, fmt: str, output: Path | None) -> None:
       oneproxy sql "SELECT latency_ms FROM latency WHERE device_id = 'pixel3' AND arch_id = 0"
       oneproxy sql "SELECT * FROM coverage" --format csv -o coverage.csv
     """
-    table = query(wh, query_text, guard=True)
+    table = query(wh, query_text, guard=True, allow_files=allow_files, timeout=timeout,
+                  max_rows=max_rows)
     render(table, fmt, output)

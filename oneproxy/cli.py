@@ -23,7 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "devices": ("oneproxy.catalog_cmd:devices",
                 "List devices with platform class, framework, precision and coverage."),
     "sql": ("oneproxy.catalog_cmd:sql",
-            "Run a read-only SQL query over the warehouse catalog (DuckDB)."),
+            "Run one read-only SQL query (SELECT, or EXPLAIN of a SELECT) over the warehouse "
+            "catalog (DuckDB)."),
     "ingest": ("oneproxy.ingest_cmd:ingest",
                "Load data into the warehouse (sha256-verified, atomic, idempotent)."),
     "srcc": ("oneproxy.srcc_cmd:srcc",
@@ -47,6 +48,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "measure": ("oneproxy.measure_cmd:measure",
                 "Time NAS-Bench-201 networks with ONNX Runtime on this CPU; write a CSV for "
                 "`ingest table`."),
+    "verify": ("oneproxy.verify_cmd:verify_command",
+               "Check the manifest, every table's files (sha256 as recorded) and the catalog."),
     "train": ("oneproxy.train_cmd:train",
               "Fit a latency predictor on a device's measured architectures and save it as a "
               "file."),

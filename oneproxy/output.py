@@ -15,6 +15,8 @@ import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
+from oneproxy.warehouse.atomic import atomic_path
+
 FORMATS = ("table", "csv", "json", "parquet")
 
 
@@ -50,11 +52,13 @@ def _table_text(table: pa.Table, title: str | None) -> str:
 
 
 def render(table: pa.Table, fmt: str, output: Path | None = None, title: str | None = None) -> None:
-    """Write the table in one of FORMATS; Parquet needs `output`."""
+    """Write the table in one of FORMATS; Parquet needs `output`. A file is replaced atomically:
+    a failed write leaves the previous file as it was."""
     if fmt == "parquet":
         if output is None:
             raise click.UsageError("--format parquet needs -o FILE")
-        pq.write_table(table, output, compression="zstd")
+        with atomic_path(output) as tmp, open(tmp, "wb") as f:  # a file object: pyarrow never
+            pq.write_table(table, f, compression="zstd")  # deletes it on failure
         return
     if fmt == "table":
         text = _table_text(table, title)
@@ -65,4 +69,5 @@ def render(table: pa.Table, fmt: str, output: Path | None = None, title: str | N
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text)
+        with atomic_path(output) as tmp, open(tmp, "w") as f:
+            f.write(text)

@@ -46,8 +46,10 @@ def warehouse(ingested, tmp_path) -> Warehouse:
 
 
 def _snapshot(root: Path) -> dict[str, str]:
+    """Data files only: the lock file and the hash cache (root dotfiles) are bookkeeping."""
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+            for p in sorted(root.rglob("*"))
+            if p.is_file() and not p.relative_to(root).parts[0].startswith(".")}
 
 
 @pytest.fixture

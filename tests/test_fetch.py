@@ -13,7 +13,13 @@ import platformdirs
 import pytest
 from oneproxy.ingest import registry
 from oneproxy.ingest.errors import ChecksumMismatch, FetchError
-from oneproxy.ingest.fetch import cache_path, default_cache_dir, fetch, sha256_file
+from oneproxy.ingest.fetch import (
+    cache_path,
+    default_cache_dir,
+    fetch,
+    fetch_source,
+    sha256_file,
+)
 
 SMALL = [
     registry.file("help", "data/fbnet/hardware_embedding_index.pt"),
@@ -89,13 +95,15 @@ def _files_under(folder: Path) -> list[Path]:
 
 @pytest.mark.integration
 def test_download_lands_in_cache_and_is_not_fetched_twice(server, cache):
-    paths = [fetch(f, mirror=None, cache=cache, base_url=server.base_url, **FAST) for f in SMALL]
+    paths = [fetch_source(f, mirror=None, cache=cache, base_url=server.base_url, **FAST)
+             for f in SMALL]
     assert paths == [cache / f.source_id / f.commit / f.path for f in SMALL]
     assert [sha256_file(p) for p in paths] == [f.sha256 for f in SMALL]
     assert server.hits == [f"/{f.repo}/{f.commit}/{f.path}" for f in SMALL]
     assert _files_under(cache) == sorted(paths)
 
-    again = [fetch(f, mirror=None, cache=cache, base_url=server.base_url, **FAST) for f in SMALL]
+    again = [fetch_source(f, mirror=None, cache=cache, base_url=server.base_url, **FAST)
+             for f in SMALL]
     assert again == paths
     assert len(server.hits) == 3
 
@@ -111,7 +119,7 @@ def test_altered_download_is_rejected_and_nothing_is_kept(server, cache, alter):
     alter(server.served(f))
     bad_sha256 = sha256_file(server.served(f))
     with pytest.raises(ChecksumMismatch) as err:
-        fetch(f, mirror=None, cache=cache, base_url=server.base_url, **FAST)
+        fetch_source(f, mirror=None, cache=cache, base_url=server.base_url, **FAST)
     message = str(err.value)
     assert "HayeonLee/HELP/data/fbnet/hardware_embedding_index.pt" in message
     assert f.sha256 in message
@@ -146,7 +154,7 @@ def test_missing_upstream_file_is_not_retried(server, cache):
     f = SMALL[1]
     server.served(f).unlink()
     with pytest.raises(FetchError, match="HTTP 404.*ONEPROXY_MIRROR"):
-        fetch(f, mirror=None, cache=cache, base_url=server.base_url, timeout=2.0, retries=3)
+        fetch_source(f, mirror=None, cache=cache, base_url=server.base_url, timeout=2.0, retries=3)
     assert len(server.hits) == 1
     assert _files_under(cache) == []
 
@@ -155,7 +163,7 @@ def test_missing_upstream_file_is_not_retried(server, cache):
 def test_server_error_is_retried(server, cache):
     f = SMALL[2]
     server.fail_next = 1
-    path = fetch(f, mirror=None, cache=cache, base_url=server.base_url, **FAST)
+    path = fetch_source(f, mirror=None, cache=cache, base_url=server.base_url, **FAST)
     assert sha256_file(path) == f.sha256
     assert len(server.hits) == 2
 
@@ -164,7 +172,7 @@ def test_server_error_is_retried(server, cache):
 def test_server_error_after_all_retries_is_a_fetch_error(server, cache):
     server.fail_next = 5
     with pytest.raises(FetchError, match="HTTP 503"):
-        fetch(SMALL[0], mirror=None, cache=cache, base_url=server.base_url, **FAST)
+        fetch_source(SMALL[0], mirror=None, cache=cache, base_url=server.base_url, **FAST)
     assert len(server.hits) == 2
     assert _files_under(cache) == []
 
@@ -172,7 +180,7 @@ def test_server_error_after_all_retries_is_a_fetch_error(server, cache):
 @pytest.mark.integration
 def test_mirror_hit_returns_mirror_path(mirror, server, cache):
     for f in SMALL:
-        got = fetch(f, mirror=mirror, cache=cache, base_url=server.base_url, **FAST)
+        got = fetch_source(f, mirror=mirror, cache=cache, base_url=server.base_url, **FAST)
         assert got == mirror / f.mirror_relpath
     assert server.hits == []
     assert _files_under(cache) == []
@@ -183,14 +191,14 @@ def test_file_missing_from_mirror_is_downloaded(server, cache, tmp_path):
     empty_mirror = tmp_path / "mirror"
     empty_mirror.mkdir()
     f = SMALL[0]
-    got = fetch(f, mirror=empty_mirror, cache=cache, base_url=server.base_url, **FAST)
+    got = fetch_source(f, mirror=empty_mirror, cache=cache, base_url=server.base_url, **FAST)
     assert got == cache_path(f, cache)
     assert len(server.hits) == 1
 
 
 def test_mirror_folder_that_does_not_exist_is_an_error(cache, tmp_path):
     with pytest.raises(FetchError, match="mirror folder .*nowhere does not exist"):
-        fetch(SMALL[0], mirror=tmp_path / "nowhere", cache=cache)
+        fetch_source(SMALL[0], mirror=tmp_path / "nowhere", cache=cache)
 
 
 @pytest.mark.integration
@@ -203,7 +211,7 @@ def test_corrupted_mirror_file_is_rejected_and_left_alone(mirror, server, cache,
     _flip_first_byte(copy)
     bad_bytes = copy.read_bytes()
     with pytest.raises(ChecksumMismatch) as err:
-        fetch(f, mirror=bad_mirror, cache=cache, base_url=server.base_url, **FAST)
+        fetch_source(f, mirror=bad_mirror, cache=cache, base_url=server.base_url, **FAST)
     message = str(err.value)
     assert str(f) in message
     assert str(copy) in message
@@ -217,9 +225,9 @@ def test_corrupted_mirror_file_is_rejected_and_left_alone(mirror, server, cache,
 @pytest.mark.integration
 def test_corrupted_cache_file_is_replaced_by_a_fresh_download(server, cache):
     f = SMALL[1]
-    first = fetch(f, mirror=None, cache=cache, base_url=server.base_url, **FAST)
+    first = fetch_source(f, mirror=None, cache=cache, base_url=server.base_url, **FAST)
     _flip_first_byte(first)
-    second = fetch(f, mirror=None, cache=cache, base_url=server.base_url, **FAST)
+    second = fetch_source(f, mirror=None, cache=cache, base_url=server.base_url, **FAST)
     assert second == first
     assert sha256_file(second) == f.sha256
     assert len(server.hits) == 2
@@ -240,3 +248,18 @@ def test_sha256_file_matches_known_digest(tmp_path):
     big = tmp_path / "big"
     big.write_bytes(b"x" * (3 << 20))
     assert sha256_file(big) == hashlib.sha256(b"x" * (3 << 20)).hexdigest()
+
+
+@pytest.mark.integration
+def test_fetch_hands_out_a_private_copy_of_the_bytes_it_hashed(mirror, cache, tmp_path):
+    f = SMALL[0]
+    own = tmp_path / "mirror"
+    original = own / f.mirror_relpath
+    original.parent.mkdir(parents=True)
+    shutil.copyfile(mirror / f.mirror_relpath, original)
+    got = fetch(f, mirror=own, cache=cache)
+    assert got != original and sha256_file(got) == f.sha256
+    _flip_first_byte(original)  # swapped after the check: the loader still parses what was hashed
+    assert sha256_file(got) == f.sha256
+    with pytest.raises(ChecksumMismatch):
+        fetch(f, mirror=own, cache=cache)

@@ -276,3 +276,92 @@ def test_real_oneproxy_eagle_and_ofa(mirror):
     ofa = load_file(mirror / "HayeonLee__HELP/data/ofa/ofa_archs.pt")
     assert ofa["dataset"] == "imagenet" and ofa["num_classes"] == 1000
     assert ofa["arch"][0]["r"] == 204 and type(ofa["arch"][0]["r"]) is np.int64
+
+
+# --- forged states: data, not objects ------------------------------------------------------
+
+
+class _Forge:
+    """Pickles as whatever reduce tuple it is given (the attacker's opcodes, numpy's globals)."""
+
+    def __init__(self, reduce: tuple):
+        self.reduce = reduce
+
+    def __reduce__(self):
+        return self.reduce
+
+
+_RECONSTRUCT = np.empty(0).__reduce__()[0]
+_SCALAR = np.float64(0).__reduce__()[0]
+_OBJECT_FIELD = np.dtype([("a", "O")])
+# ndarray((1,), dtype('O'), b'AAAAAAAA'): an object array whose element pointer is 0x4141...
+FORGED_NDARRAY = (b"\x80\x03" + _global("numpy", "ndarray") + b"K\x01\x85"
+                  + _global("numpy", "dtype") + _str("O") + b"\x85R"
+                  + b"C\x08AAAAAAAA" + b"\x87R.")
+# dtype('f8') whose BUILD state names an object field
+FORGED_DTYPE_STATE = (b"\x80\x02" + _global("numpy", "dtype") + _str("f8") + b"\x89\x88\x87R"
+                      + b"(K\x03" + _str("|") + b"N" + _str("a") + b"\x85}" + _str("a")
+                      + _global("numpy", "dtype") + _str("O") + b"\x89\x88\x87R"
+                      + b"K\x00\x86sK\x08K\x01K\x00tb.")
+
+
+@pytest.mark.parametrize("data", [
+    FORGED_NDARRAY,
+    FORGED_DTYPE_STATE,
+    pickle.dumps(_Forge((_RECONSTRUCT, (np.ndarray, (0,), b"b"),
+                         (1, (1,), _OBJECT_FIELD, False, b"AAAAAAAA"))), protocol=2),
+    pickle.dumps(_Forge((_RECONSTRUCT, (np.ndarray, (0,), b"b"),
+                         (1, (1,), np.dtype("O"), False, b"AAAAAAAA"))), protocol=4),
+    pickle.dumps(_Forge((_SCALAR, (_OBJECT_FIELD, b"AAAAAAAA"))), protocol=2),
+    pickle.dumps(_Forge((_SCALAR, (np.dtype("O"), b"AAAAAAAA"))), protocol=4),
+    pickle.dumps(_Forge((np.ndarray, ((1,), np.dtype("f8"), b"AAAAAAAA"))), protocol=2),
+    pickle.dumps(np.array(["text"])),  # strings are not numbers either
+], ids=["ndarray-object", "dtype-state-object-field", "reconstruct-object-field",
+        "reconstruct-object", "scalar-object-field", "scalar-object", "ndarray-call", "unicode"])
+def test_forged_numpy_states_are_refused_in_one_line(data):
+    assert len(FORGED_NDARRAY) < 64
+    with pytest.raises((UnsafePickle, CorruptFile)) as info:
+        load_pickle_bytes(data, "forged.pkl")
+    assert "forged.pkl" in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("shape", "raw"), [((1000,), b"A" * 8), ((2, 2), b"A" * 8),
+                                            ((-1,), b"A" * 8)])
+def test_array_state_must_match_its_bytes(shape, raw):
+    forged = _Forge((_RECONSTRUCT, (np.ndarray, (0,), b"b"),
+                     (1, shape, np.dtype("f8"), False, raw)))
+    with pytest.raises(UnsafePickle, match="shape|bytes"):
+        load_pickle_bytes(pickle.dumps(forged, protocol=2), "s.pkl")
+
+
+def test_big_endian_and_fortran_arrays_keep_their_values():
+    value = {"be": np.arange(4, dtype=">i4"), "f": np.asfortranarray(np.arange(6.0).reshape(2, 3))}
+    loaded = load_pickle_bytes(pickle.dumps(value, protocol=2), "ok.pkl")
+    assert loaded["be"].tolist() == [0, 1, 2, 3] and loaded["be"].dtype == np.dtype(">i4")
+    assert loaded["f"].tolist() == [[0, 1, 2], [3, 4, 5]] and loaded["f"].flags.writeable
+
+
+def test_stride_zero_view_bigger_than_its_storage_is_refused():
+    body = _tensor("0", 1, 0, (50_000, 50_000), (0, 0))
+    data = _torch_zip(_pickle_of(body), {"0": np.zeros(1, dtype="<f4").tobytes()})
+    with pytest.raises(UnsafePickle, match="more than its storage"):
+        load_bytes(data, "bomb.pt")
+
+
+def test_zip_bomb_is_refused_before_inflating():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("archive/data.pkl", pickle.dumps([1.0], protocol=2))
+        archive.writestr("archive/data/0", b"\0" * (300 << 20))
+    with pytest.raises(CorruptFile, match="beyond the loader's caps"):
+        load_bytes(buffer.getvalue(), "bomb.pt")
+
+
+def test_a_build_on_a_storage_type_does_not_leak_into_the_next_load():
+    storage = _global("torch", "FloatStorage") + b"}" + _str("dtype") + _str("i4") + b"sb0"
+    with pytest.raises((UnsafePickle, CorruptFile)):
+        load_bytes(_torch_zip(_pickle_of(storage + b"N")), "first.pt")
+    floats = np.array([1.5, 2.5], dtype="<f4")
+    body = _tensor("0", 2, 0, (2,), (1,))
+    again = load_bytes(_torch_zip(_pickle_of(body), {"0": floats.tobytes()}), "second.pt")
+    assert again.dtype == np.float32 and again.tolist() == [1.5, 2.5]

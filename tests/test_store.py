@@ -60,10 +60,13 @@ def test_failure_before_manifest_swap_leaves_the_warehouse_as_it_was(tmp_path, m
     assert wh.read("latency")["latency_ms"].to_pylist() == [1.0]
 
 
-def test_old_versions_are_dropped_after_a_new_one_is_published(tmp_path):
+def test_old_versions_are_dropped_once_their_grace_period_is_over(tmp_path, monkeypatch):
     wh = Warehouse(tmp_path)
     wh.commit({"latency": latency([1.0])})
     wh.commit({"latency": latency([2.0])})
+    assert len(list((tmp_path / "tables" / "latency").iterdir())) == 2  # a reader may hold it
+    monkeypatch.setattr(Warehouse, "grace_seconds", 0.0)
+    wh.commit({"latency": latency([3.0])})
     assert len(list((tmp_path / "tables" / "latency").iterdir())) == 1
 
 

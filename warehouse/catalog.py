@@ -1,16 +1,24 @@
-"""The DuckDB catalog: views over the current Parquet versions, defined by the files in `sql/`."""
+"""The DuckDB catalog: views over the current Parquet versions, defined by the files in `sql/`.
+
+Users' SQL runs on a connection that cannot write or reach outside the warehouse: external
+access is limited to the warehouse folder, the configuration is locked, extensions are neither
+installed nor loaded, and only one SELECT (or EXPLAIN of a SELECT) runs per call.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import re
+import shutil
 import tempfile
+import threading
 from importlib import resources
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+from oneproxy.warehouse.atomic import write_error
 from oneproxy.warehouse.errors import QueryRefused, WarehouseEmpty
 from oneproxy.warehouse.schemas import PARTITIONS
 from oneproxy.warehouse.store import Warehouse
@@ -19,6 +27,9 @@ SQL_DIR = Path(str(resources.files("oneproxy.sql")))  # package data, also when 
 CATALOG = "catalog.duckdb"
 _REQUIRES = re.compile(r"^--\s*requires:\s*(.+)$", re.MULTILINE)
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
+_EXPLAIN = re.compile(r"^\s*EXPLAIN\s+(?:ANALY[SZ]E\s+)?(?:\([^)]*\)\s*)?", re.IGNORECASE)
+_NO_EXTENSIONS = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+MAX_MESSAGE = 300
 
 
 def sql_text(name: str) -> str:
@@ -28,6 +39,11 @@ def sql_text(name: str) -> str:
 
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def _one_line(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= MAX_MESSAGE else line[:MAX_MESSAGE] + "…"
 
 
 def _definitions(tables: set[str]) -> list[str]:
@@ -51,15 +67,24 @@ def _stamp(wh: Warehouse) -> str:
                       hashlib.sha256(views.encode()).hexdigest()])
 
 
+def catalog_path(wh: Warehouse) -> Path:
+    """`<root>/catalog.duckdb`, or a file in the temp folder when the warehouse is read-only."""
+    if os.access(wh.root, os.W_OK):
+        return wh.root / CATALOG
+    key = hashlib.sha256(str(wh.root).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"oneproxy-catalog-{os.getuid()}-{key}.duckdb"
+
+
 def build_catalog(wh: Warehouse) -> Path:
     """Write the catalog file anew for the warehouse's current tables (atomic replace)."""
     tables = wh.manifest()
+    target = catalog_path(wh)
     template = sql_text("table_view.sql")
-    fd, tmp = tempfile.mkstemp(prefix=".catalog.", suffix=".duckdb", dir=wh.root)
+    fd, tmp = tempfile.mkstemp(prefix=".catalog.", suffix=".duckdb", dir=target.parent)
     os.close(fd)
     os.unlink(tmp)
     try:
-        con = duckdb.connect(tmp)
+        con = duckdb.connect(tmp, config=dict(_NO_EXTENSIONS))
         for name in sorted(tables):
             glob = str(wh.table_dir(name, tables[name]) / "**" / "*.parquet")
             hive = "true" if name in PARTITIONS else "false"
@@ -68,71 +93,149 @@ def build_catalog(wh: Warehouse) -> Path:
             con.execute(text)
         con.execute("CREATE OR REPLACE TABLE catalog_info AS SELECT ? AS stamp", [_stamp(wh)])
         con.close()
-        os.replace(tmp, wh.root / CATALOG)
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)  # a damaged catalog: a folder where the file belongs
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise write_error(exc, target) from None
     finally:
         for leftover in (tmp, tmp + ".wal"):
             if os.path.exists(leftover):
                 os.unlink(leftover)
-    return wh.root / CATALOG
+    return target
 
 
 def _catalog_current(wh: Warehouse, path: Path) -> bool:
-    if not path.exists():
+    """True if `path` is a readable catalog stamped with the warehouse's current state."""
+    if not path.is_file():
         return False
-    con = duckdb.connect(str(path), read_only=True)
+    try:
+        con = duckdb.connect(str(path), read_only=True, config=dict(_NO_EXTENSIONS))
+    except (duckdb.Error, OSError):
+        return False  # garbage or truncated: it is rebuilt
     try:
         (stamp,) = con.execute("SELECT stamp FROM catalog_info").fetchone()
-    except duckdb.Error:
+    except (duckdb.Error, TypeError):
         return False
     finally:
         con.close()
     return stamp == _stamp(wh)
 
 
+def catalog_state(wh: Warehouse) -> str:
+    """'current', 'stale' (built from another manifest or views), 'damaged' or 'missing'."""
+    path = catalog_path(wh)
+    if not path.exists():
+        return "missing"
+    if _catalog_current(wh, path):
+        return "current"
+    try:
+        con = duckdb.connect(str(path), read_only=True, config=dict(_NO_EXTENSIONS))
+        con.execute("SELECT stamp FROM catalog_info").fetchone()
+        con.close()
+    except (duckdb.Error, OSError):
+        return "damaged"
+    return "stale"
+
+
 def ensure_catalog(wh: Warehouse) -> Path:
-    """The catalog file, rebuilt only when the warehouse, its place or the views changed."""
-    path = wh.root / CATALOG
+    """The catalog file, rebuilt when missing, damaged, or when the warehouse, its place or the
+    views changed."""
+    path = catalog_path(wh)
     return path if _catalog_current(wh, path) else build_catalog(wh)
 
 
-def connect(wh: Warehouse) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the catalog, rebuilt first if the warehouse moved or changed."""
+def connect(wh: Warehouse, *, user: bool = False,
+            allow_files: bool = False) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the catalog, after checking every table's files.
+
+    `user` (for SQL typed by users) locks the connection down: file access only inside the
+    warehouse (anywhere with `allow_files`), no extensions, configuration locked.
+    """
     if not wh.exists():
         raise WarehouseEmpty(
             f"no warehouse at {wh.root}: run `oneproxy ingest --all` first "
             "(or pass --warehouse DIR)"
         )
-    return duckdb.connect(str(ensure_catalog(wh)), read_only=True)
+    wh.check()
+    con = duckdb.connect(str(ensure_catalog(wh)), read_only=True, config=dict(_NO_EXTENSIONS))
+    if user:
+        if not allow_files:
+            con.execute(f"SET allowed_directories = [{_quote(str(wh.root) + os.sep)}]")
+            con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    return con
+
+
+def _keyword(text: str) -> str:
+    return (text.split(None, 1) or ["(empty)"])[0].upper().rstrip(";")
 
 
 def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
-    """Refuse anything but SELECT / EXPLAIN statements, naming the statement type."""
+    """Refuse anything but one SELECT, or EXPLAIN of one SELECT, naming what was refused."""
     try:
         statements = con.extract_statements(sql)
-    except duckdb.Error as exc:
-        raise QueryRefused(f"SQL does not parse: {str(exc).splitlines()[0]}") from None
+    except (duckdb.Error, ValueError) as exc:
+        raise QueryRefused(f"SQL does not parse: {_one_line(str(exc).splitlines()[0])}") from None
     if not statements:
         raise QueryRefused("empty SQL: give a SELECT statement")
     for statement in statements:
         kind = statement.type.name
         if kind not in READ_ONLY_STATEMENTS:
             raise QueryRefused(
-                f"{kind} statements are refused: the catalog is read-only; only SELECT queries run"
+                f"{_keyword(statement.query)} statements are refused: the catalog is read-only; "
+                "only SELECT queries run"
             )
+        if kind == "EXPLAIN":
+            inner = _EXPLAIN.sub("", statement.query, count=1)
+            if _keyword(inner) in ("EXPLAIN", "(EMPTY)"):
+                raise QueryRefused("EXPLAIN of this statement is refused: explain one SELECT")
+            check_read_only(con, inner)
+    if len(statements) > 1:
+        raise QueryRefused(f"{len(statements)} statements given: one statement per call "
+                           "(split them, or join them with UNION ALL / a CTE)")
 
 
-def query(wh: Warehouse, sql: str, params: list | None = None, *, guard: bool = False) -> pa.Table:
+def query(wh: Warehouse, sql: str, params: list | None = None, *, guard: bool = False,
+          allow_files: bool = False, timeout: float | None = None,
+          max_rows: int | None = None) -> pa.Table:
     """Run SQL on a read-only catalog connection and return an Arrow table.
 
-    With `guard`, anything but SELECT / EXPLAIN is refused first (for SQL typed by users).
-    Errors from DuckDB become one-line `QueryRefused` messages.
+    With `guard` (for SQL typed by users) the connection is locked down (see `connect`), and
+    anything but one SELECT / EXPLAIN SELECT is refused first. `timeout` interrupts the query
+    after that many seconds; more than `max_rows` rows is an error. DuckDB's errors become
+    one-line `QueryRefused` messages.
     """
-    con = connect(wh)
+    con = connect(wh, user=guard, allow_files=allow_files)
+    timer = threading.Timer(timeout, con.interrupt) if timeout else None
     try:
         if guard:
             check_read_only(con, sql)
-        return con.sql(sql, params=params).to_arrow_table()
+        if timer is not None:
+            timer.start()
+        result = con.sql(sql, params=params)
+        if result is None:
+            return pa.table({})
+        if max_rows is None:
+            return result.to_arrow_table()
+        return _at_most(result.to_arrow_reader(), max_rows)
+    except duckdb.InterruptException:
+        raise QueryRefused(f"query interrupted after the {timeout:g}s timeout "
+                           "(raise --timeout, or narrow the query)") from None
     except duckdb.Error as exc:
-        raise QueryRefused(f"query failed: {str(exc).splitlines()[0]}") from None
+        raise QueryRefused(f"query failed: {_one_line(str(exc).splitlines()[0])}") from None
     finally:
+        if timer is not None:
+            timer.cancel()
         con.close()
+
+
+def _at_most(reader: pa.RecordBatchReader, max_rows: int) -> pa.Table:
+    batches, rows = [], 0
+    for batch in reader:
+        rows += batch.num_rows
+        if rows > max_rows:
+            raise QueryRefused(f"the query returns more than {max_rows:,} rows (--max-rows): "
+                               "add a LIMIT or raise --max-rows")
+        batches.append(batch)
+    return pa.Table.from_batches(batches, schema=reader.schema)

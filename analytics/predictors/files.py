@@ -16,10 +16,12 @@ fields. The fingerprint (`arch_ids_fingerprint`) is the sha256 of the distinct t
 sorted, as little-endian int64 bytes: two models trained on the same architectures share it.
 
 `load_predictor` tells the kinds apart by content (a LightGBM text model starts with ``tree``),
-checks every document before anything is built from it, and raises `PredictorFileError` naming
-the file for a missing, truncated, corrupted or foreign file (a pickle is refused by its first
-byte and never read further). `predict_archs` encodes arch keys as at training time and
-refuses a model whose feature columns this version of oneproxy no longer produces.
+checks every document before anything is built from it (a linear document against its
+``content_sha256``, a LightGBM model's trees node by node, see `lightgbm_text`), and raises
+`PredictorFileError` naming the file for a missing, truncated, corrupted or foreign file (a
+pickle is refused by its first byte and never read further). `predict_archs` encodes arch keys
+as at training time and refuses a model whose feature columns this version of oneproxy no
+longer produces.
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ from oneproxy.analytics.predictors import InvalidPredictorInput, check_document
 from oneproxy.analytics.predictors.encodings import space_features
 from oneproxy.analytics.predictors.kernel import KIND as KERNEL_KIND
 from oneproxy.analytics.predictors.kernel import METADATA_SUFFIX, KernelLatencyPredictor
+from oneproxy.analytics.predictors.lightgbm_text import BadModelText, check_model_text
 from oneproxy.analytics.predictors.linear import LinearLatencyPredictor
+from oneproxy.warehouse.atomic import atomic_path, atomic_write_bytes
 
 Predictor = LinearLatencyPredictor | KernelLatencyPredictor
 KINDS: dict[str, type[Predictor]] = {
@@ -58,6 +62,7 @@ _RECORD_FIELDS: dict[str, type | tuple[type, ...]] = {
     "versions": dict,
 }
 _LIGHTGBM_TEXT = b"tree\n"
+SHA256_FIELD = "content_sha256"
 _PICKLE_PROTOCOL = 0x80
 
 
@@ -115,9 +120,9 @@ def save_predictor(path: str | Path, predictor: Predictor, meta: PredictorMeta) 
               "columns": list(meta.columns), "arch_ids_sha256": meta.training_fingerprint,
               "trained_at": meta.trained_at, "versions": dict(meta.versions)}
     if isinstance(predictor, LinearLatencyPredictor):
-        partial = path.with_name(f".{path.name}.partial")
-        partial.write_text(json.dumps({**predictor.to_json(), "details": record}, indent=1) + "\n")
-        os.replace(partial, path)
+        doc = {**predictor.to_json(), "details": record}
+        text = json.dumps({**doc, SHA256_FIELD: _content_sha256(doc)}, indent=1) + "\n"
+        atomic_write_bytes(path, text.encode())
         return [path]
     if predictor.details_ and predictor.details_.get("kind") != RECORD_KIND:
         raise InvalidPredictorInput(
@@ -126,7 +131,9 @@ def save_predictor(path: str | Path, predictor: Predictor, meta: PredictorMeta) 
         )
     recorded = copy.copy(predictor)  # shares the booster; the caller's object is left as is
     recorded.details_ = record
-    recorded.save(path)
+    with atomic_path(path) as tmp:  # the model replaces the old one last, after its sidecar
+        recorded.save(tmp)
+        os.replace(_sidecar(tmp), _sidecar(path))
     return [path, _sidecar(path)]
 
 
@@ -140,11 +147,14 @@ def load_predictor(path: str | Path) -> tuple[Predictor, PredictorMeta]:
         head = f.read(len(_LIGHTGBM_TEXT))
     with _naming(path):
         if head == _LIGHTGBM_TEXT:
+            _check_kernel_model(path)
             predictor: Predictor = KernelLatencyPredictor.load(path)
             return predictor, _meta(predictor, predictor.details_, f"{_sidecar(path)} details")
         doc = _read_json(path, head)
         predictor = LinearLatencyPredictor.from_json(doc, where=str(path))
-        return predictor, _meta(predictor, doc.get("details"), f"{path} details")
+        meta = _meta(predictor, doc.get("details"), f"{path} details")
+        _check_content_sha256(doc, path)  # a well-formed document may still have been edited
+        return predictor, meta
 
 
 def predict_archs(predictor: Predictor, meta: PredictorMeta, arch_keys: Sequence[str], *,
@@ -197,6 +207,42 @@ def _check_agrees(predictor: Predictor, meta: PredictorMeta) -> None:
                 f"meta.{field} says {described!r} but the predictor was fitted with {fitted!r}: "
                 "build the metadata with describe(predictor, …)"
             )
+
+
+def _content_sha256(doc: dict[str, Any]) -> str:
+    """sha256 of a document's canonical JSON, without its own sha256 field."""
+    body = {k: v for k, v in doc.items() if k != SHA256_FIELD}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+                          ).hexdigest()
+
+
+def _check_content_sha256(doc: object, path: Path) -> None:
+    """Refuse a linear document edited (or damaged) after `save_predictor` wrote it."""
+    if not isinstance(doc, dict):
+        return  # from_json names the problem
+    if SHA256_FIELD not in doc:
+        raise PredictorFileError(f"{path} has no {SHA256_FIELD!r}: it was not written by this "
+                                 "version of `oneproxy train`; train it again")
+    if doc[SHA256_FIELD] != _content_sha256(doc):
+        raise PredictorFileError(f"{path} does not match its recorded {SHA256_FIELD}: it was "
+                                 "edited or damaged after it was saved; train it again")
+
+
+def _check_kernel_model(path: Path) -> None:
+    """Check the LightGBM text model's structure (and that its sidecar records these bytes)
+    before LightGBM parses it: LightGBM itself trusts its model files."""
+    text = path.read_bytes()
+    try:
+        meta = json.loads(_sidecar(path).read_text())
+    except (OSError, ValueError):
+        return  # KernelLatencyPredictor.load names the missing or malformed sidecar
+    if not isinstance(meta, dict) or meta.get("model_sha256") != hashlib.sha256(text).hexdigest():
+        return  # KernelLatencyPredictor.load refuses the mismatch before parsing anything
+    try:
+        check_model_text(text.decode("utf-8"))
+    except (BadModelText, UnicodeDecodeError) as exc:
+        raise PredictorFileError(f"{path} is not a LightGBM model `oneproxy train` writes "
+                                 f"({exc}); it was edited or damaged: train it again") from None
 
 
 def _sidecar(path: Path) -> Path:
