@@ -35,7 +35,7 @@ def write(tmp_path, text: str, name: str = "mine.toml"):
 
 
 def test_builtin_protocols():
-    assert list(BUILTIN) == ["oneproxy-nb201", "help-nb201", "help-fbnet"]
+    assert list(BUILTIN)[:3] == ["oneproxy-nb201", "help-nb201", "help-fbnet"]
     one = BUILTIN["oneproxy-nb201"]
     assert one.proxies == ("nnmeter_myriadvpu",) and one.proxy_mode == "fixed"
     assert len(one.targets) == 17 and one.common_archs and one.samples == (10, 20, 60)
