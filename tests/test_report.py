@@ -14,7 +14,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 from click.testing import CliRunner
-from oneproxy.analytics.report import HOW_TO, ReportTables, build_report
+from oneproxy.analytics.report import HOW_TO, ReportTables, adaptation_section, build_report
 from oneproxy.warehouse.store import Warehouse
 
 from oneproxy.cli import main as CLI
@@ -333,3 +333,24 @@ def test_pinned_sources_link_their_commit_and_users_files_do_not():
     assert page.count("https://github.com/") == 1
     assert [s["commit"] for s in summary["coverage"]["sources"]] == [
         "45f70eb92d0d735970a33b608d1544ad3c52f285", None]
+
+
+def test_adaptation_shows_the_baselines_and_flags_where_we_lose():
+    n = [10, 20]
+    rows = {
+        "protocol": ["help-nb201-paper"] * 8, "space_id": ["nb201"] * 8,
+        "strategy": ["auto"] * 8, "target": ["fpga"] * 4 + ["pixel2"] * 4,
+        "method": ["adaproxy", "adaproxy", "flops", "flops"] * 2, "n_samples": n * 4,
+        "seeds": [5] * 8, "proxy": ["pixel3", "pixel3", None, None] * 2,
+        "proxy_share": [1.0, 1.0, None, None] * 2,
+        "before_srcc_mean": [0.5, 0.5, None, None] * 2,
+        "after_srcc_mean": [0.90, 0.95, 0.89, 0.89, 0.70, 0.78, 0.77, 0.77],
+        "after_srcc_std": [0.01] * 8, "published_srcc": [None, 0.985, None, None,
+                                                         None, 0.802, None, None],
+    }
+    section = adaptation_section(pa.table(rows))
+    (part,) = section.summary
+    assert part["baselines_at_n"] == 20
+    assert part["baselines"] == {"flops": {"fpga": 0.89, "pixel2": 0.77}}
+    assert part["losses"] == {"pixel2": "flops (n=10)"}  # 0.77 > 0.70 + 0.01; at n=20 a tie
+    assert "we lose to" in section.body and "flops (n=10)" in section.body
