@@ -384,3 +384,69 @@ PAPER_PROTOCOLS = (
     ),
 )
 BUILTIN.update({p.name: p for p in PAPER_PROTOCOLS})
+
+
+# --- NASFLAT's few-shot tasks -----------------------------------------------------------------
+# abdelfattah-lab/nasflat_latency at 0303057, correlation_trainer/device_task_list.py lines 3–78:
+# per space, task index → train (source) and test (target) devices, evaluated at 5 / 10 / 20
+# transfer samples drawn at random from the target (no reference set). Its device names are
+# HELP's, HW-NAS-Bench's and Eagle's; `NASFLAT_DEVICES` maps the Eagle ones to ours. A task runs
+# only if the warehouse holds every device it names; `NASFLAT_MISSING` says why the others do not.
+NASFLAT_DEVICES = {
+    "desktop_cpu_core_i7_7820x_fp32": "eagle_i7",
+    "desktop_gpu_gtx_1080ti_fp32": "eagle_gtx1080ti",
+    "embedded_gpu_jetson_nano_fp16": "eagle_jetson_nano_fp16",
+    "embedded_gpu_jetson_nano_fp32": "eagle_jetson_nano_fp32",
+    "embedded_tpu_edge_tpu_int8": "eagle_edgetpu",
+    "mobile_cpu_snapdragon_855_kryo_485_int8": "eagle_sd855_cpu",
+    "mobile_dsp_snapdragon_855_hexagon_690_int8": "eagle_sd855_dsp",
+    "mobile_gpu_snapdragon_855_adreno_640_int8": "eagle_sd855_gpu",
+}
+_SD675 = ("Eagle's Snapdragon 675 series (mobile_gpu_snapdragon_675_adreno_612_int8, "
+          "mobile_dsp_snapdragon_675_hexagon_685_int8) are in no pinned file: the pinned Eagle "
+          "repository carries only the i7 file and OneProxy's copies cover the Snapdragon 855; "
+          "`oneproxy ingest eagle --path DIR` with Eagle's other files would add them")
+NASFLAT_MISSING = {
+    "nasflat-nb201-1": f"train device adreno_612 missing. {_SD675}",
+    "nasflat-nb201-2": f"test device hexagon_685 missing. {_SD675}",
+    "nasflat-nb201-3": f"train device hexagon_685 missing. {_SD675}",
+    "nasflat-nb201-4": f"train devices hexagon_685 and adreno_612 missing. {_SD675}",
+}
+_NASFLAT_TASKS = {
+    ("nb201", 0): (_HELP_NB201_TRAIN,
+                   ("titan_rtx_256", "gold_6226", "fpga", "pixel2", "raspi4", "eyeriss")),
+    ("nb201", 5): (("titan_rtx_1", "titan_rtx_32", "titanxp_1", "2080ti_1", "titanx_1",
+                    "1080ti_1", "titanx_32", "titanxp_32", "2080ti_32", "1080ti_32", "gold_6226",
+                    "samsung_s7", "silver_4114", "gold_6240", "silver_4210r", "samsung_a50",
+                    "pixel2"),
+                   ("eyeriss", "eagle_gtx1080ti", "eagle_edgetpu")),
+    ("fbnet", 0): (_HELP_FBNET_TRAIN, ("titanx_1", "titanx_32", "titanx_64", "gold_6240")),
+    ("fbnet", 1): (("2080ti_1", "essential_ph_1", "silver_4114", "titan_rtx_1", "titan_rtx_32"),
+                   ("eyeriss", "fpga", "raspi4", "samsung_a50", "samsung_s7")),
+    ("fbnet", 2): (("essential_ph_1", "gold_6226", "gold_6240", "pixel3", "raspi4"),
+                   ("1080ti_1", "1080ti_32", "2080ti_32", "titan_rtx_1", "titanxp_1")),
+    ("fbnet", 3): (("essential_ph_1", "pixel2", "pixel3", "raspi4", "samsung_s7"),
+                   ("1080ti_1", "1080ti_32", "2080ti_1", "titan_rtx_1", "titan_rtx_32")),
+    ("fbnet", 4): (("1080ti_64", "2080ti_1", "eyeriss", "gold_6226", "gold_6240", "raspi4",
+                    "samsung_s7", "silver_4210r", "titan_rtx_1", "titan_rtx_32"),
+                   ("1080ti_1", "pixel2", "essential_ph_1")),
+    ("fbnet", 5): (("1080ti_1", "1080ti_32", "1080ti_64", "2080ti_1", "2080ti_32", "2080ti_64",
+                    "titan_rtx_1", "titan_rtx_32", "titan_rtx_64", "titanx_1", "titanx_32",
+                    "titanx_64", "titanxp_1", "titanxp_32", "titanxp_64"),
+                   ("gold_6226", "essential_ph_1", "samsung_s7", "pixel2")),
+}
+NASFLAT_PROTOCOLS = tuple(
+    Protocol(
+        name=f"nasflat-{space}-{task}",
+        space=space,
+        proxies=train,
+        targets=test,
+        samples=(5, 10, 20),
+        proxy_mode="auto",
+        description=f"NASFLAT's {space} task {task} (device_task_list.py): its train devices "
+        "as candidate proxies, its test devices as targets, 5 / 10 / 20 random transfer "
+        "samples, SRCC on every other architecture the target measured",
+    )
+    for (space, task), (train, test) in _NASFLAT_TASKS.items()
+)
+BUILTIN.update({p.name: p for p in NASFLAT_PROTOCOLS})
