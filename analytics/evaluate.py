@@ -310,7 +310,7 @@ def _run_group(protocol: Protocol, data: ProtocolData, target: str, split: Devic
     onehot = data.features.matrix(baselines.RIDGE_ENCODING)
     predicted: dict[str, list[np.ndarray]] = {m: [] for m in baselines.METHODS}
     before, held_out, info, extra = [], [], [], []
-    for seed in range(protocol.seeds):
+    for seed in range(protocol.first_seed, protocol.first_seed + protocol.seeds):
         idx = draw_samples(pool, n, seed, reference)
         y = true[idx]
         name, adapted, _ = select_proxy_models(models, idx, y, strategy=protocol.strategy)

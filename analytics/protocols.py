@@ -20,6 +20,7 @@ A protocol file holds the same keys as `Protocol` (TOML with `tomllib`, or JSON)
     query_rows = 1000           # split "help": the next rows, HELP's scoring set
     score_on = "held_out"       # or "all": score every measured architecture, samples included
     validation = 0              # how many of the n the paper calls validation samples (labels)
+    first_seed = 0              # seeds first_seed … first_seed + seeds - 1
     [published]                 # optional: SRCC published for these targets at published_samples
     raspi4 = 0.890
 """
@@ -77,6 +78,7 @@ class Protocol:
     query_rows: int | None = None
     score_on: str = "held_out"
     validation: int = 0
+    first_seed: int = 0  # seeds first_seed … first_seed + seeds − 1 (tuning runs use others)
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -167,6 +169,8 @@ def _validate(p: Protocol) -> None:
         raise InvalidProtocol(f"'samples' repeats a value: {list(p.samples)}")
     if not _is_int(p.seeds) or p.seeds < 1:
         raise InvalidProtocol(f"'seeds' must be an integer ≥ 1 (seeds 0…seeds-1), got {p.seeds!r}")
+    if not _is_int(p.first_seed) or p.first_seed < 0:
+        raise InvalidProtocol(f"'first_seed' must be an integer ≥ 0, got {p.first_seed!r}")
     if p.proxy_mode not in PROXY_MODES:
         raise InvalidProtocol(
             f"'proxy_mode' must be one of {', '.join(PROXY_MODES)}, got {p.proxy_mode!r}"
