@@ -175,12 +175,16 @@ def evaluate(wh: Warehouse, protocol_spec: str, samples_spec: str | None, seeds:
     Per seed, n of the target's measured architectures are drawn (HELP protocols count their
     10 reference architectures among the n), the proxy is adapted with them, and both the raw
     proxy ("before") and the adapted predictions ("after") are scored by SRCC on every other
-    architecture the target measured. The table shows mean ± std over seeds; --format csv/json
-    gives the full summary (Kendall, RMSE, MAPE, share within ±10%).
+    architecture the target measured (or on the paper's own scoring set: help-*-paper score
+    HELP's 800 query architectures, oneproxy-notebook all 1,999). Beside ours (method
+    adaproxy), every seed scores the baselines flops, params, raw_proxy and ridge on the same
+    samples. The table shows mean ± std over seeds, one row per target and method; --format
+    csv/json gives the full summary (Kendall, RMSE, MAPE, share within ±10%).
 
     \b
     Examples:
       oneproxy evaluate --protocol help-nb201
+      oneproxy evaluate --protocol help-nb201-paper --samples 10 --seeds 10 --format json
       oneproxy evaluate --protocol oneproxy-nb201 --samples 10,20 --seeds 5 --format csv
       oneproxy evaluate --protocol my-protocol.toml --strategy linear --no-save
     """
