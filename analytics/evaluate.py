@@ -420,12 +420,14 @@ def overall(long: pa.Table) -> pa.Table:
     )
 
 
-def with_method(stored: pa.Table | None) -> pa.Table | None:
-    """Rows stored before baselines existed are our method's: add `method` = adaproxy."""
+def with_method(stored: pa.Table | None, schema: pa.Schema) -> pa.Table | None:
+    """Rows stored before baselines existed are our method's: add `method` = adaproxy, in
+    `schema`'s column order."""
     if stored is None or "method" in stored.column_names:
         return stored
-    return stored.append_column("method", pa.array([baselines.OURS] * stored.num_rows,
-                                                   pa.string()))
+    added = stored.append_column("method", pa.array([baselines.OURS] * stored.num_rows,
+                                                    pa.string()))
+    return added.select(schema.names)
 
 
 def _check_data(protocol: Protocol, data: ProtocolData) -> None:

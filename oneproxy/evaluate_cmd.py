@@ -11,7 +11,9 @@ import pyarrow as pa
 
 from oneproxy.analytics.baselines import METHODS, OURS
 from oneproxy.analytics.evaluate import (
+    ADAPTATION,
     EVAL_KEYS,
+    PREDICTOR_EVAL,
     Evaluation,
     ProtocolData,
     run_protocol,
@@ -83,10 +85,10 @@ def evaluate_protocol(wh: Warehouse, protocol: Protocol, progress: bool = True) 
 def evaluation_tables(wh: Warehouse, result: Evaluation) -> dict[str, pa.Table]:
     """The per-seed and summary tables with earlier rows of the same groups replaced."""
     return {
-        EVAL_TABLE: replace_rows(with_method(wh.read_or_none(EVAL_TABLE)), result.long,
-                                 EVAL_KEYS),
-        SUMMARY_TABLE: replace_rows(with_method(wh.read_or_none(SUMMARY_TABLE)), result.summary,
-                                    EVAL_KEYS),
+        EVAL_TABLE: replace_rows(with_method(wh.read_or_none(EVAL_TABLE), PREDICTOR_EVAL),
+                                 result.long, EVAL_KEYS),
+        SUMMARY_TABLE: replace_rows(with_method(wh.read_or_none(SUMMARY_TABLE), ADAPTATION),
+                                    result.summary, EVAL_KEYS),
     }
 
 

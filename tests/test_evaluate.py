@@ -4,11 +4,13 @@ import dataclasses
 
 import numpy as np
 import polars as pl
+import pyarrow.compute as pc
 import pytest
 from oneproxy.analytics import baselines
 from oneproxy.analytics.baselines import METHODS
 from oneproxy.analytics.evaluate import (
     ADAPTATION,
+    EVAL_KEYS,
     PREDICTOR_EVAL,
     BadEvaluationInput,
     ProtocolData,
@@ -17,10 +19,12 @@ from oneproxy.analytics.evaluate import (
     run_protocol,
     score,
     score_rows,
+    with_method,
 )
 from oneproxy.analytics.predictors.encodings import space_features
 from oneproxy.analytics.protocols import Protocol
 from oneproxy.warehouse.spaces import nb201
+from oneproxy.warehouse.store import replace_rows
 from scipy.stats import kendalltau, spearmanr
 
 
@@ -203,3 +207,13 @@ def test_a_device_missing_from_the_data_is_an_error(synthetic):
     with pytest.raises(BadEvaluationInput, match="device 'c' has no latency row"):
         run_protocol(dataclasses.replace(PROTOCOL, targets=("a", "c"), published={"a": 0.9}),
                      synthetic)
+
+
+def test_rows_stored_before_the_baselines_become_ours(synthetic):
+    summary = run_protocol(PROTOCOL, synthetic).summary
+    old = summary.filter(pc.equal(summary["method"], "adaproxy")).drop_columns(["method"])
+    upgraded = with_method(old, ADAPTATION)
+    assert upgraded.schema == ADAPTATION and set(upgraded["method"].to_pylist()) == {"adaproxy"}
+    merged = replace_rows(upgraded, summary, EVAL_KEYS)
+    assert merged.num_rows == summary.num_rows  # the new run replaced every old row
+    assert with_method(summary, ADAPTATION) is summary
