@@ -252,9 +252,11 @@ def test_cli_writes_the_page_and_a_summary_of_the_warehouse(report_dir, results_
     (protocol,) = summary["adaptation"]
     assert protocol["protocol"] == "mini"
     for row in protocol["per_n"]:
-        after = [r["after_srcc_mean"] for r in stored if r["n_samples"] == row["n_samples"]]
+        after = [r["after_srcc_mean"] for r in stored
+                 if r["n_samples"] == row["n_samples"] and r["method"] == "adaproxy"]
         assert row["after_srcc_mean_over_targets"] == pytest.approx(np.mean(after))
     assert protocol["published_samples"] == 20 and protocol["published_mean"] is None
+    assert set(protocol["baselines"]) == {"flops", "params", "raw_proxy", "ridge"}
     (run,) = summary["search"]
     assert (run["proxy"], run["targets"], run["picks"]) == ("gold_6226", 4, 20)
     assert summary["build"]["tables"] == results_wh.manifest()
