@@ -35,5 +35,9 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.adaproxy
 	$(BIN)/python -m bench.adapt --warehouse oneproxy-warehouse
 
+	$(BIN)/python -m bench.help_paper --space nb201 --seeds 20
+	$(BIN)/python -m bench.help_paper --space fbnet --seeds 20
+	$(BIN)/python -m bench.oneproxy_notebook --all-targets
+
 clean:
 	rm -rf $(VENV) oneproxy-warehouse .pytest_cache .ruff_cache

@@ -1,7 +1,10 @@
 """Scoring adapted latency predictions, and running an evaluation protocol over targets × n × seeds.
 
 Every score is computed on the evaluation set of one adaptation: the architectures the target
-measured that were not among its n samples.
+measured that were not among its n samples, or the protocol's own scoring set (HELP's query
+rows; every architecture with ``score_on = "all"``), see `analytics.splits`. Each seed scores
+our adapted proxy (method ``adaproxy``) and the baselines of `analytics.baselines` on the same
+samples and the same evaluation set.
 
 - `srcc`: Spearman rank correlation (average ranks for ties, as `scipy.stats.spearmanr`).
 - `kendall`: Kendall's tau-b (`scipy.stats.kendalltau`).
@@ -25,9 +28,11 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 from numpy.typing import ArrayLike
+from oneproxy.analytics import baselines
 from oneproxy.analytics.adaptation import ProxyModels, select_proxy_models
 from oneproxy.analytics.predictors.encodings import SpaceFeatures
 from oneproxy.analytics.protocols import Protocol
+from oneproxy.analytics.splits import DeviceSplit, all_split, help_split
 from oneproxy.warehouse.errors import OneproxyError
 from oneproxy.warehouse.schemas import ADAPTATION, PREDICTOR_EVAL
 
@@ -56,6 +61,7 @@ class ProtocolData:
     latency: np.ndarray  # devices × archs, ms, NaN where not measured
     features: SpaceFeatures  # encodings of the same architectures, in the same order
     reference: np.ndarray  # column indices of the reference architectures, in their order
+    order: np.ndarray | None = None  # columns in the paper's file order (HELP's split needs it)
 
     def row(self, device: str) -> np.ndarray:
         return self.latency[self.devices.index(device)]
@@ -158,25 +164,28 @@ def run_protocol(
     data: ProtocolData,
     on_step: Callable[[str], None] | None = None,
 ) -> Evaluation:
-    """Adapt and score every target × n × seed of the protocol.
+    """Adapt and score every target × n × seed of the protocol, beside the baselines.
 
-    Per seed: the n samples are drawn with `draw_samples`, the proxy is the protocol's fixed one
-    or the candidate `select_proxy_models` picks (the target itself is never a candidate), and both
-    the adapted predictions ("after") and the proxy's raw latencies ("before") are scored on
-    the target's measured architectures outside the samples. `on_step` is called before each
+    Per seed: the n samples are drawn with `draw_samples` from the target's pool (its split),
+    the proxy is the protocol's fixed one or the candidate `select_proxy_models` picks (the
+    target itself is never a candidate; each proxy's models are fitted on its own pool), and
+    the adapted predictions ("after"), the chosen proxy's raw latencies ("before") and each
+    baseline are scored on the target's evaluation set. `on_step` is called before each
     target × n with a label, for progress bars.
     """
     _check_data(protocol, data)
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
-    models = {p: ProxyModels.of(data.features, data.row(p)) for p in protocol.proxies}
+    splits = {d: device_split(protocol, data, d) for d in (*protocol.targets, *protocol.proxies)}
+    models = {p: ProxyModels.of(data.features, _only(data.row(p), splits[p].pool))
+              for p in protocol.proxies}
     frames = []
     for target in protocol.targets:
         candidates = {p: m for p, m in models.items() if p != target}
         for n in protocol.samples:
             if on_step is not None:
                 on_step(f"{target} n={n}")
-            frames.append(_run_group(protocol, data, target, candidates, n))
-    long = pl.concat(frames).with_columns(
+            frames.append(_run_group(protocol, data, target, splits[target], candidates, n))
+    long = pl.concat(frames, how="diagonal_relaxed").with_columns(
         protocol=pl.lit(protocol.name), space_id=pl.lit(protocol.space),
         strategy=pl.lit(protocol.strategy), computed_at=pl.lit(stamp),
     ).select(PREDICTOR_EVAL.names)
@@ -184,50 +193,116 @@ def run_protocol(
     return Evaluation(long_table, summarize(long_table, protocol, stamp), overall(long_table))
 
 
-def _run_group(protocol: Protocol, data: ProtocolData, target: str,
+def device_split(protocol: Protocol, data: ProtocolData, device: str) -> DeviceSplit:
+    """The pool and scoring set the protocol's split gives `device` (`analytics.splits`)."""
+    row = data.row(device)
+    if protocol.split == "all":
+        return all_split(row)
+    if data.order is None:
+        raise BadEvaluationInput(
+            f"protocol {protocol.name} uses HELP's split, which needs the architectures in "
+            "HELP's file order"
+        )
+    return help_split(row, data.order, protocol.train_rows, protocol.query_rows)
+
+
+def _only(row: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """`row` with NaN outside `columns`."""
+    kept = np.full_like(row, np.nan)
+    kept[columns] = row[columns]
+    return kept
+
+
+def _evaluation_row(protocol: Protocol, true: np.ndarray, split: DeviceSplit,
+                    idx: np.ndarray) -> np.ndarray:
+    """The target's latencies where a seed is scored, NaN elsewhere."""
+    if split.scored is not None:
+        return _only(true, split.scored)
+    row = true.copy()
+    if protocol.score_on == "held_out":
+        row[idx] = np.nan
+    return row
+
+
+def _run_group(protocol: Protocol, data: ProtocolData, target: str, split: DeviceSplit,
                models: dict[str, ProxyModels], n: int) -> pl.DataFrame:
-    """All seeds of one target and n: adapt each, then score them together."""
+    """All seeds of one target and n: adapt each and run the baselines, then score them."""
     true = data.row(target)
-    measured = np.flatnonzero(np.isfinite(true))
-    if n >= measured.size:
+    pool = split.pool
+    if n >= pool.size:
         raise TooManySamples(
-            f"protocol {protocol.name}: n={n} samples but target '{target}' measured only "
-            f"{measured.size} architectures; use fewer samples"
+            f"protocol {protocol.name}: n={n} samples but target '{target}' has only "
+            f"{pool.size} architectures to draw from; use fewer samples"
         )
     reference = data.reference if protocol.reference else None
-    after, before, held_out, info = [], [], [], []
-    for seed in range(protocol.seeds):
-        idx = draw_samples(measured, n, seed, reference)
-        name, adapted, _ = select_proxy_models(models, idx, true[idx], strategy=protocol.strategy)
-        row = true.copy()
-        row[idx] = np.nan
-        held_out.append(row)
-        after.append(adapted.predicted)
-        before.append(models[name].proxy_latency)
+    if reference is not None:  # measured on the target whether or not its pool holds them
+        pool = np.union1d(pool, reference[np.isfinite(true[reference])])
+    raw = {name: data.row(name) for name in models}
+    costs = {m: baselines.cost(data.features, m) for m in baselines.COSTS}
+    onehot = data.features.matrix(baselines.RIDGE_ENCODING)
+    predicted: dict[str, list[np.ndarray]] = {m: [] for m in baselines.METHODS}
+    before, held_out, info, extra = [], [], [], []
+    for seed in range(protocol.first_seed, protocol.first_seed + protocol.seeds):
+        idx = draw_samples(pool, n, seed, reference)
+        y = true[idx]
+        name, adapted, _ = select_proxy_models(models, idx, y, strategy=protocol.strategy)
+        held_out.append(_evaluation_row(protocol, true, split, idx))
+        predicted[baselines.OURS].append(adapted.predicted)
+        before.append(raw[name])
         n_ref = 0 if reference is None else int(np.isin(idx, reference).sum())
         info.append((seed, name, adapted.strategy, adapted.encoding, adapted.proxy_only,
                      adapted.loo_rmse, n_ref))
+        best = baselines.best_raw_proxy(raw, idx, y)
+        predicted["raw_proxy"].append(raw[best])
+        ridge, ridge_rmse = baselines.ridge_fit_predict(onehot, idx, y)
+        predicted["ridge"].append(ridge)
+        for method, values in costs.items():
+            if values is not None:
+                predicted[method].append(values)
+        extra.append((seed, best, ridge_rmse, n_ref))
     held = np.stack(held_out)
-    scores = score_rows(np.stack(after), held)
+    scores = score_rows(np.stack(predicted[baselines.OURS]), held)
     before_srcc = score_rows(np.stack(before), held)["srcc"]
-    meta = pl.DataFrame(info, orient="row", schema={
-        "seed": pl.Int64, "proxy": pl.String, "chosen_strategy": pl.String,
-        "encoding": pl.String, "proxy_only": pl.Boolean, "loo_rmse_ms": pl.Float64,
-        "n_reference": pl.Int64,
-    })
-    return pl.concat([meta, scores.rename({"srcc": "after_srcc"})], how="horizontal").with_columns(
-        target=pl.lit(target), n_samples=pl.lit(n, dtype=pl.Int64), before_srcc=before_srcc,
+    meta = pl.DataFrame(info, orient="row", schema=_META)
+    frames = [pl.concat([meta, scores.rename({"srcc": "after_srcc"})], how="horizontal")
+              .with_columns(method=pl.lit(baselines.OURS), before_srcc=before_srcc)]
+    extras = pl.DataFrame(extra, orient="row", schema={
+        "seed": pl.Int64, "proxy": pl.String, "loo_rmse_ms": pl.Float64, "n_reference": pl.Int64})
+    for method in baselines.METHODS[:-1]:
+        if not predicted[method]:
+            continue
+        base = extras.select("seed", "n_reference").with_columns(
+            proxy=extras["proxy"] if method == "raw_proxy" else pl.lit(None, pl.String),
+            loo_rmse_ms=extras["loo_rmse_ms"] if method == "ridge" else pl.lit(None, pl.Float64),
+            encoding=pl.lit(baselines.RIDGE_ENCODING if method == "ridge" else None, pl.String),
+        )
+        frames.append(pl.concat([base, score_rows(np.stack(predicted[method]), held)
+                                 .rename({"srcc": "after_srcc"})], how="horizontal")
+                      .with_columns(method=pl.lit(method)))
+    return pl.concat(frames, how="diagonal_relaxed").with_columns(
+        target=pl.lit(target), n_samples=pl.lit(n, dtype=pl.Int64),
     )
 
 
+_META = {
+    "seed": pl.Int64, "proxy": pl.String, "chosen_strategy": pl.String,
+    "encoding": pl.String, "proxy_only": pl.Boolean, "loo_rmse_ms": pl.Float64,
+    "n_reference": pl.Int64,
+}
+
+
 def summarize(long: pa.Table, protocol: Protocol, stamp: str) -> pa.Table:
-    """Per target × n: the most frequent proxy and its share, mean ± std of the scores."""
+    """Per target × method × n: the most frequent proxy and its share, mean ± std of the scores.
+
+    The published SRCC (a paper's method, not a baseline) sits on our method's rows.
+    """
     frame = pl.from_arrow(long)
     published = pl.col("target").replace_strict(
         protocol.published, default=None, return_dtype=pl.Float64)
-    at_published = pl.col("n_samples") == (protocol.published_samples or -1)
+    at_published = ((pl.col("n_samples") == (protocol.published_samples or -1))
+                    & (pl.col("method") == baselines.OURS))
     summary = (
-        frame.group_by("protocol", "space_id", "strategy", "target", "n_samples",
+        frame.group_by("protocol", "space_id", "strategy", "target", "method", "n_samples",
                        maintain_order=True)
         .agg(
             seeds=pl.len().cast(pl.Int64),
@@ -252,23 +327,39 @@ def summarize(long: pa.Table, protocol: Protocol, stamp: str) -> pa.Table:
 
 
 def overall(long: pa.Table) -> pa.Table:
-    """Per n: the mean over targets of each seed's SRCC, then mean ± std of that over seeds."""
+    """Per method and n: the mean over targets of each seed's SRCC, then mean ± std over seeds.
+
+    Sorted by `baselines.METHODS` (ours last), then n: the last row is ours at the largest n.
+    """
     per_seed = (
         pl.from_arrow(long)
-        .group_by("n_samples", "seed")
+        .group_by("method", "n_samples", "seed")
         .agg(pl.col("before_srcc").mean(), pl.col("after_srcc").mean())
     )
     return (
-        per_seed.group_by("n_samples")
+        per_seed.group_by("method", "n_samples")
         .agg(
             before_srcc_mean=pl.col("before_srcc").mean(),
             before_srcc_std=pl.col("before_srcc").std(),
             after_srcc_mean=pl.col("after_srcc").mean(),
             after_srcc_std=pl.col("after_srcc").std(),
         )
-        .sort("n_samples")
+        .with_columns(rank=pl.col("method").replace_strict(
+            baselines.METHODS, range(len(baselines.METHODS)), return_dtype=pl.Int64))
+        .sort("rank", "n_samples")
+        .drop("rank")
         .to_arrow()
     )
+
+
+def with_method(stored: pa.Table | None, schema: pa.Schema) -> pa.Table | None:
+    """Rows stored before baselines existed are our method's: add `method` = adaproxy, in
+    `schema`'s column order."""
+    if stored is None or "method" in stored.column_names:
+        return stored
+    added = stored.append_column("method", pa.array([baselines.OURS] * stored.num_rows,
+                                                    pa.string()))
+    return added.select(schema.names)
 
 
 def _check_data(protocol: Protocol, data: ProtocolData) -> None:

@@ -15,6 +15,12 @@ A protocol file holds the same keys as `Protocol` (TOML with `tomllib`, or JSON)
     strategy = "auto"           # or one of analytics.adaptation.STRATEGIES
     reference = false           # true: HELP's reference architectures are part of the n
     common_archs = false        # true: restrict every series to the architectures all have
+    split = "all"               # or "help": HELP's loader split (train_rows, query_rows below)
+    train_rows = 900            # split "help": the first rows, HELP's meta-training / sample pool
+    query_rows = 1000           # split "help": the next rows, HELP's scoring set
+    score_on = "held_out"       # or "all": score every measured architecture, samples included
+    validation = 0              # how many of the n the paper calls validation samples (labels)
+    first_seed = 0              # seeds first_seed … first_seed + seeds - 1
     [published]                 # optional: SRCC published for these targets at published_samples
     raspi4 = 0.890
 """
@@ -31,6 +37,8 @@ from oneproxy.analytics.adaptation import STRATEGIES
 from oneproxy.warehouse.errors import OneproxyError
 
 PROXY_MODES = ("fixed", "auto")
+SPLITS = ("all", "help")
+SCORE_ON = ("held_out", "all")
 STRATEGY_CHOICES = ("auto", *STRATEGIES)
 MIN_SAMPLES = 3
 HELP_SOURCE = "HELP (Lee et al., NeurIPS 2021), Table 2 / Table 3: 10 samples + 10 reference"
@@ -64,6 +72,13 @@ class Protocol:
     published_mean: float | None = None
     published_samples: int | None = None  # the n at which `published` applies
     published_source: str = ""
+    # How the paper splits and scores (see `analytics.splits`); the defaults are oneproxy's own.
+    split: str = "all"
+    train_rows: int | None = None
+    query_rows: int | None = None
+    score_on: str = "held_out"
+    validation: int = 0
+    first_seed: int = 0  # seeds first_seed … first_seed + seeds − 1 (tuning runs use others)
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -154,6 +169,8 @@ def _validate(p: Protocol) -> None:
         raise InvalidProtocol(f"'samples' repeats a value: {list(p.samples)}")
     if not _is_int(p.seeds) or p.seeds < 1:
         raise InvalidProtocol(f"'seeds' must be an integer ≥ 1 (seeds 0…seeds-1), got {p.seeds!r}")
+    if not _is_int(p.first_seed) or p.first_seed < 0:
+        raise InvalidProtocol(f"'first_seed' must be an integer ≥ 0, got {p.first_seed!r}")
     if p.proxy_mode not in PROXY_MODES:
         raise InvalidProtocol(
             f"'proxy_mode' must be one of {', '.join(PROXY_MODES)}, got {p.proxy_mode!r}"
@@ -176,6 +193,40 @@ def _validate(p: Protocol) -> None:
     if p.dataset is not None and (not isinstance(p.dataset, str) or not p.dataset):
         raise InvalidProtocol(f"'dataset' must be a latency dataset name, got {p.dataset!r}")
     _validate_published(p)
+    _validate_split(p)
+
+
+def _validate_split(p: Protocol) -> None:
+    if p.split not in SPLITS:
+        raise InvalidProtocol(f"'split' must be one of {', '.join(SPLITS)}, got {p.split!r}")
+    if p.score_on not in SCORE_ON:
+        raise InvalidProtocol(
+            f"'score_on' must be one of {', '.join(SCORE_ON)}, got {p.score_on!r}"
+        )
+    rows = (p.train_rows, p.query_rows)
+    if p.split == "help" and not all(_is_int(r) and r >= 1 for r in rows):
+        raise InvalidProtocol(
+            "split 'help' needs 'train_rows' and 'query_rows', integers ≥ 1 (HELP's "
+            f"num_meta_train_sample and num_query), got {list(rows)}"
+        )
+    if p.split == "all" and rows != (None, None):
+        raise InvalidProtocol("'train_rows' and 'query_rows' apply to split 'help' only")
+    if not _is_int(p.validation) or not 0 <= p.validation < min(p.samples):
+        raise InvalidProtocol(
+            f"'validation' must be an integer from 0 to below the smallest n "
+            f"({min(p.samples)}), got {p.validation!r}"
+        )
+
+
+def sample_label(protocol: Protocol, n: int, n_reference: int = 10) -> str:
+    """The column label of n samples, stated as the paper states them."""
+    if protocol.validation:
+        return f"n={n} ({n - protocol.validation} training + {protocol.validation} validation)"
+    if protocol.reference and n == n_reference:
+        return f"n={n} (the {n_reference} reference archs)"
+    if protocol.reference and n > n_reference:
+        return f"n={n} ({n_reference} reference + {n - n_reference} samples)"
+    return f"n={n}"
 
 
 def _validate_published(p: Protocol) -> None:
@@ -286,3 +337,142 @@ BUILTIN: dict[str, Protocol] = {
         ),
     )
 }
+
+
+# --- The papers' own splits -------------------------------------------------------------------
+# HELP (HayeonLee/HELP at 11970ec): loader.py lines 50–62 take, per device, the first
+# `num_meta_train_sample` rows as the meta-training and fine-tuning pool and the next `num_query`
+# rows as the scoring set, each cut to the 10th–90th percentile of the device's own latency
+# (argsort, positions int(0.1·len) to int(0.9·len)); get_task (lines 151–176) draws the
+# fine-tuning samples at random from that pool (lines 161–162), scores on the query rows
+# (lines 166 / 174), and measures the 10 reference architectures as the hardware embedding
+# (lines 157–158). parser.py lines 37–39 set num_meta_train_sample = 900, num_samples = 10 and
+# num_query = 1000; script/run_meta_test_fbnet.sh line 7 sets 4000 for FBNet, whose rows are
+# in the order of HELP's architecture file (loader.py lines 93–95). HELP's published numbers
+# are thus at 10 reference + 10 samples: our n = 20.
+_HELP_NB201_TRAIN = ("1080ti_1", "1080ti_32", "1080ti_256", *_HELP_PROXIES)
+_HELP_FBNET_TRAIN = ("1080ti_1", "1080ti_32", "1080ti_64", *_HELP_PROXIES)
+
+PAPER_PROTOCOLS = (
+    Protocol(
+        name="help-nb201-paper",
+        space="nb201",
+        proxies=_HELP_NB201_TRAIN,
+        targets=("titan_rtx_256", "gold_6226", "fpga", "pixel2", "raspi4", "eyeriss"),
+        samples=(5, 10, 20),
+        proxy_mode="auto",
+        reference=True,
+        split="help",
+        train_rows=900,
+        query_rows=1000,
+        description="HELP's own NAS-Bench-201 split (loader.py lines 50–62): proxies fitted "
+        "on their first 900 architectures cut to 10–90% latency, samples drawn from the "
+        "target's such pool, SRCC on architectures 900–1899 cut to the target's 10–90% (800)",
+        published=BUILTIN["help-nb201"].published,
+        published_mean=0.932,
+        published_samples=20,
+        published_source=HELP_SOURCE,
+    ),
+    Protocol(
+        name="help-fbnet-paper",
+        space="fbnet",
+        proxies=_HELP_FBNET_TRAIN,
+        targets=("fpga", "raspi4", "eyeriss"),
+        samples=(5, 10, 20),
+        proxy_mode="auto",
+        reference=True,
+        split="help",
+        train_rows=4000,
+        query_rows=1000,
+        description="HELP's own FBNet split (loader.py lines 50–62, run_meta_test_fbnet.sh "
+        "line 7): proxies fitted on their first 4,000 architectures (HELP's file order) cut to "
+        "10–90% latency, SRCC on architectures 4000–4999 cut to the target's 10–90% (800)",
+        published=BUILTIN["help-fbnet"].published,
+        published_mean=0.910,
+        published_samples=20,
+        published_source=HELP_SOURCE,
+    ),
+    # OneProxy's example.ipynb (Ren-Research/OneProxy at a80cf6d), 7th cell (execution count
+    # 6): random.sample of n_train_target = 60 + n_val_target = 10 of the 1,999 architectures;
+    # the Solver's "SRCC all" it prints (8th cell) is over all 1,999, the 70 samples included.
+    Protocol(
+        name="oneproxy-notebook",
+        space="nb201",
+        proxies=("nnmeter_myriadvpu",),
+        targets=_ONEPROXY_TARGETS,
+        samples=(70,),
+        proxy_mode="fixed",
+        common_archs=True,
+        score_on="all",
+        validation=10,
+        description="OneProxy's example.ipynb: the Myriad VPU adapted to each target with 60 "
+        "training + 10 validation samples, SRCC over all 1,999 architectures",
+    ),
+)
+BUILTIN.update({p.name: p for p in PAPER_PROTOCOLS})
+
+
+# --- NASFLAT's few-shot tasks -----------------------------------------------------------------
+# abdelfattah-lab/nasflat_latency at 0303057, correlation_trainer/device_task_list.py lines 3–78:
+# per space, task index → train (source) and test (target) devices, evaluated at 5 / 10 / 20
+# transfer samples drawn at random from the target (no reference set). Its device names are
+# HELP's, HW-NAS-Bench's and Eagle's; `NASFLAT_DEVICES` maps the Eagle ones to ours. A task runs
+# only if the warehouse holds every device it names; `NASFLAT_MISSING` says why the others do not.
+NASFLAT_DEVICES = {
+    "desktop_cpu_core_i7_7820x_fp32": "eagle_i7",
+    "desktop_gpu_gtx_1080ti_fp32": "eagle_gtx1080ti",
+    "embedded_gpu_jetson_nano_fp16": "eagle_jetson_nano_fp16",
+    "embedded_gpu_jetson_nano_fp32": "eagle_jetson_nano_fp32",
+    "embedded_tpu_edge_tpu_int8": "eagle_edgetpu",
+    "mobile_cpu_snapdragon_855_kryo_485_int8": "eagle_sd855_cpu",
+    "mobile_dsp_snapdragon_855_hexagon_690_int8": "eagle_sd855_dsp",
+    "mobile_gpu_snapdragon_855_adreno_640_int8": "eagle_sd855_gpu",
+}
+_SD675 = ("Eagle's Snapdragon 675 series (mobile_gpu_snapdragon_675_adreno_612_int8, "
+          "mobile_dsp_snapdragon_675_hexagon_685_int8) are in no pinned file: the pinned Eagle "
+          "repository carries only the i7 file and OneProxy's copies cover the Snapdragon 855; "
+          "`oneproxy ingest eagle --path DIR` with Eagle's other files would add them")
+NASFLAT_MISSING = {
+    "nasflat-nb201-1": f"train device adreno_612 missing. {_SD675}",
+    "nasflat-nb201-2": f"test device hexagon_685 missing. {_SD675}",
+    "nasflat-nb201-3": f"train device hexagon_685 missing. {_SD675}",
+    "nasflat-nb201-4": f"train devices hexagon_685 and adreno_612 missing. {_SD675}",
+}
+_NASFLAT_TASKS = {
+    ("nb201", 0): (_HELP_NB201_TRAIN,
+                   ("titan_rtx_256", "gold_6226", "fpga", "pixel2", "raspi4", "eyeriss")),
+    ("nb201", 5): (("titan_rtx_1", "titan_rtx_32", "titanxp_1", "2080ti_1", "titanx_1",
+                    "1080ti_1", "titanx_32", "titanxp_32", "2080ti_32", "1080ti_32", "gold_6226",
+                    "samsung_s7", "silver_4114", "gold_6240", "silver_4210r", "samsung_a50",
+                    "pixel2"),
+                   ("eyeriss", "eagle_gtx1080ti", "eagle_edgetpu")),
+    ("fbnet", 0): (_HELP_FBNET_TRAIN, ("titanx_1", "titanx_32", "titanx_64", "gold_6240")),
+    ("fbnet", 1): (("2080ti_1", "essential_ph_1", "silver_4114", "titan_rtx_1", "titan_rtx_32"),
+                   ("eyeriss", "fpga", "raspi4", "samsung_a50", "samsung_s7")),
+    ("fbnet", 2): (("essential_ph_1", "gold_6226", "gold_6240", "pixel3", "raspi4"),
+                   ("1080ti_1", "1080ti_32", "2080ti_32", "titan_rtx_1", "titanxp_1")),
+    ("fbnet", 3): (("essential_ph_1", "pixel2", "pixel3", "raspi4", "samsung_s7"),
+                   ("1080ti_1", "1080ti_32", "2080ti_1", "titan_rtx_1", "titan_rtx_32")),
+    ("fbnet", 4): (("1080ti_64", "2080ti_1", "eyeriss", "gold_6226", "gold_6240", "raspi4",
+                    "samsung_s7", "silver_4210r", "titan_rtx_1", "titan_rtx_32"),
+                   ("1080ti_1", "pixel2", "essential_ph_1")),
+    ("fbnet", 5): (("1080ti_1", "1080ti_32", "1080ti_64", "2080ti_1", "2080ti_32", "2080ti_64",
+                    "titan_rtx_1", "titan_rtx_32", "titan_rtx_64", "titanx_1", "titanx_32",
+                    "titanx_64", "titanxp_1", "titanxp_32", "titanxp_64"),
+                   ("gold_6226", "essential_ph_1", "samsung_s7", "pixel2")),
+}
+NASFLAT_PROTOCOLS = tuple(
+    Protocol(
+        name=f"nasflat-{space}-{task}",
+        space=space,
+        proxies=train,
+        targets=test,
+        samples=(5, 10, 20),
+        proxy_mode="auto",
+        description=f"NASFLAT's {space} task {task} (device_task_list.py): its train devices "
+        "as candidate proxies, its test devices as targets, 5 / 10 / 20 random transfer "
+        "samples, SRCC on every other architecture the target measured",
+    )
+    for (space, task), (train, test) in _NASFLAT_TASKS.items()
+)
+BUILTIN.update({p.name: p for p in NASFLAT_PROTOCOLS})

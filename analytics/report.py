@@ -17,12 +17,14 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 from oneproxy.analytics import report_figures as figures
+from oneproxy.analytics.baselines import METHODS, OURS
 from oneproxy.analytics.environments import environment_summary, findings
 from oneproxy.analytics.heatmap import THRESHOLD
 from oneproxy.analytics.protocols import BUILTIN
 from oneproxy.analytics.srcc import to_square
 
 TOP_PAIRS = 5
+LOSS_MARGIN = 0.01  # a baseline this much above ours at some n is a loss the report flags
 CURVE_DEVICES = 4
 WRAP_AT = 40  # text columns longer than this wrap
 # Shown width of an SRCC heatmap: about 24 px per device (the page caps it at its own width)
@@ -263,11 +265,18 @@ def adaptation_section(adaptation: pa.Table | None) -> Section:
     if _empty(adaptation):
         return Section("adaptation", title, _missing("adaptation results", "adaptation"), None)
     rows = pl.from_arrow(adaptation)
+    if "method" not in rows.columns:  # stored before the baselines existed
+        rows = rows.with_columns(method=pl.lit(OURS))
     body = [
         "<p>A latency predictor built on a proxy device, adapted with <i>n</i> measurements on "
         "each target. <b>before</b>: SRCC of the proxy's raw latencies on the target; "
         "<b>after n</b>: SRCC of the adapted predictions (mean ± std over seeds), both on the "
-        "target's architectures outside the samples.</p>"
+        "protocol's evaluation set (the target's architectures outside the samples unless the "
+        "protocol follows a paper's split). Beside ours, the baselines at the largest n: "
+        "<b>flops</b> / <b>params</b> (ranking by cost alone), <b>raw_proxy</b> (the proxy whose "
+        "raw latencies rank the samples best), <b>ridge</b> (a ridge on the operator encoding "
+        "fitted on the samples alone). <b>we lose to</b> names every baseline and n where a "
+        f"baseline is more than {LOSS_MARGIN} above ours.</p>"
     ]
     summary = []
     for (protocol, strategy), group in rows.group_by("protocol", "strategy", maintain_order=True):
@@ -277,8 +286,9 @@ def adaptation_section(adaptation: pa.Table | None) -> Section:
     return Section("adaptation", title, "\n".join(body), summary)
 
 
-def _protocol_part(rows: pl.DataFrame, protocol: str,
+def _protocol_part(every: pl.DataFrame, protocol: str,
                    strategy: str) -> tuple[str, dict[str, Any]]:
+    rows = every.filter(pl.col("method") == OURS)
     ns = sorted(rows["n_samples"].unique().to_list())
     known = BUILTIN.get(protocol)
     published = rows.filter(pl.col("published_srcc").is_not_null())
@@ -300,6 +310,8 @@ def _protocol_part(rows: pl.DataFrame, protocol: str,
         after_srcc_mean_over_targets=pl.col("after_srcc_mean").mean(),
     ).sort("n_samples")
     after = dict(zip(per_n["n_samples"], per_n["after_srcc_mean_over_targets"], strict=True))
+    compared = _baselines(every, per_target["target"].to_list(), ns[-1])
+    per_target = per_target.join(compared, on="target", how="left", maintain_order="left")
     space = rows["space_id"][0]
     notes = [f"Space {space}, {rows['seeds'].max()} seeds per target and n. Proxy: the one "
              f"chosen most often at n={ns[-1]}, with its share of seeds."]
@@ -310,8 +322,8 @@ def _protocol_part(rows: pl.DataFrame, protocol: str,
     body = "\n".join([
         f"<h3>{html.escape(f'{protocol} · strategy {strategy}')}</h3>",
         *[f"<p>{html.escape(note)}</p>" for note in notes],
-        _table(_protocol_table(per_target, ns, after, published_n, published_mean),
-               mean_last=True),
+        _table(_protocol_table(per_target, ns, after, published_n, published_mean)
+               .hstack(_baseline_columns(per_target, compared)), mean_last=True),
         _protocol_figure(per_target, ns, published_n, f"{protocol} ({space}): SRCC per target"),
     ])
     summary = {
@@ -323,8 +335,41 @@ def _protocol_part(rows: pl.DataFrame, protocol: str,
         "published_mean": published_mean,
         "ours_at_published_samples": after.get(published_n),
         "published_source": source if published_n is not None else None,
+        "baselines_at_n": ns[-1],
+        "baselines": {m: dict(zip(per_target["target"], per_target[m], strict=True))
+                      for m in compared.columns if m in METHODS},
+        "losses": {t: lost for t, lost in zip(per_target["target"], per_target["we lose to"],
+                                               strict=True) if lost},
     }
     return body, summary
+
+
+def _baselines(every: pl.DataFrame, targets: list[str], top_n: int) -> pl.DataFrame:
+    """Per target: each baseline's SRCC at `top_n`, and the baselines (at any n) more than
+    `LOSS_MARGIN` above ours."""
+    wide = every.pivot(on="method", index=["target", "n_samples"], values="after_srcc_mean")
+    shown = [m for m in METHODS if m in wide.columns and m != OURS]
+    lost = wide.with_columns(losses=pl.concat_list([
+        pl.when(pl.col(m) > pl.col(OURS) + LOSS_MARGIN)
+        .then(pl.format("{} (n={})", pl.lit(m), "n_samples")) for m in shown
+    ] or [pl.lit(None, pl.String)]).list.drop_nulls())
+    flagged = lost.group_by("target").agg(
+        pl.col("losses").explode().drop_nulls().str.join(", ").alias("we lose to"))
+    at_top = wide.filter(pl.col("n_samples") == top_n).select("target", *shown)
+    frame = pl.DataFrame({"target": targets}).join(at_top, on="target", how="left",
+                                                   maintain_order="left")
+    return frame.join(flagged, on="target", how="left", maintain_order="left").with_columns(
+        pl.col("we lose to").fill_null(""))
+
+
+def _baseline_columns(per_target: pl.DataFrame, compared: pl.DataFrame) -> pl.DataFrame:
+    """The baseline columns of the table (one more row: their mean over targets)."""
+    top = [c for c in compared.columns if c in METHODS]
+    shown = per_target.select(
+        *[pl.col(m).map_elements(lambda v: _fmt(v, "{:.3f}"), return_dtype=pl.String)
+          for m in top], pl.col("we lose to"))
+    mean = {**{m: _fmt(per_target[m].mean(), "{:.3f}") for m in top}, "we lose to": ""}
+    return pl.concat([shown, pl.DataFrame([mean], schema=shown.schema)])
 
 
 def _protocol_table(per_target: pl.DataFrame, ns: list[int], after: dict[int, float],

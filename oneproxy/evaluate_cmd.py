@@ -8,8 +8,15 @@ import click
 import polars as pl
 import pyarrow as pa
 
+from oneproxy.analytics.baselines import METHODS, OURS
 from oneproxy.analytics.evaluate import Evaluation
-from oneproxy.analytics.protocols import STRATEGY_CHOICES, Protocol, get_protocol, with_overrides
+from oneproxy.analytics.protocols import (
+    STRATEGY_CHOICES,
+    Protocol,
+    get_protocol,
+    sample_label,
+    with_overrides,
+)
 from oneproxy.api import evaluate as api
 from oneproxy.api.evaluate import EVAL_TABLE, SUMMARY_TABLE
 from oneproxy.options import int_list, output_options, save_option, warehouse_option
@@ -19,36 +26,52 @@ from oneproxy.warehouse.store import Warehouse
 
 
 def paper_table(result: Evaluation, protocol: Protocol) -> pa.Table:
-    """Rows = targets plus their mean; columns = chosen proxy, before SRCC, after SRCC per n
-    (mean ± std over seeds) and the published SRCC where the protocol has it."""
+    """Rows = targets × methods (baselines, then ours) plus each method's mean over targets;
+    columns = chosen proxy, before SRCC, SRCC per n labelled as the paper counts samples
+    (mean ± std over seeds), and the published SRCC where the protocol has it."""
     summary = pl.from_arrow(result.summary)
     overall = pl.from_arrow(result.overall)
     long = pl.from_arrow(result.long)
     published_label = f"published n={protocol.published_samples}"
+    labels = {n: sample_label(protocol, n, int(long["n_reference"].max() or 10))
+              for n in protocol.samples}
+    methods = [m for m in METHODS if m in set(long["method"].to_list())]
     rows = []
-    for target in protocol.targets:
-        runs = long.filter(pl.col("target") == target)
-        proxy = runs["proxy"].mode().sort()[0]
-        share = (runs["proxy"] == proxy).mean()
-        row = {"target": target, "proxy": f"{proxy} ({share:.0%})",
-               "before": _pm(runs["before_srcc"].mean(), runs["before_srcc"].std())}
-        for n in protocol.samples:
-            s = summary.filter((pl.col("target") == target) & (pl.col("n_samples") == n)).row(
-                0, named=True)
-            row[f"n={n}"] = _pm(s["after_srcc_mean"], s["after_srcc_std"])
-        row[published_label] = _num(protocol.published.get(target))
-        rows.append(row)
-    mean = {"target": "mean", "proxy": "",
-            "before": _pm(long.group_by("seed").agg(pl.col("before_srcc").mean())["before_srcc"]
-                          .mean(), None)}
+    for target in [*protocol.targets, "mean"]:
+        for method in methods:
+            rows.append(_paper_row(target, method, summary, overall, long, protocol, labels))
+    table = pl.DataFrame(rows)
+    if protocol.published or protocol.published_mean is not None:
+        published = [protocol.published.get(r["target"]) if r["target"] != "mean"
+                     else protocol.published_mean for r in rows]
+        table = table.with_columns(pl.Series(published_label, [
+            _num(v) if r["method"] == OURS else "" for v, r in zip(published, rows, strict=True)
+        ]))
+    return table.to_arrow()
+
+
+def _paper_row(target: str, method: str, summary: pl.DataFrame, overall: pl.DataFrame,
+               long: pl.DataFrame, protocol: Protocol, labels: dict[int, str]) -> dict[str, str]:
+    runs = long.filter(pl.col("method") == method)
+    if target != "mean":
+        runs = runs.filter(pl.col("target") == target)
+    proxies = runs["proxy"].drop_nulls()
+    proxy = ""
+    if target != "mean" and proxies.len():
+        top = proxies.mode().sort()[0]
+        proxy = f"{top} ({(proxies == top).mean():.0%})"
+    before = runs.group_by("seed").agg(pl.col("before_srcc").mean())["before_srcc"]
+    row = {"target": target, "method": method, "proxy": proxy,
+           "before": _pm(before.mean(), None) if before.drop_nulls().len() else ""}
     for n in protocol.samples:
-        o = overall.filter(pl.col("n_samples") == n).row(0, named=True)
-        mean[f"n={n}"] = _pm(o["after_srcc_mean"], o["after_srcc_std"])
-    mean[published_label] = _num(protocol.published_mean)
-    rows.append(mean)
-    if not protocol.published and protocol.published_mean is None:
-        rows = [{k: v for k, v in r.items() if k != published_label} for r in rows]
-    return pa.Table.from_pylist(rows)
+        if target == "mean":
+            s = overall.filter((pl.col("method") == method) & (pl.col("n_samples") == n))
+        else:
+            s = summary.filter((pl.col("target") == target) & (pl.col("method") == method)
+                               & (pl.col("n_samples") == n))
+        s = s.row(0, named=True)
+        row[labels[n]] = _pm(s["after_srcc_mean"], s["after_srcc_std"])
+    return row
 
 
 def _pm(mean: float | None, std: float | None) -> str:
@@ -63,7 +86,8 @@ def _num(value: float | None) -> str:
 
 @click.command()
 @click.option("--protocol", "protocol_spec", required=True,
-              help="A built-in protocol (oneproxy-nb201, help-nb201, help-fbnet) or a "
+              help="A built-in protocol (oneproxy-nb201, help-nb201, help-fbnet, "
+              "help-nb201-paper, help-fbnet-paper, oneproxy-notebook, nasflat-…) or a "
               ".toml / .json file defining one.")
 @click.option("--samples", "samples_spec", default=None,
               help="Override the sample counts n, e.g. 5,10,20.")
@@ -81,12 +105,16 @@ def evaluate(wh: Warehouse, protocol_spec: str, samples_spec: str | None, seeds:
     Per seed, n of the target's measured architectures are drawn (HELP protocols count their
     10 reference architectures among the n), the proxy is adapted with them, and both the raw
     proxy ("before") and the adapted predictions ("after") are scored by SRCC on every other
-    architecture the target measured. The table shows mean ± std over seeds; --format csv/json
-    gives the full summary (Kendall, RMSE, MAPE, share within ±10%).
+    architecture the target measured (or on the paper's own scoring set: help-*-paper score
+    HELP's 800 query architectures, oneproxy-notebook all 1,999). Beside ours (method
+    adaproxy), every seed scores the baselines flops, params, raw_proxy and ridge on the same
+    samples. The table shows mean ± std over seeds, one row per target and method; --format
+    csv/json gives the full summary (Kendall, RMSE, MAPE, share within ±10%).
 
     \b
     Examples:
       oneproxy evaluate --protocol help-nb201
+      oneproxy evaluate --protocol help-nb201-paper --samples 10 --seeds 10 --format json
       oneproxy evaluate --protocol oneproxy-nb201 --samples 10,20 --seeds 5 --format csv
       oneproxy evaluate --protocol my-protocol.toml --strategy linear --no-save
     """

@@ -4,10 +4,11 @@ import dataclasses
 
 import numpy as np
 import polars as pl
+import pyarrow.compute as pc
 import pytest
+from oneproxy.analytics import baselines
+from oneproxy.analytics.baselines import METHODS
 from oneproxy.analytics.evaluate import (
-    ADAPTATION,
-    PREDICTOR_EVAL,
     BadEvaluationInput,
     ProtocolData,
     TooManySamples,
@@ -15,10 +16,13 @@ from oneproxy.analytics.evaluate import (
     run_protocol,
     score,
     score_rows,
+    with_method,
 )
 from oneproxy.analytics.predictors.encodings import space_features
 from oneproxy.analytics.protocols import Protocol
+from oneproxy.warehouse.schemas import ADAPTATION, PREDICTOR_EVAL
 from oneproxy.warehouse.spaces import nb201
+from oneproxy.warehouse.tables import merged
 from scipy.stats import kendalltau, spearmanr
 
 
@@ -145,16 +149,18 @@ def test_synthetic_protocol_end_to_end(synthetic):
     steps = []
     result = run_protocol(PROTOCOL, synthetic, steps.append)
     assert steps == ["a n=10", "a n=20", "b n=10", "b n=20"]
-    long = pl.from_arrow(result.long)
+    every = pl.from_arrow(result.long)
     assert result.long.schema == PREDICTOR_EVAL and result.summary.schema == ADAPTATION
-    assert long.height == 2 * 2 * 4
+    assert sorted(every["method"].unique()) == sorted(METHODS)
+    assert every.height == 2 * 2 * 4 * len(METHODS)
+    long = every.filter(pl.col("method") == "adaproxy")
     assert long["proxy"].unique().to_list() == ["good"]
     assert (long["after_srcc"] > 0.85).all()
     assert long["after_srcc"].mean() > long["before_srcc"].mean() + 0.01  # .905, .890
     assert long.filter(pl.col("n_samples") == 10)["n_reference"].to_list() == [10] * 8
     n_eval = long.select("target", "n_samples", "n_eval").unique().sort("target", "n_samples")
     assert n_eval.rows() == [("a", 10, 390), ("a", 20, 380), ("b", 10, 340), ("b", 20, 330)]
-    summary = pl.from_arrow(result.summary)
+    summary = pl.from_arrow(result.summary).filter(pl.col("method") == "adaproxy")
     assert summary.select("target", "n_samples", "seeds", "proxy", "proxy_share").rows() == [
         ("a", 10, 4, "good", 1.0), ("a", 20, 4, "good", 1.0),
         ("b", 10, 4, "good", 1.0), ("b", 20, 4, "good", 1.0)]
@@ -162,16 +168,36 @@ def test_synthetic_protocol_end_to_end(synthetic):
     mean_a20 = long.filter((pl.col("target") == "a") & (pl.col("n_samples") == 20))["after_srcc"]
     assert summary["after_srcc_mean"][1] == pytest.approx(mean_a20.mean())
     overall = pl.from_arrow(result.overall)
-    assert overall["n_samples"].to_list() == [10, 20]
+    assert overall["method"].to_list() == [m for m in METHODS for _ in (10, 20)]
+    assert overall["n_samples"].to_list() == [10, 20] * len(METHODS)
+
+
+def test_baselines_are_scored_on_the_same_samples(synthetic):
+    every = pl.from_arrow(run_protocol(PROTOCOL, synthetic).long)
+    a20 = every.filter((pl.col("target") == "a") & (pl.col("n_samples") == 20))
+    raw = a20.filter(pl.col("method") == "raw_proxy")
+    assert raw["proxy"].to_list() == ["good"] * 4  # 'bad' does not rank the samples
+    ours = a20.filter(pl.col("method") == "adaproxy")
+    assert raw["n_eval"].to_list() == ours["n_eval"].to_list() == [380] * 4
+    # FLOPs ranks by cost alone: the same SRCC as scipy on the evaluation set of seed 0
+    idx = draw_samples(np.arange(400), 20, 0, np.arange(200, 210))
+    rest = np.setdiff1d(np.arange(400), idx)
+    flops = baselines.cost(synthetic.features, "flops")
+    want = spearmanr(flops[rest], synthetic.row("a")[rest]).statistic
+    got = a20.filter((pl.col("method") == "flops") & (pl.col("seed") == 0))["after_srcc"][0]
+    assert got == pytest.approx(want)
+    ridge = a20.filter(pl.col("method") == "ridge")
+    assert (ridge["encoding"] == "onehot").all() and (ridge["loo_rmse_ms"] > 0).all()
 
 
 def test_fixed_proxy_and_too_many_samples(synthetic):
     fixed = dataclasses.replace(PROTOCOL, proxies=("bad",), proxy_mode="fixed", seeds=2,
                                 samples=(10,), published={}, published_samples=None)
-    long = pl.from_arrow(run_protocol(fixed, synthetic).long)
+    long = pl.from_arrow(run_protocol(fixed, synthetic).long).filter(
+        pl.col("method") == "adaproxy")
     assert long["proxy"].unique().to_list() == ["bad"]
     assert long["before_srcc"].abs().max() < 0.3  # an unrelated proxy does not rank
-    with pytest.raises(TooManySamples, match="target 'b' measured only 350"):
+    with pytest.raises(TooManySamples, match="target 'b' has only 350 architectures"):
         run_protocol(dataclasses.replace(fixed, samples=(360,)), synthetic)
 
 
@@ -179,3 +205,13 @@ def test_a_device_missing_from_the_data_is_an_error(synthetic):
     with pytest.raises(BadEvaluationInput, match="device 'c' has no latency row"):
         run_protocol(dataclasses.replace(PROTOCOL, targets=("a", "c"), published={"a": 0.9}),
                      synthetic)
+
+
+def test_rows_stored_before_the_baselines_become_ours(synthetic):
+    summary = run_protocol(PROTOCOL, synthetic).summary
+    old = summary.filter(pc.equal(summary["method"], "adaproxy")).drop_columns(["method"])
+    upgraded = with_method(old, ADAPTATION)
+    assert upgraded.schema == ADAPTATION and set(upgraded["method"].to_pylist()) == {"adaproxy"}
+    rows = merged("adaptation", upgraded, summary)
+    assert rows.num_rows == summary.num_rows  # the new run replaced every old row
+    assert with_method(summary, ADAPTATION) is summary

@@ -35,8 +35,8 @@ def write(tmp_path, text: str, name: str = "mine.toml"):
 
 
 def test_builtin_protocols():
-    assert list(BUILTIN) == ["oneproxy-nb201", "help-nb201", "help-fbnet", "mobile-nas",
-                             "accel-fpga"]
+    assert list(BUILTIN)[:3] == ["oneproxy-nb201", "help-nb201", "help-fbnet"]
+    assert {"mobile-nas", "accel-fpga"} <= set(BUILTIN)
     mobile = BUILTIN["mobile-nas"]
     assert mobile.space == "mobile_nas" and mobile.proxies == ("mmb_tflite_pixel4_1large_float",)
     assert BUILTIN["accel-fpga"].targets == ("anb_vck190",)

@@ -14,7 +14,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 from click.testing import CliRunner
-from oneproxy.analytics.report import HOW_TO, ReportTables, build_report
+from oneproxy.analytics.report import HOW_TO, ReportTables, adaptation_section, build_report
 from oneproxy.warehouse.store import Warehouse
 
 from oneproxy.api.report import search_summary, write_report
@@ -256,9 +256,11 @@ def test_cli_writes_the_page_and_a_summary_of_the_warehouse(report_dir, results_
     (protocol,) = summary["adaptation"]
     assert protocol["protocol"] == "mini"
     for row in protocol["per_n"]:
-        after = [r["after_srcc_mean"] for r in stored if r["n_samples"] == row["n_samples"]]
+        after = [r["after_srcc_mean"] for r in stored
+                 if r["n_samples"] == row["n_samples"] and r["method"] == "adaproxy"]
         assert row["after_srcc_mean_over_targets"] == pytest.approx(np.mean(after))
     assert protocol["published_samples"] == 20 and protocol["published_mean"] is None
+    assert set(protocol["baselines"]) == {"flops", "params", "raw_proxy", "ridge"}
     (run,) = summary["search"]
     assert (run["proxy"], run["targets"], run["picks"]) == ("gold_6226", 4, 20)
     assert summary["build"]["tables"] == results_wh.manifest()
@@ -371,3 +373,23 @@ def test_environments_section_compares_framework_and_phone_pairs():
     kinds = {k["differs"]: k["median"] for k in summary["environments"][0]["kinds"]}
     assert kinds == {"framework": 0.55, "phone": 0.97}
     assert "less monotone than switching the phone on one framework (median 0.550 vs 0.970)" in page
+
+def test_adaptation_shows_the_baselines_and_flags_where_we_lose():
+    n = [10, 20]
+    rows = {
+        "protocol": ["help-nb201-paper"] * 8, "space_id": ["nb201"] * 8,
+        "strategy": ["auto"] * 8, "target": ["fpga"] * 4 + ["pixel2"] * 4,
+        "method": ["adaproxy", "adaproxy", "flops", "flops"] * 2, "n_samples": n * 4,
+        "seeds": [5] * 8, "proxy": ["pixel3", "pixel3", None, None] * 2,
+        "proxy_share": [1.0, 1.0, None, None] * 2,
+        "before_srcc_mean": [0.5, 0.5, None, None] * 2,
+        "after_srcc_mean": [0.90, 0.95, 0.89, 0.89, 0.70, 0.78, 0.77, 0.77],
+        "after_srcc_std": [0.01] * 8, "published_srcc": [None, 0.985, None, None,
+                                                         None, 0.802, None, None],
+    }
+    section = adaptation_section(pa.table(rows))
+    (part,) = section.summary
+    assert part["baselines_at_n"] == 20
+    assert part["baselines"] == {"flops": {"fpga": 0.89, "pixel2": 0.77}}
+    assert part["losses"] == {"pixel2": "flops (n=10)"}  # 0.77 > 0.70 + 0.01; at n=20 a tie
+    assert "we lose to" in section.body and "flops (n=10)" in section.body

@@ -187,6 +187,7 @@ PREDICTOR_EVAL = pa.schema([
     ("space_id", pa.string()),
     ("strategy", pa.string()),
     ("target", pa.string()),
+    ("method", pa.string()),
     ("n_samples", pa.int64()),
     ("seed", pa.int64()),
     ("proxy", pa.string()),
@@ -212,6 +213,7 @@ ADAPTATION = pa.schema([
     ("space_id", pa.string()),
     ("strategy", pa.string()),
     ("target", pa.string()),
+    ("method", pa.string()),
     ("n_samples", pa.int64()),
     ("seeds", pa.int64()),
     ("proxy", pa.string()),
@@ -312,7 +314,7 @@ _LATENCY_KEY = ("space_id", "dataset", "device_id", "arch_id")
 _SEARCH_RUN = ("space_id", "dataset", "method", "proxy", "n_samples", "device_id")
 # A new evaluation replaces all seeds of a group at once: a re-run with fewer seeds leaves no
 # stale seeds behind.
-_EVAL_GROUP = ("protocol", "strategy", "target", "n_samples")
+_EVAL_GROUP = ("protocol", "strategy", "target", "method", "n_samples")
 
 REGISTRY: dict[str, TableDef] = {t.name: t for t in (
     TableDef("sources", SOURCES, ("source_id",), ("source_id",)),

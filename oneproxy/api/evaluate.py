@@ -5,15 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from oneproxy.analytics.evaluate import Evaluation, ProtocolData, run_protocol
+from oneproxy.analytics.evaluate import Evaluation, ProtocolData, run_protocol, with_method
 from oneproxy.analytics.protocols import Protocol
 from oneproxy.api.errors import NoLatency
 from oneproxy.api.features import features_of
 from oneproxy.api.latency import check_devices, latency_series, load_space
 from oneproxy.api.progress import Progress, silent
+from oneproxy.help_order import help_columns
 from oneproxy.warehouse.catalog import query, sql_text
+from oneproxy.warehouse.schemas import ADAPTATION, PREDICTOR_EVAL
 from oneproxy.warehouse.store import Warehouse
-from oneproxy.warehouse.tables import updated
+from oneproxy.warehouse.tables import merged
 
 EVAL_TABLE, SUMMARY_TABLE = "predictor_eval", "adaptation"
 
@@ -31,8 +33,9 @@ def load_protocol_data(wh: Warehouse, protocol: Protocol) -> ProtocolData:
     if protocol.reference:
         reference = _reference_columns(wh, protocol, arch_ids)
     keys = [k for k, kept in zip(data.arch_keys, keep, strict=True) if kept]
+    order = help_columns(protocol.space, keys) if protocol.split == "help" else None
     return ProtocolData(devices, data.latency[:, keep], features_of(wh, protocol.space, keys),
-                        reference)
+                        reference, order)
 
 
 def _reference_columns(wh: Warehouse, protocol: Protocol, arch_ids: np.ndarray) -> np.ndarray:
@@ -58,8 +61,9 @@ def evaluate(wh: Warehouse, protocol: Protocol, on_progress: Progress = silent) 
 
 def evaluation_tables(wh: Warehouse, result: Evaluation) -> dict[str, pa.Table]:
     """The per-seed and summary tables with earlier rows of the same groups replaced."""
-    return {EVAL_TABLE: updated(wh, EVAL_TABLE, result.long),
-            SUMMARY_TABLE: updated(wh, SUMMARY_TABLE, result.summary)}
+    return {name: merged(name, with_method(wh.read_or_none(name), schema), new)
+            for name, schema, new in ((EVAL_TABLE, PREDICTOR_EVAL, result.long),
+                                      (SUMMARY_TABLE, ADAPTATION, result.summary))}
 
 
 def save_evaluation(wh: Warehouse, result: Evaluation) -> None:

@@ -1,0 +1,74 @@
+"""The baseline rows of every protocol table: what a reviewer compares an adapted proxy with.
+
+Each baseline returns a latency-like score for every architecture; only its ranking matters for
+SRCC. With the target's n samples (column indices `idx`, latencies `y`):
+
+``flops`` / ``params``
+    the architecture's FLOPs / parameter count (no target measurement used), the rows HELP's
+    tables carry;
+``raw_proxy``
+    the raw measured latency of the proxy whose latencies rank the n samples best (Spearman on
+    the samples, ties to the first proxy in sorted order): the best un-adapted device;
+``ridge``
+    a ridge regression on the operator encoding (``onehot``) fitted on the n samples alone, λ
+    chosen by exact leave-one-out error: what the samples say without any proxy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from oneproxy.analytics.predictors.encodings import SpaceFeatures
+from scipy.stats import spearmanr
+
+METHODS = ("flops", "params", "raw_proxy", "ridge", "adaproxy")  # baselines first, ours last
+OURS = "adaproxy"
+COSTS = {"flops": "flops_m", "params": "params_m"}  # column of the `kernel` encoding
+RIDGE_ENCODING = "onehot"
+RIDGE_LAMBDAS = np.logspace(-4, 4, 33)
+
+
+def cost(features: SpaceFeatures, method: str) -> np.ndarray | None:
+    """FLOPs or params of every architecture (millions), or None when the space has none."""
+    columns = features.columns.get("kernel", ())
+    if COSTS[method] not in columns:
+        return None
+    return features.matrix("kernel")[:, columns.index(COSTS[method])]
+
+
+def best_raw_proxy(proxies: Mapping[str, np.ndarray], idx: np.ndarray,
+                   y: np.ndarray) -> str:
+    """The proxy whose measured latency has the highest Spearman with `y` on the samples."""
+    def agreement(name: str) -> float:
+        lat = proxies[name][idx]
+        ok = np.isfinite(lat)
+        if ok.sum() < 2 or np.ptp(lat[ok]) == 0 or np.ptp(y[ok]) == 0:
+            return -np.inf
+        return float(spearmanr(lat[ok], y[ok]).statistic)
+
+    names = sorted(proxies)
+    scores = [agreement(n) for n in names]
+    return names[int(np.argmax(scores))]
+
+
+def ridge_fit_predict(X: np.ndarray, idx: np.ndarray, y: np.ndarray,
+                      lambdas: np.ndarray = RIDGE_LAMBDAS) -> tuple[np.ndarray, float]:
+    """Ridge on the rows `idx` of X (unpenalised intercept), λ by exact LOO; predictions of
+    every row of X and the chosen fit's LOO RMSE."""
+    Xs, ys = X[idx], np.asarray(y, dtype=np.float64)
+    mean_x, mean_y = Xs.mean(axis=0), ys.mean()
+    U, s, Vt = np.linalg.svd(Xs - mean_x, full_matrices=False)
+    uy = U.T @ (ys - mean_y)
+    best = (np.inf, 0.0)
+    for lam in lambdas * max(float(s[0]) ** 2, 1e-12):  # λ relative to the largest eigenvalue
+        shrink = s**2 / (s**2 + lam)
+        fitted = mean_y + U @ (shrink * uy)
+        hat = 1.0 / ys.size + (U**2) @ shrink
+        loo = (ys - fitted) / np.maximum(1.0 - hat, 1e-12)
+        rmse = float(np.sqrt(np.mean(loo**2)))
+        if rmse < best[0]:
+            best = (rmse, lam)
+    rmse, lam = best
+    coef = Vt.T @ (s / (s**2 + lam) * uy)
+    return mean_y + (X - mean_x) @ coef, rmse
