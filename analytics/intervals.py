@@ -48,6 +48,12 @@ def check_confidence(confidence: float) -> float:
     return c
 
 
+def _rank(m: int, confidence: float, *, low: bool) -> int:
+    """Conformal rank of the lower (⌊(m+1)(1−c)/2⌋) or upper (⌈(m+1)(1+c)/2⌉) end."""
+    x = (m + 1) * ((1 - confidence) if low else (1 + confidence)) / 2
+    return int(np.floor(x + 1e-9)) if low else int(np.ceil(x - 1e-9))
+
+
 def _rank_value(sorted_values: np.ndarray, rank: int, below: float, above: float) -> float:
     """The rank-th smallest (1-based) of `sorted_values`; `below` / `above` outside 1…m."""
     if rank < 1:
@@ -79,7 +85,7 @@ class Calibration:
         """Sorted residuals used for `klass`, and floors for its lower / upper log ratio."""
         own = np.sort(self.log_ratios[self.sample_class == klass])
         m = own.size
-        if m and np.ceil((m + 1) * (1 + confidence) / 2) <= m:
+        if m and _rank(m, confidence, low=False) <= m:
             return own, np.inf, -np.inf
         pooled = np.sort(self.log_ratios)
         return pooled, (own.min() if m else np.inf), (own.max() if m else -np.inf)
@@ -93,8 +99,8 @@ class Calibration:
         for klass in np.unique(classes):
             res, own_low, own_high = self._residuals(int(klass), c)
             m = res.size
-            lo = _rank_value(res, int(np.floor((m + 1) * (1 - c) / 2)), -np.inf, -np.inf)
-            hi = _rank_value(res, int(np.ceil((m + 1) * (1 + c) / 2)), np.inf, np.inf)
+            lo = _rank_value(res, _rank(m, c, low=True), -np.inf, -np.inf)
+            hi = _rank_value(res, _rank(m, c, low=False), np.inf, np.inf)
             at = classes == klass
             lower[at] = pred[at] * np.exp(min(lo, own_low))
             upper[at] = pred[at] * np.exp(max(hi, own_high))
