@@ -7,8 +7,8 @@ q10, q25, q50, q75, q90 of the target's latency, with CIFAR-10 test accuracy. Pr
 the first round's over-budget share and interval coverage, the final over-budget share, mean /
 max regret (pp) of the final picks against the target's true optimum, extra measurements per
 budget; and the SRCC of the first-round adaptation (on the architectures outside the samples)
-against the better of the target's FLOPs ranking and the best raw proxy. Run from the repository
-root:
+against the better of the target's FLOPs ranking and the raw proxy that ranks the samples best.
+Run from the repository root:
 
     python -m bench.verify_loop --warehouse DIR [--seeds 0:20] [--n 20] [--rounds 5]
 """
@@ -66,7 +66,8 @@ def run_protocol(warehouse: Path, name: str, seeds: range, n: int, rounds: int,
                            per_budget=per_budget)
             held = true.copy()
             held[initial] = np.nan
-            raw = max(_srcc(m.proxy_latency, held) for m in cands.values())
+            by_samples = max(cands, key=lambda p: _srcc(cands[p].filled[initial], true[initial]))
+            raw = _srcc(cands[by_samples].proxy_latency, held)
             rows.append({
                 "target": target, "seed": seed, "first_over": out.first_over,
                 "first_coverage": out.first_coverage, "final_over": out.final_over,

@@ -15,6 +15,8 @@ from oneproxy.lookups import check_space
 from oneproxy.lut_cmd import lut_eval
 from oneproxy.options import output_options, warehouse_option
 from oneproxy.output import render
+from oneproxy.plan_cmd import plan
+from oneproxy.propose_cmd import propose
 from oneproxy.report_cmd import report
 from oneproxy.run_cmd import run, runs
 from oneproxy.search_cmd import search
@@ -122,6 +124,8 @@ main.add_command(train)
 main.add_command(report)
 main.add_command(run)
 main.add_command(runs)
+main.add_command(plan)
+main.add_command(propose)
 
 if __name__ == "__main__":
     sys.exit(main())
