@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 import pyarrow as pa
+from scipy.stats import spearmanr
 
 from oneproxy.analytics.adaptation import MIN_PROXY_ROWS, Adapted, ProxyModels, select_proxy_models
 from oneproxy.analytics.intervals import DEFAULT_CONFIDENCE, check_confidence
@@ -21,6 +22,7 @@ from oneproxy.warehouse.errors import OneproxyError, UnknownDevice
 from oneproxy.warehouse.store import Warehouse
 
 MIN_SAMPLES = 3
+MAX_PROXIES = 5  # proxies adapted per device: those whose raw latency ranks its samples best
 
 
 class NotEnoughMeasured(OneproxyError):
@@ -96,10 +98,22 @@ def adapt_device(state: DeviceState, confidence: float = DEFAULT_CONFIDENCE,
         raise NotEnoughMeasured(
             f"device '{state.device}' measured {idx.size} architectures of {state.space}: adapt "
             f"needs at least {MIN_SAMPLES} (see `oneproxy plan`)")
-    models = {name: ProxyModels.of(state.features, row) for name, row in state.proxies.items()}
+    models = {name: ProxyModels.of(state.features, state.proxies[name])
+              for name in leading_proxies(state, idx)}
     name, adapted, _ = select_proxy_models(models, idx, state.measured[idx], strategy=strategy,
                                            confidence=confidence)
     return name, adapted
+
+
+def leading_proxies(state: DeviceState, idx: np.ndarray) -> list[str]:
+    """The `MAX_PROXIES` proxies whose raw latency ranks the device's samples best."""
+    def rank(name: str) -> float:
+        row = state.proxies[name][idx]
+        ok = np.isfinite(row)
+        rho = spearmanr(row[ok], state.measured[idx][ok]).statistic if ok.sum() >= 3 else np.nan
+        return float(rho) if np.isfinite(rho) else -1.0
+
+    return sorted(state.proxies, key=lambda name: (-rank(name), name))[:MAX_PROXIES]
 
 
 def propose_measurements(wh: Warehouse, space: str, device: str, budgets: str, *,
