@@ -30,6 +30,11 @@ one-standard-error rule); `selection="min"` takes the minimum itself. Never-wors
 proxy alone (b = 0, least squares of y on [1, s], λ = ∞) has its own exact LOO RMSE; unless
 some λ beats it strictly, the scaled proxy is returned (`proxy_only_`), and "1se" only considers
 λ that beat it.
+
+Non-negative scale. A proxy that is slower where the target is faster is no proxy: a fit whose
+scale a comes out negative is refitted with a = 0 (the constrained least-squares optimum, since
+the objective is convex in a), so the model becomes ŷ = c + Z·b and its LOO errors are those of
+that fit (`scale_clamped`).
 """
 
 from __future__ import annotations
@@ -66,6 +71,7 @@ class AdaptationFit:
     loo_residuals: np.ndarray  # n exact LOO residuals y_i − ŷ_(−i) of the chosen model
     proxy_only: bool  # the scaled base a·s + c was kept (never-worse)
     scaled_proxy_loo_rmse: float  # LOO RMSE of the scaled base alone
+    scale_clamped: bool = False  # the free scale came out negative: refitted with a = 0
 
     def predict(self, s: np.ndarray, Z: np.ndarray) -> np.ndarray:
         """ŷ of rows with base prediction `s` and penalised features `Z`."""
@@ -96,7 +102,16 @@ def fit_adaptation(
             f"{y.size} target samples: leave-one-out selection needs at least "
             f"{MIN_SAMPLES}; measure more architectures on the target"
         )
-    Q = _unpenalised_basis(s)
+    fit = _fit(s, Z, y, lambdas, never_worse, selection, scaled=True)
+    if fit.a < 0:
+        fit = _fit(s, Z, y, lambdas, never_worse, selection, scaled=False)
+    return fit
+
+
+def _fit(s: np.ndarray, Z: np.ndarray, y: np.ndarray, lambdas: np.ndarray, never_worse: bool,
+         selection: Selection, *, scaled: bool) -> AdaptationFit:
+    """`fit_adaptation` with the scale a free (`scaled`) or fixed at 0."""
+    Q = _unpenalised_basis(s) if scaled else np.full((y.size, 1), 1.0 / np.sqrt(y.size))
     U, S, Vt = _penalised_svd(Z, Q)
     proxy_residuals = _proxy_loo_residuals(y, Q)
     proxy_loo = _rmse(proxy_residuals)
@@ -110,7 +125,7 @@ def fit_adaptation(
         )
     lam = np.inf if chosen is None else float(lambdas[chosen])
     b = _correction(y, U, S, Vt, lam)
-    c, a = _scale_and_intercept(y - Z @ b, s)
+    c, a = _scale_and_intercept(y - Z @ b, s) if scaled else (float(np.mean(y - Z @ b)), 0.0)
     return AdaptationFit(
         a=a,
         c=c,
@@ -121,6 +136,7 @@ def fit_adaptation(
         loo_residuals=proxy_residuals if chosen is None else residuals[chosen],
         proxy_only=chosen is None,
         scaled_proxy_loo_rmse=proxy_loo,
+        scale_clamped=not scaled,
     )
 
 

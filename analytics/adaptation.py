@@ -1,62 +1,31 @@
 """Adapt a proxy device's latencies to a target device from a few target measurements.
 
-Every candidate fits the same closed form (`analytics.adaproxy.fit_adaptation`): the target's
-samples y ≈ a·s + c + Z·b with a base prediction s, a penalised encoding Z, λ on b chosen by
-exact leave-one-out (one-standard-error rule), and never worse (by LOO) than the scaled base
-a·s + c alone. The strategies differ in s:
+Every candidate fits the closed form of `analytics.adaproxy.fit_adaptation` to the target's n
+samples: y ≈ a·s + c + Z·b with a base prediction s, a penalised encoding Z, λ on b chosen by
+exact leave-one-out, and a ≥ 0. A candidate is named ``strategy/encoding``.
 
-``linear``
-    the paper's AdaProxy: s = x·w with w the operator-level linear predictor fitted on the
-    proxy's measured architectures (x the one-hot encoding).
-``residual``
-    s = the proxy's own measured latency (its linear predictor's where it did not measure).
-``kernel``
-    s = a `KernelLatencyPredictor` fitted on the proxy's measured architectures (smooth, defined
-    everywhere; on NB201 it ranks the proxy's unmeasured architectures better than the linear
-    predictor, and smooths the proxy's measurement noise).
+Adaptations (``auto`` tries ``linear`` and ``kernel``; ``residual`` on request):
 
-and each tries penalised encodings from `ENCODINGS`: ``onehot`` / ``live_onehot`` (one ms
-correction per op and edge), ``weighted_onehot`` / ``weighted_live_onehot`` (x ⊙ w, the
-paper's relative correction: each op's proxy cost scaled by 1 + b/a), ``counts`` (one ms
-correction per op type and live op type, 11 columns), and the hierarchical ``counts+onehot`` /
-``counts+live_onehot`` (the two blocks side by side under one penalty: a correction per op type
-shared by every edge, plus a per-edge deviation from it; ridge shrinks the 31 deviations and
-the 11 shared terms alike, so a few samples move the shared terms first). A candidate is named
-``strategy/encoding``; its score is its exact LOO RMSE in ms.
+- ``linear``: s = the proxy's operator-level linear predictor (one-hot), the paper's AdaProxy;
+- ``kernel``: s = a `KernelLatencyPredictor` fitted on the proxy;
+- ``residual``: s = the proxy's own measured latency (its linear predictor's where unmeasured);
 
-``linear`` and ``kernel`` try ``counts+onehot``, ``counts+live_onehot`` and ``counts``
-(`HIERARCHICAL`); ``residual`` tries every encoding. Measured with ``auto``, tuned on seeds
-100–119 (never the reported seeds 0–19), mean SRCC over the targets:
+each with the penalised encodings of `CANDIDATES`. The three ways a runtime treats dead ops are
+encodings among them: ``onehot`` (every op executes), ``live_onehot`` (dead ops pruned,
+disconnected cells folded away) and ``costly_onehot`` (dead ops pruned, but a disconnected cell
+executes all its ops, plus a disconnected indicator).
 
-==============================  ==============  ==============  ==========  ==========
-``linear`` / ``kernel`` try     oneproxy n=20   oneproxy n=10   help-nb201  help-fbnet
-==============================  ==============  ==============  ==========  ==========
-before: onehot, weighted_       0.918           0.890           0.956       0.958
-onehot, counts (kernel: all 5)
-HIERARCHICAL                    0.927           0.899           0.964       0.958
-HIERARCHICAL + weighted_onehot  0.924           0.897
-==============================  ==============  ==============  ==========  ==========
+Baselines (`BASELINES`), what a user would try without adaptation, are candidates too: the raw
+proxy (``proxy/raw``: a·proxy latency + c), and FLOPs / params fits (``flops/exec``,
+``flops/pruned`` on live FLOPs, ``flops/costly``: live FLOPs plus a penalised disconnected
+term, ``params/exec``) where the space has them.
 
-(help-* at n=20; their n=5 and n=10 did not change.) The hierarchical encodings raise the
-GPU-like targets most (eagle_i7 0.809 → 0.839, jetson_nano_fp16 0.826 → 0.849, pixel3 0.843 →
-0.874). What stays below 0.90 is bounded by estimation from 20 samples, not by the choice among
-candidates: choosing per seed the candidate with the best *evaluation* SRCC (an oracle) gave
-only 0.838 / 0.820 / 0.821 / 0.855 for edgegpu / eagle_i7 / eagle_gtx1080ti / jetson_nano_fp16
-with the old candidates, while each candidate fitted on all 1,999 target measurements ranks
-them at 0.93–0.98 (a LightGBM on the edge ops, 5-fold, at 0.97–0.995: those GPUs have op-pair
-interactions an additive encoding misses). Tried and not kept (oneproxy-nb201 n=20, seeds
-100–119): counts weighted 0.5 / 2 / 4 against the one-hot (0.925 / 0.926 / 0.924); LOO Spearman
-instead of LOO RMSE to choose (0.914 before the change); the "min" λ instead of
-one-standard-error (0.917 before); log-space fits (0.912); the other proxy predictor as a
-second, lightly penalised base column (0.927 / 0.923); op-pair counts per edge relation (same
-source, same target, chained: edgegpu 0.818 → 0.878 but mean 0.922–0.925).
-
-``auto`` tries the ``linear`` and ``kernel`` candidates and keeps the one with the lowest LOO
-RMSE. LOO on 10–20 samples is noisy, and the least of many noisy scores favours a lucky
-candidate, so the candidate list is kept short: measured over 7 NB201 device pairs × 10 seeds
-× 10 and 20 samples, adding the ``residual`` candidates, or log-space fits (log y ≈ a·log s +
-c + Z·b), to the choice lowered the mean SRCC of ``auto``, and so did a one-standard-error
-preference for the simpler ``linear`` strategy. ``residual`` stays available on request.
+Choice (never worse): every candidate's LOO predictions ŷ_(−i) give a LOO SRCC against the
+samples. Only candidates whose LOO SRCC is at least the best baseline's are eligible; among them
+the least LOO RMSE wins (ties go to the earlier candidate). Across proxies (`select_proxy_models`)
+the baselines of every proxy set the bar. Predictions are floored at `FLOOR_SHARE` of the
+smallest sample (a latency is positive), and carry conformal intervals (`analytics.intervals`)
+at `confidence`.
 
 The proxy-side models do not depend on the target: build a `ProxyModels` once per proxy and
 call its `adapt` for every target and seed; `adapt` is the one-shot form.
@@ -70,25 +39,36 @@ from functools import cached_property
 
 import numpy as np
 from numpy.typing import ArrayLike
-from oneproxy.analytics.adaproxy import check_sample_indices, fit_adaptation
+from oneproxy.analytics.adaproxy import AdaptationFit, check_sample_indices, fit_adaptation
+from oneproxy.analytics.intervals import DEFAULT_CONFIDENCE, Calibration, cell_class
 from oneproxy.analytics.predictors import InvalidPredictorInput
 from oneproxy.analytics.predictors.encodings import SpaceFeatures
 from oneproxy.analytics.predictors.kernel import KernelLatencyPredictor
 from oneproxy.analytics.predictors.linear import LinearLatencyPredictor
+from scipy.stats import spearmanr
 
 STRATEGIES = ("linear", "residual", "kernel")
-ENCODINGS = ("weighted_onehot", "onehot", "weighted_live_onehot", "live_onehot", "counts",
-             "counts+onehot", "counts+live_onehot")
-HIERARCHICAL = ("counts+onehot", "counts+live_onehot", "counts")
+ENCODINGS = ("weighted_onehot", "onehot", "weighted_live_onehot", "live_onehot", "costly_onehot",
+             "counts", "counts+onehot", "counts+live_onehot", "counts+costly_onehot")
+HIERARCHICAL = ("counts+onehot", "counts+live_onehot", "counts+costly_onehot", "counts")
 CANDIDATES: dict[str, tuple[str, ...]] = {  # strategy -> the encodings it tries
     "linear": HIERARCHICAL,
     "residual": ENCODINGS,
     "kernel": HIERARCHICAL,
 }
 AUTO = ("linear", "kernel")
+# baseline -> (base column: "proxy" or a `kernel` column, penalised `kernel` columns)
+BASELINES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "proxy/raw": ("proxy", ()),
+    "flops/exec": ("flops_m", ()),
+    "flops/pruned": ("live_flops_m", ()),
+    "flops/costly": ("live_flops_m", ("disconnected",)),
+    "params/exec": ("params_m", ()),
+}
 BASE_ENCODING = "onehot"  # the linear predictor that is `linear`'s base and fills `residual`'s
 KERNEL_ENCODING = "kernel"
 MIN_PROXY_ROWS = 10
+FLOOR_SHARE = 0.25  # predictions are at least this share of the smallest target sample
 # LOO RMSEs this close (relative to the latencies) are a tie: the earlier candidate is kept.
 TIE_TOLERANCE = 1e-9
 _WEIGHTED = "weighted_"
@@ -97,14 +77,44 @@ _BLOCKS = "+"  # joins the encodings whose columns are penalised side by side
 
 @dataclass(frozen=True, eq=False)
 class Adapted:
-    """Adapted latencies of every architecture, and how they were obtained."""
+    """Adapted latencies of every architecture, their intervals, and how they were obtained."""
 
-    predicted: np.ndarray  # ms for every architecture of the space (len = n_archs)
-    strategy: str  # the strategy used ("auto" resolves to one of STRATEGIES)
-    encoding: str  # the penalised encoding used (one of ENCODINGS)
+    predicted: np.ndarray  # ms for every architecture of the space (len = n_archs), > 0
+    lower: np.ndarray  # ms, lower end of each architecture's interval at `confidence`
+    upper: np.ndarray  # ms, upper end (inf when the samples are too few for `confidence`)
+    confidence: float
+    strategy: str  # one of STRATEGIES, or a baseline's family ("proxy", "flops", "params")
+    encoding: str  # the penalised encoding used (or the baseline's variant)
     loo_rmse: float  # leave-one-out RMSE (ms) of the chosen model on the target samples
-    proxy_only: bool  # True when the scaled proxy alone was kept (never-worse fallback)
+    loo_srcc: float  # Spearman correlation of the samples with their LOO predictions
+    proxy_only: bool  # True when the scaled base alone was kept (never-worse fallback)
     scores: dict[str, float]  # LOO RMSE (ms) of every candidate tried, e.g. "kernel/onehot"
+    calibration: Calibration  # the LOO residuals behind the intervals and `p_fit`
+    classes: np.ndarray  # cell class of every architecture (`analytics.intervals.CELL_CLASSES`)
+
+    @property
+    def baseline(self) -> bool:
+        """The chosen model is one of `BASELINES`."""
+        return f"{self.strategy}/{self.encoding}" in BASELINES
+
+    def p_fit(self, budget: float) -> np.ndarray:
+        """Estimated probability that each architecture's latency is ≤ `budget` (ms)."""
+        return self.calibration.p_fit(self.predicted, self.classes, budget, self.confidence)
+
+
+@dataclass(frozen=True, eq=False)
+class Candidate:
+    """One candidate model fitted to the target samples, with its LOO scores."""
+
+    strategy: str
+    encoding: str
+    fit: AdaptationFit
+    loo_srcc: float
+    baseline: bool
+
+    @property
+    def name(self) -> str:
+        return f"{self.strategy}/{self.encoding}"
 
 
 def candidates(strategy: str) -> tuple[tuple[str, str], ...]:
@@ -117,6 +127,27 @@ def candidates(strategy: str) -> tuple[tuple[str, str], ...]:
             f"got {strategy!r}"
         )
     return tuple((strategy, encoding) for encoding in CANDIDATES[strategy])
+
+
+def loo_srcc(y: np.ndarray, loo_residuals: np.ndarray) -> float:
+    """Spearman correlation of `y` with its LOO predictions y − e (−1 when undefined)."""
+    rho = spearmanr(y, y - loo_residuals).statistic
+    return float(rho) if np.isfinite(rho) else -1.0
+
+
+def choose(cands: list[Candidate], bar: float) -> Candidate | None:
+    """The least-LOO-RMSE candidate whose LOO SRCC reaches `bar` (None when none does)."""
+    eligible = [c for c in cands if c.loo_srcc >= bar]
+    if not eligible:
+        return None
+    least = min(c.fit.loo_rmse for c in eligible)
+    scale = max((float(np.abs(c.fit.loo_residuals).max()) for c in eligible), default=1.0)
+    return next(c for c in eligible if c.fit.loo_rmse <= least + TIE_TOLERANCE * max(1.0, scale))
+
+
+def baseline_bar(cands: list[Candidate]) -> float:
+    """The best LOO SRCC among the baselines of `cands` (−inf without any)."""
+    return max((c.loo_srcc for c in cands if c.baseline), default=-np.inf)
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,15 +229,15 @@ class ProxyModels:
         K, m = self.features.matrix(KERNEL_ENCODING), self.measured
         return KernelLatencyPredictor().fit(K[m], self.proxy_latency[m]).predict(K)
 
-    def adapt(
+    def candidates(
         self,
         sample_idx: ArrayLike,
         y_sample: ArrayLike,
         *,
         strategy: str = "auto",
         lambdas: np.ndarray | None = None,
-    ) -> Adapted:
-        """Adapted latencies (ms) of every architecture from the target's measured samples."""
+    ) -> tuple[np.ndarray, np.ndarray, list[Candidate]]:
+        """The checked samples and every candidate (adaptations, then baselines) fitted to them."""
         tried = candidates(strategy)
         idx = check_sample_indices(sample_idx, self.features.n_archs)
         y = np.asarray(y_sample, dtype=np.float64)
@@ -215,36 +246,104 @@ class ProxyModels:
                 f"y_sample must hold one latency (ms) per entry of sample_idx ({idx.size}), "
                 f"got shape {y.shape}"
             )
-        fits = {}
-        for cand in tried:
+        if (y <= 0).any() or not np.isfinite(y).all():
+            raise InvalidPredictorInput(
+                f"y_sample holds a latency that is not a positive number at position "
+                f"{int(np.flatnonzero(~(np.isfinite(y) & (y > 0)))[0])}"
+            )
+        fitted = []
+        for cand in (*tried, *(tuple(b.split("/")) for b in self._baselines)):
             s, Z = self._design(*cand)
-            fits[cand] = fit_adaptation(s[idx], Z[idx], y, lambdas=lambdas)
-        scores = {"/".join(cand): fit.loo_rmse for cand, fit in fits.items()}
-        least = min(fit.loo_rmse for fit in fits.values())
-        tie = TIE_TOLERANCE * max(1.0, float(np.abs(y).max()))
-        best = next(cand for cand in tried if fits[cand].loo_rmse <= least + tie)
+            try:
+                fit = fit_adaptation(s[idx], Z[idx], y, lambdas=lambdas)
+            except InvalidPredictorInput:
+                if cand in tried:
+                    raise
+                continue  # a baseline the samples cannot tell apart (e.g. equal FLOPs)
+            fitted.append(Candidate(cand[0], cand[1], fit, loo_srcc(y, fit.loo_residuals),
+                                    cand not in tried))
+        return idx, y, fitted
+
+    def adapt(
+        self,
+        sample_idx: ArrayLike,
+        y_sample: ArrayLike,
+        *,
+        strategy: str = "auto",
+        lambdas: np.ndarray | None = None,
+        confidence: float = DEFAULT_CONFIDENCE,
+    ) -> Adapted:
+        """Adapted latencies (ms) of every architecture from the target's measured samples."""
+        idx, y, cands = self.candidates(sample_idx, y_sample, strategy=strategy, lambdas=lambdas)
+        best = choose(cands, baseline_bar(cands))
+        return self.adapted(best, idx, y, cands, confidence)
+
+    def adapted(self, best: Candidate, idx: np.ndarray, y: np.ndarray,
+                cands: list[Candidate], confidence: float) -> Adapted:
+        """The `Adapted` result of candidate `best`, floored, with its intervals."""
+        floor = FLOOR_SHARE * float(y.min())
+        predicted = np.maximum(best.fit.predict(*self._design(best.strategy, best.encoding)),
+                               floor)
+        classes = self._classes
+        calibration = Calibration.of(y, np.maximum(y - best.fit.loo_residuals, floor),
+                                     classes[idx])
+        lower, upper = calibration.bounds(predicted, classes, confidence)
+        for a in (predicted, lower, upper):
+            a.flags.writeable = False
         return Adapted(
-            predicted=fits[best].predict(*self._design(*best)),
-            strategy=best[0],
-            encoding=best[1],
-            loo_rmse=fits[best].loo_rmse,
-            proxy_only=fits[best].proxy_only,
-            scores=scores,
+            predicted=predicted, lower=lower, upper=upper, confidence=confidence,
+            strategy=best.strategy, encoding=best.encoding, loo_rmse=best.fit.loo_rmse,
+            loo_srcc=best.loo_srcc, proxy_only=best.fit.proxy_only,
+            scores={c.name: c.fit.loo_rmse for c in cands}, calibration=calibration,
+            classes=classes,
         )
+
+    @cached_property
+    def _classes(self) -> np.ndarray:
+        return cell_class(self.features)
+
+    @cached_property
+    def _baselines(self) -> tuple[str, ...]:
+        """The `BASELINES` whose columns the space's `kernel` encoding has."""
+        have = self.features.columns.get(KERNEL_ENCODING, ())
+        return tuple(name for name, (base, pen) in BASELINES.items()
+                     if all(c in have for c in (*pen, *([] if base == "proxy" else [base]))))
 
     def _design(self, strategy: str, encoding: str) -> tuple[np.ndarray, np.ndarray]:
         """Base prediction s (ms) and penalised matrix Z of every architecture (made once)."""
         if (strategy, encoding) not in self._designs:
-            Z = np.column_stack([self._block(b) for b in encoding.split(_BLOCKS)])
-            base = {"linear": "linear", "residual": "filled"}.get(strategy, "kernel")
-            self._designs[strategy, encoding] = getattr(self, base), Z
+            name = f"{strategy}/{encoding}"
+            if name in BASELINES:
+                self._designs[strategy, encoding] = self._baseline_design(name)
+            else:
+                Z = np.column_stack([self._block(b) for b in encoding.split(_BLOCKS)])
+                base = {"linear": "linear", "residual": "filled"}.get(strategy, "kernel")
+                self._designs[strategy, encoding] = getattr(self, base), Z
         return self._designs[strategy, encoding]
+
+    def _baseline_design(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        base, penalised = BASELINES[name]
+        kernel = self.features.matrix(KERNEL_ENCODING)
+        columns = self.features.columns[KERNEL_ENCODING]
+        s = self.filled if base == "proxy" else kernel[:, columns.index(base)]
+        Z = (kernel[:, [columns.index(c) for c in penalised]] if penalised
+             else np.zeros((self.features.n_archs, 1)))
+        return s, Z
 
     def _block(self, encoding: str) -> np.ndarray:
         """One penalised block: a feature matrix, scaled by the proxy's weights if weighted_."""
         plain = encoding.removeprefix(_WEIGHTED)
+        if plain == "costly_onehot":
+            return self._costly_onehot
         Z = self.features.matrix(plain)
         return Z * self.linear_coef(plain) if encoding != plain else Z
+
+    @cached_property
+    def _costly_onehot(self) -> np.ndarray:
+        """Live ops of connected cells, every op of disconnected ones, and a disconnected flag."""
+        disconnected = (self._classes == 2)[:, None]
+        full, live = self.features.matrix("onehot"), self.features.matrix("live_onehot")
+        return np.column_stack([np.where(disconnected, full, live), disconnected])
 
     @cached_property
     def _designs(self) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
@@ -259,10 +358,11 @@ def adapt(
     *,
     strategy: str = "auto",
     lambdas: np.ndarray | None = None,
+    confidence: float = DEFAULT_CONFIDENCE,
 ) -> Adapted:
     """Adapted latencies (ms) of every architecture of `features` (see the module docstring)."""
     return ProxyModels.of(features, proxy_latency).adapt(
-        sample_idx, y_sample, strategy=strategy, lambdas=lambdas
+        sample_idx, y_sample, strategy=strategy, lambdas=lambdas, confidence=confidence
     )
 
 
@@ -273,13 +373,13 @@ def select_proxy(
     y_sample: np.ndarray,
     *,
     strategy: str = "auto",
+    confidence: float = DEFAULT_CONFIDENCE,
 ) -> tuple[str, Adapted, dict[str, float]]:
-    """The proxy whose adaptation has the lowest LOO RMSE, its adaptation, and every score (ms).
-
-    Ties go to the first name in sorted order.
-    """
+    """The proxy whose adaptation is chosen (see `select_proxy_models`), its adaptation, and
+    each proxy's least LOO RMSE (ms)."""
     models = {name: ProxyModels.of(features, lat) for name, lat in proxies.items()}
-    return select_proxy_models(models, sample_idx, y_sample, strategy=strategy)
+    return select_proxy_models(models, sample_idx, y_sample, strategy=strategy,
+                               confidence=confidence)
 
 
 def select_proxy_models(
@@ -289,18 +389,25 @@ def select_proxy_models(
     *,
     strategy: str = "auto",
     on_proxy: Callable[[str], None] | None = None,
+    confidence: float = DEFAULT_CONFIDENCE,
 ) -> tuple[str, Adapted, dict[str, float]]:
     """`select_proxy` over proxies whose fits are made once and reused across targets and seeds.
 
-    `on_proxy` is called before each proxy is adapted (for progress bars).
+    Every proxy's candidates compete: the best LOO SRCC among all baselines (every proxy's raw
+    latency, FLOPs, params) is the bar, and the least LOO RMSE above it wins; ties go to the
+    first proxy in sorted order. `on_proxy` is called before each proxy is fitted (progress).
     """
     if not models:
         raise InvalidPredictorInput("proxies is empty: pass at least one proxy's latencies")
-    adapted = {}
+    fitted = {}
     for name, model in sorted(models.items()):
         if on_proxy is not None:
             on_proxy(name)
-        adapted[name] = model.adapt(sample_idx, y_sample, strategy=strategy)
-    scores = {name: a.loo_rmse for name, a in adapted.items()}
-    best = min(scores, key=scores.__getitem__)
-    return best, adapted[best], scores
+        fitted[name] = model.candidates(sample_idx, y_sample, strategy=strategy)
+    bar = max(baseline_bar(cands) for _, _, cands in fitted.values())
+    chosen = {name: choose(cands, bar) for name, (_, _, cands) in fitted.items()}
+    best = choose([c for c in chosen.values() if c is not None], -np.inf)
+    name = next(n for n, c in chosen.items() if c is best)
+    idx, y, cands = fitted[name]
+    scores = {n: min(c.fit.loo_rmse for c in cs) for n, (_, _, cs) in fitted.items()}
+    return name, models[name].adapted(best, idx, y, cands, confidence), scores

@@ -3,7 +3,9 @@
 Every row is validated before anything is written; all problems are reported together with the
 file's line numbers (CSV: header = line 1; Parquet: row numbers from 1). A file becomes the
 source ``table:<device>:<space>:<dataset>``, so importing it again is a no-op and importing a
-changed file for the same device replaces that series in one atomic commit.
+changed file for the same device replaces that series in one atomic commit. With `Existing` rows
+(``--append``) the file adds to the series instead: an architecture it already holds must come
+with the same latency (a no-op), a different one is an error naming the line.
 """
 
 from __future__ import annotations
@@ -46,6 +48,55 @@ class TableSpec:
     unit: str = "ms"
     arch_column: str | None = None
     latency_column: str | None = None
+
+
+@dataclass(frozen=True)
+class Existing:
+    """The rows a series already holds (to append to), and the files they came from."""
+
+    arch_id: np.ndarray
+    latency_ms: np.ndarray  # NaN for a failed measurement
+    file: list[str]
+    files: list[FileRecord]
+
+
+def source_id(spec: TableSpec) -> str:
+    """The source a user file of `spec` becomes."""
+    return f"table:{spec.device.device_id}:{spec.space}:{spec.dataset}"
+
+
+def existing_rows(latency_raw: pa.Table | None, sources: pa.Table | None,
+                  spec: TableSpec) -> Existing:
+    """The rows and files the series of `spec` holds in the warehouse tables (none: empty)."""
+    sid = source_id(spec)
+    rows = (pl.DataFrame(schema={"arch_id": pl.Int64, "latency_ms": pl.Float64, "file": pl.String})
+            if latency_raw is None else
+            pl.from_arrow(latency_raw).filter(pl.col("source_id") == sid)
+            .select("arch_id", "latency_ms", "file"))
+    files = []
+    if sources is not None:
+        for record in pl.from_arrow(sources).filter(pl.col("source_id") == sid)["files"].to_list():
+            files.extend(FileRecord(**f) for f in record)
+    return Existing(rows["arch_id"].to_numpy(), rows["latency_ms"].fill_null(np.nan).to_numpy(),
+                    rows["file"].to_list(), files)
+
+
+def _conflicts(arch_id: np.ndarray, latency: np.ndarray, ok: np.ndarray,
+               existing: Existing | None) -> tuple[list[str], np.ndarray]:
+    """Per row the clash with the series it appends to, and which rows are already there."""
+    errors, known = [""] * arch_id.size, np.zeros(arch_id.size, dtype=bool)
+    if existing is None or existing.arch_id.size == 0:
+        return errors, known
+    stored = dict(zip(existing.arch_id.tolist(), existing.latency_ms.tolist(), strict=True))
+    for row in np.flatnonzero(ok):
+        old = stored.get(int(arch_id[row]))
+        if old is None:
+            continue
+        known[row] = True
+        if not np.isclose(old, latency[row], rtol=1e-9, atol=0.0):
+            errors[row] = (f"architecture {int(arch_id[row])} is already measured at {old:g} ms "
+                           f"on this device, not {latency[row]:g} ms")
+    return errors, known
 
 
 @dataclass(frozen=True)
@@ -101,6 +152,13 @@ def device_options(path: Path, **given: Any) -> dict[str, Any]:
               for key in DEVICE_FIELDS}
     merged["platform"] = merged["platform"] or "other"
     return merged
+
+def stored_device(devices: pa.Table | None, device_id: str) -> Device | None:
+    """The device as the warehouse's `devices` table describes it (None when absent)."""
+    if devices is None:
+        return None
+    rows = pl.from_arrow(devices).filter(pl.col("device_id") == device_id).to_dicts()
+    return Device(**rows[0]) if rows else None
 
 
 def _read(path: Path) -> pl.DataFrame:
@@ -218,8 +276,11 @@ def _duplicates(arch_id: np.ndarray, latency: np.ndarray, ok: np.ndarray,
     return errors
 
 
-def load(spec: TableSpec, resolve: Resolver) -> SourceBatch:
-    """Validate every row of a user file and turn it into one source batch (nothing written)."""
+def load(spec: TableSpec, resolve: Resolver, existing: Existing | None = None) -> SourceBatch:
+    """Validate every row of a user file and turn it into one source batch (nothing written).
+
+    With `existing`, the batch holds those rows and the file's new ones (appending).
+    """
     if spec.unit not in UNITS:
         raise BadUserTable(f"unit {spec.unit!r} is not one of {', '.join(UNITS)}")
     frame = _read(spec.path)
@@ -237,9 +298,11 @@ def load(spec: TableSpec, resolve: Resolver) -> SourceBatch:
         return row + 1 + header
 
     dup_errors = _duplicates(keyed.arch_id, latency, ok, line)
+    clash_errors, known = _conflicts(keyed.arch_id, latency, ok, existing)
     problems = [
         f"  line {line(row)}: " + "; ".join(e for e in errs if e)
-        for row, errs in enumerate(zip(keyed.errors, lat_errors, dup_errors, strict=True))
+        for row, errs in enumerate(zip(keyed.errors, lat_errors, dup_errors, clash_errors,
+                                       strict=True))
         if any(errs)
     ]
     if problems:
@@ -250,15 +313,24 @@ def load(spec: TableSpec, resolve: Resolver) -> SourceBatch:
             f"was written:\n{listed}{more}"
         )
     first = np.unique(keyed.arch_id, return_index=True)[1]
+    first = first[~known[first]]
     batch = SourceBatch(
-        source_id=f"table:{spec.device.device_id}:{spec.space}:{spec.dataset}",
+        source_id=source_id(spec),
         repo="user", commit=None, license="user data",
         description=f"{spec.path.name}: {spec.device.device_id} on {spec.space} "
         f"({spec.dataset}), imported with `oneproxy ingest table`",
     )
     data = spec.path.read_bytes()
-    batch.files.append(FileRecord(spec.path.name, hashlib.sha256(data).hexdigest(), len(data),
-                                  "user measurements"))
+    record = FileRecord(spec.path.name, hashlib.sha256(data).hexdigest(), len(data),
+                        "user measurements")
+    if existing is not None:
+        batch.files.extend(f for f in existing.files if f != record)
+        for name in dict.fromkeys(existing.file):
+            rows = np.array([f == name for f in existing.file])
+            batch.add_series(space_id=spec.space, dataset=spec.dataset, device=spec.device,
+                             arch_id=existing.arch_id[rows], latency_ms=existing.latency_ms[rows],
+                             file=name)
+    batch.files.append(record)
     batch.add_series(space_id=spec.space, dataset=spec.dataset, device=spec.device,
                      arch_id=keyed.arch_id[first], latency_ms=latency[first],
                      file=spec.path.name)

@@ -50,6 +50,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
                 "`ingest table`."),
     "verify": ("oneproxy.verify_cmd:verify_command",
                "Check the manifest, every table's files (sha256 as recorded) and the catalog."),
+    "plan": ("oneproxy.plan_cmd:plan",
+             "List the architectures to measure first on a new device, chosen for information."),
+    "propose": ("oneproxy.propose_cmd:propose",
+                "List the architectures to measure next on a device, with why."),
     "train": ("oneproxy.train_cmd:train",
               "Fit a latency predictor on a device's measured architectures and save it as a "
               "file."),

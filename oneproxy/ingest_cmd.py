@@ -135,13 +135,15 @@ def ingest_hwnasbench(wh: Warehouse, path: Path, mirror: Path | None,
 @click.option("--precision", default=None, help="e.g. fp32, fp16, int8.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Batch size.")
 @click.option("--notes", default=None, help="Free text kept with the device.")
+@click.option("--append", is_flag=True, help="Add the rows to the device's series instead of "
+              "replacing it (an already-measured architecture must keep its value).")
 @fetch_options
 @warehouse_option
 def ingest_table(wh: Warehouse, file: Path, space: str, device_id: str, dataset: str | None,
                  unit: str, arch_column: str | None, latency_column: str | None,
                  platform: str | None, display_name: str | None, hardware: str | None,
                  framework: str | None, precision: str | None, batch_size: int | None,
-                 notes: str | None, mirror: Path | None, cache: Path | None) -> None:
+                 notes: str | None, append: bool, mirror: Path | None, cache: Path | None) -> None:
     """Your own measurements of one device: a CSV or Parquet of architecture + latency.
 
     Every row is checked first (unknown architecture, missing, non-numeric or non-positive
@@ -158,13 +160,20 @@ def ingest_table(wh: Warehouse, file: Path, space: str, device_id: str, dataset:
           --framework TFLite --hardware "Google Tensor G2"
       oneproxy ingest table fpga.parquet --space fbnet --device my_fpga --unit us \\
           --arch-column ops --latency-column mean_us
+      oneproxy ingest table measured.csv --space nb201 --device pixel7 --append
     """
     if not DEVICE_ID.fullmatch(device_id):
         raise click.BadParameter("use lowercase letters, digits and _ (e.g. my_pixel7)",
                                  param_hint="--device")
-    device = known_device(device_id) or user_device(device_id, **user_table.device_options(
-        file, platform=platform, display_name=display_name, hardware=hardware,
-        framework=framework, precision=precision, batch_size=batch_size, notes=notes))
+    stored = user_table.stored_device(wh.read("devices") if append and wh.has("devices")
+                                      else None, device_id)
+    device = known_device(device_id) or stored or user_device(
+        device_id, **user_table.device_options(
+            file, platform=platform, display_name=display_name, hardware=hardware,
+            framework=framework, precision=precision, batch_size=batch_size, notes=notes))
     spec = TableSpec(file, space, device, dataset or spaces.get(space).default_dataset, unit,
                      arch_column, latency_column)
-    print_ingest(api.ingest_table(wh, spec, mirror=mirror, cache=cache), wh)
+    existing = (user_table.existing_rows(*(wh.read(t) if wh.has(t) else None
+                                           for t in ("latency_raw", "sources")), spec)
+                if append else None)
+    print_ingest(api.ingest_table(wh, spec, existing=existing, mirror=mirror, cache=cache), wh)

@@ -71,3 +71,11 @@ def render(table: pa.Table, fmt: str, output: Path | None = None, title: str | N
     else:
         with atomic_path(output) as tmp, open(tmp, "w") as f:
             f.write(text)
+
+
+def format_for(fmt: str, output: Path | None) -> str:
+    """`fmt`, except that the default "table" written to a file follows the file's suffix
+    (.parquet, .json; csv otherwise), so `-o to_measure.csv` writes a CSV."""
+    if fmt != "table" or output is None:
+        return fmt
+    return {".parquet": "parquet", ".json": "json"}.get(output.suffix.lower(), "csv")

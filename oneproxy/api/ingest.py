@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from oneproxy import settings
 from oneproxy.api.progress import Progress, silent
 from oneproxy.ingest import hwnasbench, user_table
@@ -52,11 +54,15 @@ def ingest(wh: Warehouse, source_ids: list[str] | None = None, *, mirror: Path |
     return result
 
 
-def ingest_table(wh: Warehouse, spec: TableSpec, *, mirror: Path | None = None,
-                 cache: Path | None = None) -> IngestResult:
-    """A user's own measurements of one device (see `oneproxy.ingest.user_table`)."""
+def ingest_table(wh: Warehouse, spec: TableSpec, *, existing: pa.Table | None = None,
+                 mirror: Path | None = None, cache: Path | None = None) -> IngestResult:
+    """A user's own measurements of one device (see `oneproxy.ingest.user_table`).
+
+    `existing` (`user_table.existing_rows`) appends the rows to the device's stored series
+    instead of replacing it.
+    """
     resolve = resolver(mirror, cache)
-    return commit_batches(wh, [user_table.load(spec, resolve)], resolve)
+    return commit_batches(wh, [user_table.load(spec, resolve, existing)], resolve)
 
 
 def ingest_hwnasbench(wh: Warehouse, path: Path, *, mirror: Path | None = None,

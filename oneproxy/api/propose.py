@@ -1,0 +1,160 @@
+"""A device's state for the verify loop (its measurements, the proxies, accuracy), its adaptation
+with intervals, budget-aware picks, and the architectures to measure next."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+from scipy.stats import spearmanr
+
+from oneproxy.analytics.adaproxy import MIN_SAMPLES
+from oneproxy.analytics.adaptation import MIN_PROXY_ROWS, Adapted, ProxyModels, select_proxy_models
+from oneproxy.analytics.intervals import DEFAULT_CONFIDENCE, check_confidence
+from oneproxy.analytics.planning import design_matrix
+from oneproxy.analytics.predictors.encodings import SpaceFeatures, space_features
+from oneproxy.api.errors import NoLatency
+from oneproxy.api.latency import load_space
+from oneproxy.search.budgets import parse_budgets
+from oneproxy.search.picks import pick_budgets, propose
+from oneproxy.warehouse.catalog import query, sql_text
+from oneproxy.warehouse.errors import OneproxyError, UnknownDevice
+from oneproxy.warehouse.store import Warehouse
+
+MAX_PROXIES = 5  # proxies adapted per device: those whose raw latency ranks its samples best
+
+
+class NotEnoughMeasured(OneproxyError):
+    """A device with too few measurements to adapt from."""
+
+
+@dataclass(frozen=True)
+class DeviceState:
+    """One device's measurements over a space, the proxies to adapt from, and accuracy."""
+
+    space: str
+    device: str
+    dataset: str  # the device's latency dataset
+    accuracy_dataset: str
+    arch_ids: np.ndarray
+    arch_keys: list[str]
+    features: SpaceFeatures
+    measured: np.ndarray  # ms per architecture, NaN where the device has no measurement
+    proxies: dict[str, np.ndarray]  # device -> ms per architecture
+    accuracy: np.ndarray  # % per architecture, NaN where unknown
+
+
+def _device_dataset(series: pl.DataFrame, space: str, device: str, dataset: str | None) -> str:
+    mine = series.filter(pl.col("device_id") == device)
+    if mine.is_empty():
+        raise UnknownDevice(f"device '{device}' has no latency in space {space}: import its "
+                            "measurements with `oneproxy ingest table FILE --device "
+                            f"{device} --space {space}`")
+    datasets = mine["dataset"].to_list()
+    if dataset is not None and dataset in datasets:
+        return dataset
+    if len(datasets) == 1:
+        return datasets[0]
+    raise NoLatency(f"device '{device}' has latency for several datasets ({', '.join(datasets)}):"
+                    " choose one with --dataset")
+
+
+def device_state(wh: Warehouse, space: str, device: str, dataset: str | None = None) -> DeviceState:
+    """Read what the loop needs; the device's only dataset is found without `dataset`."""
+    series = pl.from_arrow(query(wh, sql_text("queries/adapt_series.sql"), [space]))
+    latency_dataset = _device_dataset(series, space, device, dataset)
+    peers = series.filter((pl.col("device_id") != device)
+                          & (pl.col("measured") >= MIN_PROXY_ROWS))
+    if peers.filter(pl.col("dataset") == latency_dataset).is_empty():  # e.g. imported as cifar100
+        common = peers.group_by("dataset").len().sort(["len", "dataset"], descending=[True, False])
+        if common.is_empty():
+            raise NoLatency(f"space {space} has no other device to adapt '{device}' from")
+        proxy_dataset = common["dataset"][0]
+    else:
+        proxy_dataset = latency_dataset
+    proxies = peers.filter(pl.col("dataset") == proxy_dataset)["device_id"].to_list()
+    target = load_space(wh, space, latency_dataset, [device])
+    others = load_space(wh, space, proxy_dataset, proxies)
+    accuracy_dataset = dataset or latency_dataset
+    acc = pl.from_arrow(query(wh, sql_text("queries/search_accuracy.sql"),
+                              [space, accuracy_dataset]))
+    accuracy = acc["accuracy"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    if not np.isfinite(accuracy).any():
+        raise NoLatency(f"space {space} has no test accuracy for dataset '{accuracy_dataset}': "
+                        "choose one with --dataset")
+    return DeviceState(space, device, latency_dataset, accuracy_dataset, target.arch_ids,
+                       target.arch_keys, space_features(space, target.arch_keys),
+                       target.latency[0], dict(zip(proxies, others.latency, strict=True)),
+                       accuracy)
+
+
+def adapt_device(state: DeviceState, confidence: float = DEFAULT_CONFIDENCE,
+                 strategy: str = "auto") -> tuple[str, Adapted]:
+    """The chosen proxy and the adaptation of every architecture from the device's measurements."""
+    check_confidence(confidence)
+    idx = np.flatnonzero(np.isfinite(state.measured))
+    if idx.size < MIN_SAMPLES:
+        raise NotEnoughMeasured(
+            f"device '{state.device}' measured {idx.size} architectures of {state.space}: adapt "
+            f"needs at least {MIN_SAMPLES} (see `oneproxy plan`)")
+    models = {name: ProxyModels.of(state.features, state.proxies[name])
+              for name in leading_proxies(state, idx)}
+    name, adapted, _ = select_proxy_models(models, idx, state.measured[idx], strategy=strategy,
+                                           confidence=confidence)
+    return name, adapted
+
+
+def leading_proxies(state: DeviceState, idx: np.ndarray) -> list[str]:
+    """The `MAX_PROXIES` proxies whose raw latency ranks the device's samples best."""
+    def rank(name: str) -> float:
+        row = state.proxies[name][idx]
+        ok = np.isfinite(row)
+        rho = spearmanr(row[ok], state.measured[idx][ok]).statistic if ok.sum() >= 3 else np.nan
+        return float(rho) if np.isfinite(rho) else -1.0
+
+    return sorted(state.proxies, key=lambda name: (-rank(name), name))[:MAX_PROXIES]
+
+
+def propose_measurements(wh: Warehouse, space: str, device: str, budgets: str, *,
+                         dataset: str | None = None, per_budget: int = 3,
+                         confidence: float = DEFAULT_CONFIDENCE) -> pa.Table:
+    """The architectures to measure next on `device` (arch_id, arch_key, reason)."""
+    state = device_state(wh, space, device, dataset)
+    _, adapted = adapt_device(state, confidence)
+    b = parse_budgets(budgets, adapted.predicted[None, :])[0]
+    todo = propose(state.accuracy, adapted.predicted, state.measured, b, adapted.p_fit,
+                   per_budget=per_budget, design=design_matrix(state.features))
+    rows = [i for i, _ in todo]
+    return pa.table({
+        "arch_id": pa.array(state.arch_ids[rows].astype(np.int64), pa.int64()),
+        "arch_key": pa.array([state.arch_keys[i] for i in rows], pa.string()),
+        "reason": pa.array([reason for _, reason in todo], pa.string()),
+    })
+
+
+def search_picks(state: DeviceState, adapted: Adapted, budgets: np.ndarray, *,
+                 verified_only: bool = False) -> pa.Table:
+    """Budget-aware picks of one device: the columns `search --confidence` shows."""
+    picks = pick_budgets(state.accuracy, adapted.predicted, adapted.upper, state.measured,
+                         budgets, adapted.p_fit, verified_only=verified_only)
+    made = picks.arch >= 0
+    at = np.maximum(picks.arch, 0)
+
+    def col(values: np.ndarray) -> list:
+        return [float(v) if ok and np.isfinite(v) else None
+                for v, ok in zip(values[at], made, strict=True)]
+
+    return pa.table({
+        "device_id": [state.device] * picks.budget.size,
+        "budget_ms": picks.budget.tolist(),
+        "arch_id": pa.array(np.where(made, state.arch_ids[at], None).tolist(), pa.int64()),
+        "arch_key": [state.arch_keys[i] if ok else None for i, ok in zip(at, made, strict=True)],
+        "accuracy": col(state.accuracy),
+        "predicted_ms": col(adapted.predicted),
+        "upper_ms": col(adapted.upper),
+        "measured_ms": col(state.measured),
+        "status": picks.status.tolist(),
+        "p_fit": [None if np.isnan(p) else float(p) for p in picks.p_fit],
+    })
