@@ -29,7 +29,7 @@ from oneproxy.warehouse.store import Warehouse
 from scipy.stats import spearmanr
 
 from bench.common import read
-from oneproxy.evaluate_cmd import load_protocol_data
+from oneproxy.api.evaluate import load_protocol_data
 
 PROTOCOLS = ("help-nb201", "oneproxy-nb201")
 QUANTILES = (10, 25, 50, 75, 90)

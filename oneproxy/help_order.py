@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from oneproxy.api.ingest import resolver
 from oneproxy.ingest import help as help_source
 from oneproxy.ingest.registry import file
 from oneproxy.ingest.safe_load import load_file
-from oneproxy.ingest_cmd import resolver
 from oneproxy.warehouse.errors import OneproxyError
 from oneproxy.warehouse.spaces import nb201
 
