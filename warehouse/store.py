@@ -352,6 +352,9 @@ class Warehouse:
             created: list[Path] = []
             changed: dict[str, str] = {}
             files = dict(current.files)
+            for name, fp in current.tables.items():  # a format-1 manifest: record what is there
+                if name not in files and self.table_dir(name, fp).is_dir():
+                    files[name] = _file_hashes(self.table_dir(name, fp))
             try:
                 for name, table in tables.items():
                     table = canonical(name, table)
