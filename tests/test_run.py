@@ -30,7 +30,8 @@ pytestmark = pytest.mark.integration
 PAUSED_RUN = Path(__file__).with_name("paused_run.py")
 
 FAST = ["--seeds", "2", "--protocols", "oneproxy-nb201"]
-NB201_STAGES = {"srcc nb201", "evaluate oneproxy-nb201", "evaluate help-nb201", "search nb201"}
+NB201_STAGES = {"srcc nb201", "search nb201",
+                *(f"evaluate {p.name}" for p in BUILTIN.values() if p.space == "nb201")}
 
 
 def run_cli(root: Path, *args: str):
@@ -200,8 +201,8 @@ def test_a_failing_stage_exits_1_with_one_line_and_is_retried(ran, tmp_path):
         progress, error = result.stderr.splitlines()[-2:]
         assert progress.startswith("evaluate too-many: failed in ")
         assert error == ("Error: stage evaluate too-many failed: protocol too-many: n=20000 "
-                         "samples but target 'fpga' measured only 15625 architectures; use "
-                         "fewer samples")
+                         "samples but target 'fpga' has only 15625 architectures to draw from; "
+                         "use fewer samples")
         assert last_stages(root)["evaluate too-many"][0] == "failed"
     runs = ledger(root).filter(pl.col("stage") == "run").sort("started_at")
     assert runs["status"].to_list()[-2:] == ["failed", "failed"]
