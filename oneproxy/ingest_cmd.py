@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from oneproxy.api import ingest as api
+from oneproxy.ingest import user_table
 from oneproxy.ingest.pipeline import LOADERS, IngestResult
 from oneproxy.ingest.user_table import (
     ARCH_COLUMNS,
@@ -17,12 +18,13 @@ from oneproxy.ingest.user_table import (
     TableSpec,
     user_device,
 )
-from oneproxy.options import fetch_options, warehouse_option
+from oneproxy.options import fetch_options, space_option, warehouse_option
 from oneproxy.progress import progress_callback
 from oneproxy.warehouse.devices import PLATFORM_CLASSES, known_device
 from oneproxy.warehouse.store import Warehouse
 
 DEVICE_ID = re.compile(r"[a-z0-9][a-z0-9_]*")
+MAX_REPEATS = 10
 
 
 def print_ingest(result: IngestResult, wh: Warehouse) -> None:
@@ -111,8 +113,8 @@ def ingest_hwnasbench(wh: Warehouse, path: Path, mirror: Path | None,
 
 @ingest.command("table")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.option("--space", required=True, type=click.Choice(sorted(DEFAULT_DATASET)),
-              help="Search space of the architectures.")
+@space_option(required=True, help=f"Search space of the architectures: "
+              f"{', '.join(sorted(DEFAULT_DATASET))}.")
 @click.option("--device", "device_id", required=True,
               help="Id of the measured device, e.g. my_pixel7 (lowercase letters, digits, _).")
 @click.option("--dataset", default=None,
@@ -125,8 +127,8 @@ def ingest_hwnasbench(wh: Warehouse, path: Path, mirror: Path | None,
               "Values: NB201 index or arch string; FBNet op list; OFA key or JSON.")
 @click.option("--latency-column", default=None,
               help=f"Latency column [default: the first of {', '.join(LATENCY_COLUMNS)}].")
-@click.option("--platform", type=click.Choice(PLATFORM_CLASSES), default="other",
-              show_default=True, help="Platform class of the device.")
+@click.option("--platform", type=click.Choice(PLATFORM_CLASSES), default=None,
+              help="Platform class of the device [default: the one stored for it, else other].")
 @click.option("--display-name", default=None, help="Human-readable device name.")
 @click.option("--hardware", default=None, help="Chip or board, e.g. 'Google Tensor G2'.")
 @click.option("--framework", default=None, help="Runtime, e.g. TFLite, ONNX Runtime.")
@@ -136,7 +138,8 @@ def ingest_hwnasbench(wh: Warehouse, path: Path, mirror: Path | None,
 @fetch_options
 @warehouse_option
 def ingest_table(wh: Warehouse, file: Path, space: str, device_id: str, dataset: str | None,
-                 unit: str, arch_column: str | None, latency_column: str | None, platform: str,
+                 unit: str, arch_column: str | None, latency_column: str | None,
+                 platform: str | None,
                  display_name: str | None, hardware: str | None, framework: str | None,
                  precision: str | None, batch_size: int | None, notes: str | None,
                  mirror: Path | None, cache: Path | None) -> None:
@@ -159,9 +162,26 @@ def ingest_table(wh: Warehouse, file: Path, space: str, device_id: str, dataset:
     if not DEVICE_ID.fullmatch(device_id):
         raise click.BadParameter("use lowercase letters, digits and _ (e.g. my_pixel7)",
                                  param_hint="--device")
-    device = known_device(device_id) or user_device(
-        device_id, platform=platform, display_name=display_name, hardware=hardware,
-        framework=framework, precision=precision, batch_size=batch_size, notes=notes)
-    spec = TableSpec(file, space, device, dataset or DEFAULT_DATASET[space], unit, arch_column,
-                     latency_column)
-    print_ingest(api.ingest_table(wh, spec, mirror=mirror, cache=cache), wh)
+    given = {"display_name": display_name, "hardware": hardware, "framework": framework,
+             "precision": precision, "batch_size": batch_size, "notes": notes}
+    stored = api.stored_device(wh, device_id)
+    if known_device(device_id) is not None:
+        device = known_device(device_id)
+    elif stored is not None and platform is None and not any(v is not None for v in given.values()):
+        device = stored  # a re-import keeps what the device was described as
+    else:
+        kept = stored.platform_class if stored is not None else "other"
+        device = user_device(device_id, platform=platform or kept, **given)
+    dataset = dataset or DEFAULT_DATASET.get(space, "")
+    api.check_dataset(wh, space, dataset)
+    spec = TableSpec(file, space, device, dataset, unit, arch_column, latency_column)
+    result = api.ingest_table(wh, spec, mirror=mirror, cache=cache)
+    print_ingest(result, wh)
+    for line, first in user_table.exact_repeats(file)[:MAX_REPEATS]:
+        click.echo(f"note: {file} line {line} repeats line {first} exactly; it was imported "
+                   "once", err=True)
+    stale = api.stale_predictions(wh, device_id, space) if result.changed_tables else 0
+    if stale:
+        click.echo(f"warning: the {stale:,} stored predictions of {device_id} on {space} were "
+                   f"made before these measurements; re-run `oneproxy adapt --space {space} "
+                   f"--target {device_id} …` to refresh them", err=True)

@@ -5,13 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from oneproxy import settings
+from oneproxy.api.errors import UnknownDataset
 from oneproxy.api.progress import Progress, silent
 from oneproxy.ingest import hwnasbench, user_table
 from oneproxy.ingest.batch import Resolver
 from oneproxy.ingest.fetch import fetch
 from oneproxy.ingest.pipeline import LOADERS, IngestResult, commit_batches, load_sources
 from oneproxy.ingest.user_table import TableSpec
+from oneproxy.warehouse.devices import Device
+from oneproxy.warehouse.names import did_you_mean
 from oneproxy.warehouse.store import Warehouse
 
 
@@ -46,9 +51,43 @@ def ingest(wh: Warehouse, source_ids: list[str] | None = None, *, mirror: Path |
 
 def ingest_table(wh: Warehouse, spec: TableSpec, *, mirror: Path | None = None,
                  cache: Path | None = None) -> IngestResult:
-    """A user's own measurements of one device (see `oneproxy.ingest.user_table`)."""
+    """A user's own measurements of one device (see `oneproxy.ingest.user_table`).
+
+    A warehouse that holds the space's architectures needs no upstream file.
+    """
     resolve = resolver(mirror, cache)
-    return commit_batches(wh, [user_table.load(spec, resolve)], resolve)
+    architectures = wh.read_or_none("architectures")
+    return commit_batches(wh, [user_table.load(spec, resolve, architectures)], resolve)
+
+
+def stored_device(wh: Warehouse, device_id: str) -> Device | None:
+    """The `devices` row of a device the warehouse holds, as a `Device`."""
+    if not wh.has("devices"):
+        return None
+    rows = pl.from_arrow(wh.read("devices")).filter(pl.col("device_id") == device_id)
+    return Device(**rows.row(0, named=True)) if rows.height else None
+
+
+def check_dataset(wh: Warehouse, space: str, dataset: str) -> None:
+    """Raise `UnknownDataset` unless `dataset` is one of the space's datasets: its default and
+    those the warehouse has latency or accuracy rows of."""
+    known = {user_table.DEFAULT_DATASET.get(space, dataset)}
+    for table in ("latency", "accuracy"):
+        if wh.has(table):
+            rows = pl.from_arrow(wh.read(table).select(["space_id", "dataset"]))
+            known |= set(rows.filter(pl.col("space_id") == space)["dataset"].unique())
+    if dataset not in known:
+        shown = ", ".join(sorted(known))
+        raise UnknownDataset(f"unknown dataset '{dataset}' for space {space}: use one of "
+                             f"{shown}{did_you_mean(dataset, sorted(known))}")
+
+
+def stale_predictions(wh: Warehouse, device_id: str, space: str) -> int:
+    """How many stored AdaProxy predictions of the device on the space there are."""
+    if not wh.has("predictions"):
+        return 0
+    rows = pl.from_arrow(wh.read("predictions").select(["space_id", "device_id"]))
+    return rows.filter((pl.col("space_id") == space) & (pl.col("device_id") == device_id)).height
 
 
 def ingest_hwnasbench(wh: Warehouse, path: Path, *, mirror: Path | None = None,
