@@ -309,3 +309,34 @@ def test_make_test_sets_up_chromium_and_runs_both_tiers():
     make = root.joinpath("Makefile").read_text()
     assert '-m "not integration"' in make and "-m integration" in make
     assert ".ci/chromium" in make and "make test" in root.joinpath(".ci/run").read_text()
+
+
+@pytest.mark.parametrize("n", [5, 12, 27, 41, 49])  # up to the 49 devices of the warehouse
+def test_heatmap_labels_are_at_least_8px_at_the_shown_width(n):
+    from oneproxy.analytics.heatmap import MIN_LABEL_PX, figure_inches, label_points
+    from oneproxy.analytics.report import HEATMAP_PX_BASE, HEATMAP_PX_PER_DEVICE, PAGE_PX
+
+    shown = min(HEATMAP_PX_BASE + HEATMAP_PX_PER_DEVICE * n, PAGE_PX)
+    image_px = figure_inches(n)[0] * 100
+    assert label_points(n, shown) * 100 / 72 * shown / image_px >= MIN_LABEL_PX - 1e-9
+
+
+def test_report_opens_with_what_the_batch_found(synth, tmp_path):
+    for args in (["srcc", "--save"],
+                 ["search", "--dataset", "cifar10", "--budget", "q5:q95:5", "--save"],
+                 ["search", "--dataset", "cifar10", "--budget", "q5:q95:5", "--proxy", "phone_a",
+                  "--samples", "20", "--save"]):
+        assert cli(synth, *args).exit_code == 0
+    out = tmp_path / "site"
+    assert cli(synth, "report", "--out", str(out)).exit_code == 0
+    page = (out / "report.html").read_text()
+    first = page[:page.index('<section id="coverage">')]
+    assert "What this batch found" in first and "<b>phone_a</b>" in first
+    assert "over budget" in first and "Budgets: 5 per device" in first and "<img" in first
+    (found,) = json.loads((out / "summary.json").read_text())["headline"]
+    pairs = pl.from_arrow(synth.read("srcc")).filter(
+        (pl.col("device_a") == "phone_a") | (pl.col("device_b") == "phone_a"))
+    assert found["proxy"] == "phone_a" and found["samples"] == 20
+    assert found["mean_srcc"] == pytest.approx(pairs["value"].mean())
+    assert found["budgets_per_device"] == 5
+    assert 'class="scroll"' not in page
