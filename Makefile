@@ -23,8 +23,10 @@ run: $(STAMP)
 	$(BIN)/oneproxy run
 
 test: $(STAMP)
+	.ci/chromium
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not integration"
+	$(BIN)/python -m pytest -q -m integration
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

@@ -48,9 +48,14 @@ def _cluster_order(block: np.ndarray) -> np.ndarray:
 
 
 def draw_heatmap(
-    square: np.ndarray, devices: list[str], platform: dict[str, str], path: Path, title: str
+    square: np.ndarray, devices: list[str], platform: dict[str, str], path: Path, title: str,
+    shown_px: float | None = None,
 ) -> Path:
-    """Write an annotated SRCC heatmap PNG to `path` (Agg, no pyplot state) and return it."""
+    """Write an annotated SRCC heatmap PNG to `path` (Agg, no pyplot state) and return it.
+
+    `shown_px`: the width the image will be displayed at; labels are then sized to stay at
+    least `MIN_LABEL_PX` pixels there (capped so that they still fit a cell).
+    """
     n = len(devices)
     if n == 0 or square.shape != (n, n):
         raise InvalidSrccInput(
@@ -60,11 +65,9 @@ def draw_heatmap(
     order, classes = order_devices(square, devices, platform)
     values = square[np.ix_(order, order)]
     labels = [devices[i] for i in order]
-    cell = cell_inches(n)
-    side = n * cell + 3.5
-    fig = Figure(figsize=(side + 1.2, side), dpi=_DPI)
+    fig = Figure(figsize=figure_inches(n), dpi=_DPI)
     ax = fig.add_subplot()
-    font = max(3.5, min(10.0, cell * 72 * 0.3))
+    font = label_points(n, shown_px)
 
     finite = values[np.isfinite(values)]
     low = min(float(finite.min()) if finite.size else 0.0, THRESHOLD - 0.05)
@@ -84,6 +87,26 @@ def draw_heatmap(
     path = Path(path)
     fig.savefig(path, dpi=_DPI)
     return path
+
+
+MIN_LABEL_PX = 8.0
+
+
+def figure_inches(n: int) -> tuple[float, float]:
+    """Width and height of the heatmap figure of n devices."""
+    side = n * cell_inches(n) + 3.5
+    return side + 1.2, side
+
+
+def label_points(n: int, shown_px: float | None = None) -> float:
+    """Font size of labels and cell values; with `shown_px` (the displayed width), at least
+    MIN_LABEL_PX displayed pixels, as far as a cell leaves room."""
+    cell = cell_inches(n)
+    font = max(3.5, min(10.0, cell * 72 * 0.3))
+    if shown_px is None:
+        return font
+    scale = shown_px / (figure_inches(n)[0] * _DPI)  # displayed px per image px
+    return min(max(font, MIN_LABEL_PX * 72 / (_DPI * scale)), cell * 72 * 0.45)
 
 
 def cell_inches(n: int) -> float:

@@ -29,6 +29,7 @@ CURVE_DEVICES = 4
 WRAP_AT = 40  # text columns longer than this wrap
 # Shown width of an SRCC heatmap: about 24 px per device (the page caps it at its own width)
 HEATMAP_PX_BASE, HEATMAP_PX_PER_DEVICE = 360, 24
+PAGE_PX = 1108  # the width of the page's content: main's max-width less its padding (_CSS)
 HOW_TO = {
     "coverage": "oneproxy ingest --all",
     "monotonicity": "oneproxy srcc --space nb201",
@@ -76,6 +77,7 @@ def build_report(tables: ReportTables, info: dict[str, Any]) -> tuple[str, dict[
     fingerprints, or None) and tables (table name → fingerprint of the warehouse manifest).
     """
     platform = _platforms(tables.coverage)
+    headline, found = headline_part(tables.srcc, tables.search, tables.search_summary)
     sections = [
         coverage_section(tables.spaces, tables.coverage, tables.sources),
         monotonicity_section(tables.srcc, platform),
@@ -84,8 +86,59 @@ def build_report(tables: ReportTables, info: dict[str, Any]) -> tuple[str, dict[
         search_section(tables.search, tables.search_summary),
         build_section(info),
     ]
-    summary = {s.id: s.summary for s in sections}
-    return _page(sections, info), summary
+    summary = {"headline": found, **{s.id: s.summary for s in sections}}
+    return _page(sections, info, headline), summary
+
+
+def headline_part(srcc: pa.Table | None, search: pa.Table | None,
+                  search_summary: pa.Table | None) -> tuple[str, list[dict[str, Any]] | None]:
+    """The page's first screen: per space, the one proxy and why, what adapting it costs in
+    accuracy and budget, and the budgets searched — in words, with the space's budget curves."""
+    if _empty(search) or _empty(search_summary):
+        return ("<p class=\"missing\">No one-proxy search results yet: <code>oneproxy run</code> "
+                "finds the proxy and states here what it found.</p>", None)
+    runs = pl.from_arrow(search_summary)
+    picks = pl.from_arrow(search)
+    pairs = pl.from_arrow(srcc) if not _empty(srcc) else None
+    paragraphs, found = [], []
+    for row in runs.filter(pl.col("method") == "adaproxy").sort("space_id", "dataset").to_dicts():
+        space, proxy = row["space_id"], row["proxy"]
+        mean = None
+        if pairs is not None:
+            mine = pairs.filter((pl.col("space_id") == space)
+                                & ((pl.col("device_a") == proxy) | (pl.col("device_b") == proxy)))
+            mean = mine["value"].mean() if mine.height else None
+        budgets = picks.filter((pl.col("space_id") == space) & (pl.col("dataset") == row["dataset"])
+                               & (pl.col("method") == "adaproxy"))
+        per_device = budgets.group_by("device_id").len()["len"].max() or 0
+        why = (f"its latency ranking agrees best with the other devices' (mean SRCC "
+               f"{mean:.3f})" if mean is not None else "it is the best-ranked full-coverage device")
+        over = 100 * (row["violation_share"] or 0)
+        paragraphs.append(
+            f"<p><b>{html.escape(space)} · {html.escape(row['dataset'])}</b>: one proxy, "
+            f"<b>{html.escape(str(proxy))}</b>, serves {row['targets']} devices: {why}. Adapted "
+            f"to each device with {row['n_samples']} of its measurements (AdaProxy), its picks "
+            f"lose {_fmt(row['mean_regret_fitting'], '{:.2f}')} percentage points of accuracy "
+            f"on average against the device's own optimum; <b>{over:.0f}% of the picks are over "
+            f"budget</b> (by {_fmt(row['mean_violation_pct'], '{:.1f}')}% on average): the "
+            "adapted predictor ranks architectures well but can place one just under a budget "
+            "that it exceeds on the device, so keep that margin when you ship a pick. Budgets: "
+            f"{per_device} per device, from each device's 5th to 95th latency percentile "
+            f"({budgets['budget_ms'].min():.3g}–{budgets['budget_ms'].max():.3g} ms over all "
+            "devices).</p>")
+        found.append({"space_id": space, "dataset": row["dataset"], "proxy": proxy,
+                      "mean_srcc": mean, "samples": row["n_samples"],
+                      "mean_regret_pp": row["mean_regret_fitting"],
+                      "over_budget_share": row["violation_share"],
+                      "budgets_per_device": per_device})
+    if not paragraphs:
+        return ("<p class=\"missing\">No adapted one-proxy search yet: <code>oneproxy run</code> "
+                "runs it.</p>", None)
+    first = found[0]
+    group = picks.filter((pl.col("space_id") == first["space_id"])
+                         & (pl.col("dataset") == first["dataset"]))
+    return "\n".join(["<h2>What this batch found</h2>", *paragraphs,
+                      _search_part(group, first["space_id"], first["dataset"])]), found
 
 
 # --- sections ---------------------------------------------------------------------------------
@@ -112,7 +165,7 @@ def coverage_section(spaces: pa.Table | None, coverage: pa.Table | None,
         f"<p>{series['device_id'].n_unique()} devices, {series.height} series. Measured "
         "architectures per space (latency dataset); failed measurements are nulls, counted "
         "apart.</p>",
-        _table(_device_matrix(series), scroll=True),
+        _table(_device_matrix(series)),
     ]
     source_summary = None
     if not _empty(sources):
@@ -205,8 +258,9 @@ def _monotonicity_group(pairs: pl.DataFrame, space: str, dataset: str, method: s
     median = valued["value"].median()
     heading = f"{space} · {dataset} · {method}"
     square, order = to_square(pairs, devices)
+    shown = min(HEATMAP_PX_BASE + HEATMAP_PX_PER_DEVICE * len(order), PAGE_PX)
     image = figures.srcc_heatmap(square, order, platform,
-                                 f"{space} {dataset}: latency {method} rank correlation")
+                                 f"{space} {dataset}: latency {method} rank correlation", shown)
     stats = (f"{len(devices)} devices, {pairs.height:,} pairs, {valued.height:,} with a value; "
              f"{above:,} ({_share(above, valued.height)}) at or above {THRESHOLD}; median "
              f"{_fmt(median, '{:.3f}')}.")
@@ -216,7 +270,7 @@ def _monotonicity_group(pairs: pl.DataFrame, space: str, dataset: str, method: s
         _figure(image, f"SRCC heatmap of {space} {dataset}",
                 "Devices grouped by platform class, clustered within each class; grey = too few "
                 "shared architectures.",
-                width=HEATMAP_PX_BASE + HEATMAP_PX_PER_DEVICE * len(order)),
+                width=shown),
         '<div class="side">'
         + _pairs_table(most, "Most monotone pairs") + _pairs_table(least, "Least monotone pairs")
         + "</div>" if valued.height else "<p>No pair has a value.</p>",
@@ -511,7 +565,7 @@ def build_section(info: dict[str, Any]) -> Section:
 # --- HTML pieces ------------------------------------------------------------------------------
 
 
-def _page(sections: list[Section], info: dict[str, Any]) -> str:
+def _page(sections: list[Section], info: dict[str, Any], headline: str = "") -> str:
     nav = " ".join(f'<a href="#{s.id}">{html.escape(s.title)}</a>' for s in sections)
     parts = [
         f'<section id="{s.id}"><h2>{html.escape(s.title)}</h2>\n{s.body}\n</section>'
@@ -528,6 +582,7 @@ def _page(sections: list[Section], info: dict[str, Any]) -> str:
         "<header><h1>oneproxy report</h1>",
         f'<p class="muted">{html.escape(subtitle)}</p>',
         f"<nav>{nav}</nav></header>",
+        f'<div id="headline">{headline}</div>',
         *parts,
         "</main>",
         "</body></html>",
@@ -535,7 +590,7 @@ def _page(sections: list[Section], info: dict[str, Any]) -> str:
 
 
 def _table(frame: pl.DataFrame, *, caption: str | None = None, raw: set[str] = frozenset(),
-           formats: dict[str, str] | None = None, scroll: bool = False,
+           formats: dict[str, str] | None = None,
            mean_last: bool = False) -> str:
     """An HTML table: numbers right-aligned and formatted, text escaped (except `raw` columns),
     columns of long text allowed to wrap."""
@@ -551,8 +606,6 @@ def _table(frame: pl.DataFrame, *, caption: str | None = None, raw: set[str] = f
         marker = ' class="total"' if mean_last and i == frame.height - 1 else ""
         body.append(f"<tr{marker}>{''.join(cells)}</tr>")
     table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-    if scroll:
-        table = f'<div class="scroll">{table}</div>'
     if caption:
         table = f'<div><p class="caption">{html.escape(caption)}</p>{table}</div>'
     return table
@@ -650,13 +703,10 @@ th,td{padding:3px 8px;border-bottom:1px solid #e6e8ec;text-align:left;vertical-a
 thead th{vertical-align:bottom;white-space:normal}
 td.wrap{white-space:normal;min-width:16em}
 thead th{background:#f1f3f6}
-.scroll thead th{position:sticky;top:0}
 .num{text-align:right}
 tbody tr:nth-child(even){background:#fafbfc}
 tr.total td{font-weight:700;border-top:2px solid #c9ced6}
 table.kv th{background:none;font-weight:600;color:#5b6472}
-.scroll{max-height:420px;overflow:auto;display:inline-block;border:1px solid #e6e8ec}
-.scroll table{margin:0}
 .side{display:flex;gap:36px;flex-wrap:wrap}
 figure{margin:10px 0 18px}
 figure img{max-width:100%;height:auto;display:block}

@@ -32,10 +32,12 @@ def figure_uri(fig: Figure) -> str:
 
 
 def srcc_heatmap(square: np.ndarray, devices: list[str], platform: dict[str, str],
-                 title: str) -> str:
-    """The SRCC heatmap of `analytics.heatmap.draw_heatmap`, as a data URI."""
+                 title: str, shown_px: float | None = None) -> str:
+    """The SRCC heatmap of `analytics.heatmap.draw_heatmap`, as a data URI; labels readable at
+    `shown_px` wide."""
     with tempfile.TemporaryDirectory(prefix="oneproxy-report-") as folder:
-        path = draw_heatmap(square, devices, platform, Path(folder) / "srcc.png", title)
+        path = draw_heatmap(square, devices, platform, Path(folder) / "srcc.png", title,
+                            shown_px)
         return png_uri(path.read_bytes())
 
 
@@ -64,7 +66,7 @@ def budget_curves(curves: pl.DataFrame, devices: list[str], title: str) -> str:
 
     `curves` has device_id, label, budget_ms, accuracy and violation (null for the optimum);
     the label `OPTIMUM` is drawn as a solid black line, every other label (a one-proxy search)
-    dashed, with its picks over budget on the device marked by a red cross.
+    dashed, with its picks over budget on the device marked by a cross of the search's colour.
     """
     fig = Figure(figsize=(3.3 * len(devices) + 0.4, 3.6), dpi=_DPI)
     axes = fig.subplots(1, len(devices), squeeze=False)[0]
@@ -80,15 +82,16 @@ def budget_curves(curves: pl.DataFrame, devices: list[str], title: str) -> str:
             ax.plot(run["budget_ms"].to_numpy(), run["accuracy"].fill_null(np.nan).to_numpy(),
                     **style)
             over = run.filter(pl.col("violation").fill_null(False))
-            ax.plot(over["budget_ms"].to_numpy(), over["accuracy"].to_numpy(), "x",
-                    color="crimson", markersize=6)
+            if over.height:
+                ax.plot(over["budget_ms"].to_numpy(), over["accuracy"].to_numpy(), "x",
+                        color=style["color"], markersize=6)
         ax.set_title(device, fontsize=10)
         ax.set_xlabel("latency budget (ms)", fontsize=9)
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("test accuracy (%)", fontsize=9)
     handles = [Line2D([], [], **style) for style in styles.values()]
-    handles.append(Line2D([], [], linestyle="none", marker="x", color="crimson"))
+    handles.append(Line2D([], [], linestyle="none", marker="x", color="dimgray"))
     columns = min(4, len(handles))
     fig.legend(handles, [*styles, "pick over budget on the device"], loc="lower center",
                ncol=columns, fontsize=8, frameon=False)

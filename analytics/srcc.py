@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 from oneproxy.analytics.spearman_exact import SpearmanPairs, coverage_groups, spearman_pairs
 from oneproxy.warehouse.errors import OneproxyError, UnknownDevice
+from oneproxy.warehouse.names import did_you_mean
 from scipy.stats import kendalltau
 
 Method = Literal["spearman", "kendall"]
@@ -146,6 +147,7 @@ def _check_known(asked: Sequence[str], known: list[str]) -> None:
         raise UnknownDevice(
             f"device {unknown[0]!r} is not in the SRCC pair table; known devices: "
             f"{shown or '(none)'} — list them with `oneproxy devices`"
+            f"{did_you_mean(unknown[0], known)}"
         )
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import polars as pl
+import pyarrow as pa
 from oneproxy.ingest.batch import Resolver, SourceBatch
 from oneproxy.ingest.errors import CorruptFile
 from oneproxy.ingest.registry import UpstreamFile, file
@@ -38,6 +40,25 @@ def load_index(resolve: Resolver) -> Nb201Index:
     return _parse_index(resolve(upstream), upstream)
 
 
+def index_of(resolve: Resolver, architectures: pa.Table | None = None) -> Nb201Index:
+    """The index from a warehouse's `architectures` table when it holds every NB201 cell (no
+    upstream file needed), else from the upstream index file."""
+    if architectures is not None:
+        rows = pl.from_arrow(architectures).filter(pl.col("space_id") == nb201.SPACE_ID)
+        if rows.height == nb201.N_ARCHS and rows["arch_id"].n_unique() == nb201.N_ARCHS:
+            strings = rows.sort("arch_id")["arch_key"].to_list()
+            return _indexed(strings, file("help", INDEX_PATH))
+    return load_index(resolve)
+
+
+def _indexed(strings: list[str], upstream: UpstreamFile) -> Nb201Index:
+    """The index of arch strings listed in index order."""
+    ops = nb201.ops_matrix(strings)
+    code_to_index = np.full(nb201.N_ARCHS, -1, dtype=np.int64)
+    code_to_index[nb201.ops_code(ops)] = np.arange(nb201.N_ARCHS)
+    return Nb201Index(strings, code_to_index, upstream)
+
+
 @functools.cache
 def _parse_index(path: Path, upstream: UpstreamFile) -> Nb201Index:
     """The index of a sha256-verified copy, parsed once: every NB201 source needs it."""
@@ -50,7 +71,4 @@ def _parse_index(path: Path, upstream: UpstreamFile) -> Nb201Index:
     strings = [""] * nb201.N_ARCHS
     for key, idx in mapping.items():
         strings[idx] = key
-    ops = nb201.ops_matrix(strings)
-    code_to_index = np.full(nb201.N_ARCHS, -1, dtype=np.int64)
-    code_to_index[nb201.ops_code(ops)] = np.arange(nb201.N_ARCHS)
-    return Nb201Index(strings, code_to_index, upstream)
+    return _indexed(strings, upstream)

@@ -27,7 +27,7 @@ from oneproxy.ingest import (
 )
 from oneproxy.ingest.batch import Resolver, SourceBatch
 from oneproxy.ingest.merge import merge_series
-from oneproxy.ingest.nb201_index import load_index
+from oneproxy.ingest.nb201_index import index_of
 from oneproxy.ingest.registry import source
 from oneproxy.warehouse.catalog import ensure_catalog
 from oneproxy.warehouse.devices import Device, devices_table
@@ -181,7 +181,7 @@ class ArchKeyConflict(OneproxyError):
 def _architectures(previous: pa.Table | None, batches: list[SourceBatch],
                    resolve: Resolver) -> pa.Table:
     """Every NAS-Bench-201 cell, plus the architectures of other spaces that sources brought."""
-    index = load_index(resolve)
+    index = index_of(resolve, previous)
     frames = [pl.from_arrow(nb201.arch_table(index.strings, np.arange(nb201.N_ARCHS)))]
     if previous is not None:
         frames.append(pl.from_arrow(previous).filter(pl.col("space_id") != nb201.SPACE_ID))

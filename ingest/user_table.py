@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 from oneproxy.ingest.batch import FileRecord, Resolver, SourceBatch
-from oneproxy.ingest.nb201_index import load_index
+from oneproxy.ingest.nb201_index import index_of
 from oneproxy.warehouse import spaces
 from oneproxy.warehouse.devices import PLATFORM_CLASSES, Device
 from oneproxy.warehouse.errors import OneproxyError
@@ -165,9 +165,21 @@ def _read(path: Path) -> pl.DataFrame:
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             return pl.read_parquet(path)
-        return pl.read_csv(path, infer_schema=False)
+        frame = pl.read_csv(path, infer_schema=False)
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise BadUserTable(f"{path}: cannot be read as {path.suffix or 'CSV'}: {exc}") from None
+    _check_delimiter(frame, path)
+    return frame
+
+
+def _check_delimiter(frame: pl.DataFrame, path: Path) -> None:
+    """A CSV read as one column whose name holds ';', a tab or '|' used another delimiter."""
+    if frame.width == 1:
+        used = next((d for d in (";", "\t", "|") if d in frame.columns[0]), None)
+        if used is not None:
+            shown = "tab" if used == "\t" else f"'{used}'"
+            raise BadUserTable(f"{path}: the header is split by {shown}, not ',': oneproxy reads "
+                               "comma-delimited CSV; save the file with ',' as the delimiter")
 
 
 def _column(frame: pl.DataFrame, given: str | None, candidates: tuple[str, ...], what: str,
@@ -203,13 +215,20 @@ def _per_row(values: list[str], parse: Callable[[str], tuple[int, str]]) -> tupl
     return [np.asarray(ids, dtype=np.int64), keys], errors
 
 
-def _indexed_keys(values: list[str], canonical: Callable[[str], str],
-                  resolve: Resolver) -> Keyed:
-    """NAS-Bench-201 rows: an official index, or an arch string looked up in the index."""
-    index = load_index(resolve)
+def _integral(text: str) -> str:
+    """'12' for '12.0' or '12.' (integer ids as pandas writes them); any other text as it is."""
+    whole, dot, fraction = text.partition(".")
+    return whole if dot and whole.lstrip("-").isdigit() and set(fraction) <= {"0"} else text
+
+
+def _indexed_keys(values: list[str], canonical: Callable[[str], str], resolve: Resolver,
+                  architectures: pa.Table | None = None) -> Keyed:
+    """NAS-Bench-201 rows: an official index, or an arch string looked up in the index (read
+    from the warehouse's `architectures` when given, else from upstream)."""
+    index = index_of(resolve, architectures)
 
     def parse(value: str) -> tuple[int, str]:
-        text = value.strip()
+        text = _integral(value.strip())
         if text.lstrip("-").isdigit():
             i = int(text)
             if not 0 <= i < nb201.N_ARCHS:
@@ -238,13 +257,14 @@ def user_spaces() -> tuple[str, ...]:
     return tuple(s for s in spaces.known() if spaces.get(s).canonical_key is not None)
 
 
-def _keyed(space_id: str, values: list[str], resolve: Resolver) -> Keyed:
+def _keyed(space_id: str, values: list[str], resolve: Resolver,
+           architectures: pa.Table | None = None) -> Keyed:
     space = spaces.get(space_id)
     if space.canonical_key is None:
         raise BadUserTable(f"space {space_id!r} takes no user tables; spaces are "
                            f"{', '.join(user_spaces())}")
     if space.arch_ids is None:
-        return _indexed_keys(values, space.canonical_key, resolve)
+        return _indexed_keys(values, space.canonical_key, resolve, architectures)
     return _hashed_keys(values, space)
 
 
@@ -276,10 +296,12 @@ def _duplicates(arch_id: np.ndarray, latency: np.ndarray, ok: np.ndarray,
     return errors
 
 
-def load(spec: TableSpec, resolve: Resolver, existing: Existing | None = None) -> SourceBatch:
+def load(spec: TableSpec, resolve: Resolver, existing: Existing | None = None,
+         architectures: pa.Table | None = None) -> SourceBatch:
     """Validate every row of a user file and turn it into one source batch (nothing written).
 
     With `existing`, the batch holds those rows and the file's new ones (appending).
+    `architectures` (the warehouse's table) spares reading the NB201 index from upstream.
     """
     if spec.unit not in UNITS:
         raise BadUserTable(f"unit {spec.unit!r} is not one of {', '.join(UNITS)}")
@@ -289,7 +311,7 @@ def load(spec: TableSpec, resolve: Resolver, existing: Existing | None = None) -
     arch_col = _column(frame, spec.arch_column, ARCH_COLUMNS, "arch", spec.path)
     lat_col = _column(frame, spec.latency_column, LATENCY_COLUMNS, "latency", spec.path)
     keyed = _keyed(spec.space, frame.get_column(arch_col).cast(pl.Utf8).fill_null("").to_list(),
-                   resolve)
+                   resolve, architectures)
     latency, lat_errors = _latency(frame.get_column(lat_col), spec.unit)
     ok = np.array([not a and not b for a, b in zip(keyed.errors, lat_errors, strict=True)])
     header = 0 if spec.path.suffix.lower() in (".parquet", ".pq") else 1
@@ -337,3 +359,14 @@ def load(spec: TableSpec, resolve: Resolver, existing: Existing | None = None) -
     if keyed.architectures is not None:
         batch.add_architectures(keyed.architectures)
     return batch
+
+
+def exact_repeats(path: Path) -> list[tuple[int, int]]:
+    """(line, line it repeats) of every row that is an exact copy of an earlier row of the file."""
+    frame = _read(path).with_row_index("row")
+    header = 0 if path.suffix.lower() in (".parquet", ".pq") else 1
+    columns = [c for c in frame.columns if c != "row"]
+    first = frame.group_by(columns, maintain_order=True).agg(pl.col("row").min().alias("first"))
+    rows = frame.join(first, on=columns, nulls_equal=True).filter(pl.col("row") != pl.col("first"))
+    return [(r + 1 + header, f + 1 + header) for r, f in rows.sort("row").select("row", "first")
+            .rows()]

@@ -75,7 +75,7 @@ def _proxy_notes(run: AdaptRun, proxy: str) -> list[str]:
               help="Use every latency the target measured as samples.")
 @click.option("--strategy", type=click.Choice(STRATEGY_CHOICES), default=AUTO,
               show_default=True, help="Adaptation strategy.")
-@save_option(PREDICTIONS_TABLE)
+@save_option(PREDICTIONS_TABLE, default=True)
 @output_options
 @warehouse_option
 def adapt(wh: Warehouse, space: str, target: str, proxy: str, samples: int | None,

@@ -16,6 +16,7 @@ from typing import Any
 
 from rich.progress import Progress, TaskID
 
+from oneproxy.api.report import REPORT_HTML
 from oneproxy.progress import progress_bar, stderr
 from oneproxy.runs import (
     DONE,
@@ -75,12 +76,12 @@ class RunOutcome:
         return sum(s.status == status for s in self.stages)
 
     def summary(self) -> str:
+        page = self.report / REPORT_HTML
         if self.nothing_changed:
             return (f"nothing changed: all {len(self.stages)} stages skipped in "
-                    f"{self.seconds:.1f}s (run {self.run_id})")
+                    f"{self.seconds:.1f}s (run {self.run_id}); report: {page}")
         return (f"run {self.run_id}: {self.count(STAGE_RAN)} stages run, "
-                f"{self.count(STAGE_SKIPPED)} skipped in {self.seconds:.1f}s; report in "
-                f"{self.report}")
+                f"{self.count(STAGE_SKIPPED)} skipped in {self.seconds:.1f}s; report: {page}")
 
 
 class RunDisplay:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
+from oneproxy.api.devices import remove_device
 from oneproxy.api.warehouse import check_space
-from oneproxy.options import output_options, warehouse_option
+from oneproxy.options import output_options, space_option, warehouse_option
 from oneproxy.output import render
 from oneproxy.warehouse.catalog import query, sql_text
 from oneproxy.warehouse.store import Warehouse
@@ -39,21 +40,47 @@ def spaces(wh: Warehouse, fmt: str, output: Path | None) -> None:
     render(query(wh, sql_text("queries/spaces.sql")), fmt, output, title="spaces")
 
 
-@click.command()
-@click.option("--space", default=None, help="Only devices measured on this space (e.g. nb201).")
+@click.group(invoke_without_command=True)
+@space_option(default=None, help="Only devices measured on this space (e.g. nb201).")
 @output_options
 @warehouse_option
-def devices(wh: Warehouse, space: str | None, fmt: str, output: Path | None) -> None:
+@click.pass_context
+def devices(ctx: click.Context, wh: Warehouse, space: str | None, fmt: str,
+            output: Path | None) -> None:
     """List devices with platform class, framework, precision and coverage.
+
+    `oneproxy devices remove D` removes a device and every row derived from it.
 
     \b
     Examples:
       oneproxy devices
       oneproxy devices --space nb201 --format csv
+      oneproxy devices remove my_phone
     """
+    if ctx.invoked_subcommand is not None:
+        return
     if space is not None:
         check_space(wh, space)
     render(query(wh, sql_text("queries/devices.sql"), [space]), fmt, output, title="devices")
+
+
+@devices.command("remove")
+@click.argument("device")
+@space_option(default=None, help="Only the device's series of this space [default: all].")
+@warehouse_option
+def remove(wh: Warehouse, device: str, space: str | None) -> None:
+    """Remove a device's series and what was derived from them, in one atomic commit.
+
+    Latency rows (merged and raw), series provenance, energy, stored predictions, SRCC pairs
+    and search results of the device go; the device itself goes when no series is left.
+    Nothing is asked and nothing changes on an unknown device.
+
+    \b
+    Examples:
+      oneproxy devices remove my_phone
+      oneproxy devices remove my_phone --space fbnet
+    """
+    click.echo(remove_device(wh, device, space).summary())
 
 
 @click.command()

@@ -25,6 +25,7 @@ from oneproxy.warehouse.devices import PLATFORM_CLASSES, known_device
 from oneproxy.warehouse.store import Warehouse
 
 DEVICE_ID = re.compile(r"[a-z0-9][a-z0-9_]*")
+MAX_REPEATS = 10
 
 
 def print_ingest(result: IngestResult, wh: Warehouse) -> None:
@@ -128,7 +129,8 @@ def ingest_hwnasbench(wh: Warehouse, path: Path, mirror: Path | None,
 @click.option("--latency-column", default=None,
               help=f"Latency column [default: the first of {', '.join(LATENCY_COLUMNS)}].")
 @click.option("--platform", type=click.Choice(PLATFORM_CLASSES), default=None,
-              help="Platform class of the device [default: the sidecar's, else other].")
+              help="Platform class of the device [default: the one stored for it, else the "
+              "sidecar's, else other].")
 @click.option("--display-name", default=None, help="Human-readable device name.")
 @click.option("--hardware", default=None, help="Chip or board, e.g. 'Google Tensor G2'.")
 @click.option("--framework", default=None, help="Runtime, e.g. TFLite, ONNX Runtime.")
@@ -165,15 +167,30 @@ def ingest_table(wh: Warehouse, file: Path, space: str, device_id: str, dataset:
     if not DEVICE_ID.fullmatch(device_id):
         raise click.BadParameter("use lowercase letters, digits and _ (e.g. my_pixel7)",
                                  param_hint="--device")
-    stored = user_table.stored_device(wh.read("devices") if append and wh.has("devices")
-                                      else None, device_id)
-    device = known_device(device_id) or stored or user_device(
-        device_id, **user_table.device_options(
-            file, platform=platform, display_name=display_name, hardware=hardware,
-            framework=framework, precision=precision, batch_size=batch_size, notes=notes))
-    spec = TableSpec(file, space, device, dataset or spaces.get(space).default_dataset, unit,
-                     arch_column, latency_column)
+    given = {"display_name": display_name, "hardware": hardware, "framework": framework,
+             "precision": precision, "batch_size": batch_size, "notes": notes}
+    stored = user_table.stored_device(wh.read_or_none("devices"), device_id)
+    if known_device(device_id) is not None:
+        device = known_device(device_id)
+    elif stored is not None and platform is None and not any(v is not None for v in given.values()):
+        device = stored  # a re-import keeps what the device was described as
+    else:
+        kept = stored.platform_class if stored is not None else None
+        device = user_device(device_id, **user_table.device_options(
+            file, platform=platform or kept, **given))
+    dataset = dataset or spaces.get(space).default_dataset
+    api.check_dataset(wh, space, dataset)
+    spec = TableSpec(file, space, device, dataset, unit, arch_column, latency_column)
     existing = (user_table.existing_rows(*(wh.read(t) if wh.has(t) else None
                                            for t in ("latency_raw", "sources")), spec)
                 if append else None)
-    print_ingest(api.ingest_table(wh, spec, existing=existing, mirror=mirror, cache=cache), wh)
+    result = api.ingest_table(wh, spec, existing=existing, mirror=mirror, cache=cache)
+    print_ingest(result, wh)
+    for line, first in user_table.exact_repeats(file)[:MAX_REPEATS]:
+        click.echo(f"note: {file} line {line} repeats line {first} exactly; it was imported "
+                   "once", err=True)
+    stale = api.stale_predictions(wh, device_id, space) if result.changed_tables else 0
+    if stale:
+        click.echo(f"warning: the {stale:,} stored predictions of {device_id} on {space} were "
+                   f"made before these measurements; re-run `oneproxy adapt --space {space} "
+                   f"--target {device_id} …` to refresh them", err=True)

@@ -8,7 +8,14 @@ import click
 
 from oneproxy.api import lut as api
 from oneproxy.api.lut import RESULT_TABLE
-from oneproxy.options import int_list, now, output_options, save_option, warehouse_option
+from oneproxy.options import (
+    int_list,
+    now,
+    out_file_option,
+    output_options,
+    save_option,
+    warehouse_option,
+)
 from oneproxy.output import render
 from oneproxy.warehouse.store import Warehouse
 
@@ -25,9 +32,8 @@ from oneproxy.warehouse.store import Warehouse
               help="Random architectures priced at each held-out resolution.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the architecture sample.")
-@click.option("--save-model", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Also fit on every resolution and save the model to FILE (LightGBM text) "
-              "and FILE.json (metadata).")
+@out_file_option("--save-model", help="Also fit on every resolution and save the model to "
+                 "FILE (LightGBM text) and FILE.json (metadata).")
 @save_option(RESULT_TABLE)
 @output_options
 @warehouse_option

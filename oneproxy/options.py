@@ -12,6 +12,8 @@ import click
 
 from oneproxy import settings
 from oneproxy.output import FORMATS
+from oneproxy.warehouse.names import check_space_name
+from oneproxy.warehouse.spaces import SPACE_ROWS
 from oneproxy.warehouse.store import Warehouse
 
 
@@ -28,12 +30,49 @@ def warehouse_option(fn: Callable) -> Callable:
     return wrapper
 
 
+SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def output_format(fmt: str | None, output: Path | None) -> str:
+    """`--format`, else the format `-o FILE`'s extension names, else table; a clash is an error."""
+    inferred = SUFFIX_FORMATS.get(output.suffix.lower()) if output is not None else None
+    if fmt is None:
+        return inferred or "table"
+    if inferred is not None and inferred != fmt:
+        raise click.UsageError(f"--format {fmt} but -o {output} names {inferred}: give one "
+                               "(or make them agree)")
+    return fmt
+
+
+def check_parent(ctx: click.Context | None, param: click.Parameter | None,
+                 value: Path | None) -> Path | None:
+    """Option callback: a path to write must be in an existing folder (checked before any work)."""
+    if value is not None and not value.absolute().parent.is_dir():
+        name = param.opts[-1] if param is not None else "path"
+        raise click.ClickException(f"{name} {value}: folder {value.absolute().parent} does not "
+                                   "exist; create it first")
+    return value
+
+
+def out_file_option(*decls: str, help: str, **kwargs: Any) -> Callable[[Callable], Callable]:
+    """An option naming a file to write, whose folder must exist."""
+    return click.option(*decls, type=click.Path(path_type=Path, dir_okay=False), default=None,
+                        callback=check_parent, help=help, **kwargs)
+
+
 def output_options(fn: Callable) -> Callable:
-    """`--format` and `-o FILE`, shared by every command that prints rows."""
-    fn = click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
-                      default=None, help="Write to FILE instead of standard output.")(fn)
-    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
-                        show_default=True, help="Output format.")(fn)
+    """`--format` and `-o/--output FILE`, shared by every command that prints rows."""
+
+    @out_file_option("-o", "--output", help="Write the table to FILE instead of standard "
+                     "output (its folder must exist).")
+    @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+                  help="Output format [default: from -o's extension (.csv, .json, .parquet), "
+                  "else table].")
+    @functools.wraps(fn)
+    def wrapper(*args: Any, fmt: str | None, output: Path | None, **kwargs: Any) -> Any:
+        return fn(*args, fmt=output_format(fmt, output), output=output, **kwargs)
+
+    return wrapper
 
 
 def fetch_options(fn: Callable) -> Callable:
@@ -45,16 +84,32 @@ def fetch_options(fn: Callable) -> Callable:
                         "<owner>__<repo>/<path> [env ONEPROXY_MIRROR].")(fn)
 
 
-def space_option(fn: Callable) -> Callable:
-    """`--space S`, default nb201."""
-    return click.option("--space", default="nb201", show_default=True,
-                        help="Search space (see `oneproxy spaces`).")(fn)
+def _known_space(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        check_space_name(value, sorted(SPACE_ROWS))
+    return value
 
 
-def save_option(table: str) -> Callable[[Callable], Callable]:
-    """`--save/--no-save`: whether a command stores its rows in the warehouse table `table`."""
-    return click.option("--save/--no-save", default=True, show_default=True,
-                        help=f"Store the rows in the warehouse table {table}.")
+def space_option(fn: Callable | None = None, *, default: str | None = "nb201",
+                 required: bool = False, help: str = "Search space (see `oneproxy spaces`).",
+                 ) -> Callable:
+    """`--space S` (default nb201), checked against the project's spaces before any work."""
+    option = click.option("--space", default=None if required else default, required=required,
+                          show_default=default is not None and not required,
+                          callback=_known_space, help=help)
+    return option(fn) if fn is not None else option
+
+
+def save_option(table: str, default: bool = False) -> Callable[[Callable], Callable]:
+    """`--save/--no-save`: whether a command stores its rows in the warehouse table `table`.
+
+    Interactive commands default to not saving, so that they never replace what `oneproxy run`
+    published; `adapt` saves by default because `predict` reads its predictions.
+    """
+    when = ("default: store" if default else
+            "default: do not store, so that the results `oneproxy run` published stay as they are")
+    return click.option("--save/--no-save", default=default,
+                        help=f"Store the rows in the warehouse table {table} [{when}].")
 
 
 def int_list(value: str | None, option: str) -> tuple[int, ...] | None:

@@ -40,7 +40,9 @@ def _table_text(table: pa.Table, title: str | None) -> str:
     frame = _flat(table)
     view = Table(title=title, show_lines=False)
     for name, dtype in frame.schema.items():
-        view.add_column(name, justify="right" if dtype.is_numeric() else "left")
+        # fold rather than cut: an identifier is never shortened to "n…" on a narrow terminal
+        view.add_column(name, justify="right" if dtype.is_numeric() else "left",
+                        overflow="fold")
     for row in frame.iter_rows():
         view.add_row(*("" if v is None else f"{v:.6g}" if isinstance(v, float) else str(v)
                        for v in row))

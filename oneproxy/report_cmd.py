@@ -7,12 +7,13 @@ from pathlib import Path
 import click
 
 from oneproxy.api.report import write_report
-from oneproxy.options import warehouse_option
+from oneproxy.options import check_parent, warehouse_option
 from oneproxy.warehouse.store import Warehouse
 
 
 @click.command()
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None,
+              callback=check_parent,
               help="Folder for report.html and summary.json [default: <warehouse>/report].")
 @warehouse_option
 def report(wh: Warehouse, out: Path | None) -> None:

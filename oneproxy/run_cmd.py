@@ -7,11 +7,14 @@ from pathlib import Path
 import click
 
 from oneproxy.analytics.protocols import BUILTIN, get_protocol, with_overrides
+from oneproxy.api.warehouse import require_warehouse
 from oneproxy.batch import RunDisplay, run_batch
-from oneproxy.options import fetch_options, output_options, warehouse_option
+from oneproxy.options import check_parent, fetch_options, output_options, warehouse_option
 from oneproxy.output import render
 from oneproxy.runs import run_summary, stage_rows
 from oneproxy.stages import STAGE_KINDS, RunSettings
+from oneproxy.warehouse.names import check_space_name
+from oneproxy.warehouse.spaces import SPACE_ROWS
 from oneproxy.warehouse.store import Warehouse
 
 
@@ -32,7 +35,7 @@ def _names(spec: str) -> list[str]:
               help="Only these search spaces, comma-separated; protocols of other spaces are "
               "left out [default: every space with latency].")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Report folder [default: report/ inside the warehouse].")
+              callback=check_parent, help="Report folder [default: report/ inside the warehouse].")
 @click.option("--only", "only_spec", default=None,
               help="Only these stages, comma-separated: kinds (ingest, srcc, evaluate, search, "
               "report) or names such as 'srcc nb201'.")
@@ -60,6 +63,8 @@ def run(wh: Warehouse, force: bool, seeds: int, protocol_spec: str, space_spec: 
     """
     protocols = tuple(with_overrides(get_protocol(p), seeds=seeds) for p in _names(protocol_spec))
     spaces = tuple(_names(space_spec)) if space_spec is not None else None
+    for space in spaces or ():
+        check_space_name(space, sorted(SPACE_ROWS))
     only = tuple(_names(only_spec)) if only_spec is not None else None
     unknown = [n for n in only or () if n.split()[0] not in STAGE_KINDS]
     if unknown:
@@ -90,6 +95,7 @@ def runs(wh: Warehouse, last: int, run_id: str | None, fmt: str, output: Path | 
       oneproxy runs --run last
       oneproxy runs --format json --last 1
     """
+    require_warehouse(wh)
     if run_id is not None:
         render(stage_rows(wh, run_id), fmt, output, title=f"stages of run {run_id}")
     else:

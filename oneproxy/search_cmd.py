@@ -8,10 +8,18 @@ import click
 import polars as pl
 import pyarrow as pa
 
+from oneproxy.analytics.adaproxy import MIN_SAMPLES
 from oneproxy.analytics.protocols import STRATEGY_CHOICES
 from oneproxy.api import search as api
 from oneproxy.api.search import RESULT_TABLE, SearchData
-from oneproxy.options import names, output_options, save_option, space_option, warehouse_option
+from oneproxy.options import (
+    names,
+    out_file_option,
+    output_options,
+    save_option,
+    space_option,
+    warehouse_option,
+)
 from oneproxy.output import render
 from oneproxy.search.budgets import parse_budget_spec
 from oneproxy.search.exhaustive import pareto_front
@@ -105,7 +113,7 @@ def _fronts(data: SearchData, evaluation: ProxyEval | None, proxy: str | None) -
               help="Pick with this device's latencies and judge the picks on each target; "
               "'auto' (with --samples) chooses per target the device whose adapted predictor "
               "has the lowest leave-one-out error.")
-@click.option("--samples", type=click.IntRange(min=1), default=None,
+@click.option("--samples", type=click.IntRange(min=MIN_SAMPLES), default=None,
               help="With --proxy: adapt the proxy's linear predictor with N target samples "
               "(AdaProxy).")
 @click.option("--seed", type=int, default=0, show_default=True,
@@ -113,8 +121,7 @@ def _fronts(data: SearchData, evaluation: ProxyEval | None, proxy: str | None) -
 @click.option("--strategy", type=click.Choice(STRATEGY_CHOICES), default=AUTO,
               show_default=True, help="With --samples: how the proxy is adapted (see "
               "`oneproxy adapt --help`); auto keeps the lowest leave-one-out error.")
-@click.option("--pareto", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Draw the Pareto fronts of the target devices to FILE.png.")
+@out_file_option("--pareto", help="Draw the Pareto fronts of the target devices to FILE.png.")
 @save_option(RESULT_TABLE)
 @output_options
 @warehouse_option
@@ -158,5 +165,9 @@ def search(wh: Warehouse, space: str, dataset: str, device_spec: str, budget_spe
                     f"{space} {dataset}: accuracy vs latency Pareto fronts{via}")
     shown = _compact(table, proxy is not None) if fmt == "table" else table
     render(shown, fmt, output, title=f"search {space} {dataset}")
+    if found.thin:
+        click.echo(f"not searched (fewer than {2 * samples} measured architectures, too few to "
+                   f"draw {samples} samples and judge the rest): {', '.join(found.thin)}",
+                   err=True)
     for note in _notes(data, dataset, table, proxy):
         click.echo(note, err=True)

@@ -10,7 +10,15 @@ from oneproxy.analytics.environments import GROUPINGS, heatmap_groups
 from oneproxy.analytics.srcc import against
 from oneproxy.api import srcc as api
 from oneproxy.api.srcc import TABLE as RESULT_TABLE
-from oneproxy.options import names, now, output_options, save_option, space_option, warehouse_option
+from oneproxy.options import (
+    names,
+    now,
+    out_file_option,
+    output_options,
+    save_option,
+    space_option,
+    warehouse_option,
+)
 from oneproxy.output import render
 from oneproxy.warehouse.store import Warehouse
 
@@ -40,8 +48,7 @@ def _names(spec: str | None) -> list[str] | None:
               help="List the most and least monotone partners of this device.")
 @click.option("--top", type=click.IntRange(min=1), default=5, show_default=True,
               help="Partners per side with --against.")
-@click.option("--heatmap", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Draw the SRCC matrix to FILE.png.")
+@out_file_option("--heatmap", help="Draw the SRCC matrix to FILE.png.")
 @click.option("--group-by", "group_by", type=click.Choice(GROUPINGS), default="platform",
               show_default=True, help="Heatmap blocks: platform class, or for mobile-ml-benchmark "
               "environments their phone or framework.")

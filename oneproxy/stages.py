@@ -32,7 +32,13 @@ from oneproxy.api.evaluate import evaluation_tables, load_protocol_data
 from oneproxy.api.ingest import ingest
 from oneproxy.api.report import REPORT_HTML, write_report
 from oneproxy.api.search import RESULT_TABLE as SEARCH_TABLE
-from oneproxy.api.search import SearchData, load_search_data, run_search
+from oneproxy.api.search import (
+    SearchData,
+    drop_targets,
+    load_search_data,
+    run_search,
+    thin_targets,
+)
 from oneproxy.api.srcc import TABLE as SRCC_TABLE
 from oneproxy.api.srcc import srcc, srcc_update
 from oneproxy.ingest.pipeline import LOADERS
@@ -269,15 +275,10 @@ def proxy_of(srcc_rows: pl.DataFrame, data: SearchData) -> tuple[str, float]:
 def searchable(data: SearchData, proxy: str) -> tuple[SearchData, list[str]]:
     """The search data with `proxy` moved from the targets to the proxy's place, and without
     the targets too thinly measured to draw AdaProxy samples from (returned by name)."""
-    measured = np.isfinite(data.true).sum(axis=1)
-    thin = [d for d, m in zip(data.targets, measured, strict=True)
-            if d != proxy and m < MIN_SEARCH_MEASURED]
-    keep = [i for i, d in enumerate(data.targets) if d != proxy and d not in thin]
-    return dataclasses.replace(
-        data, targets=[data.targets[i] for i in keep],
-        latency_datasets=[data.latency_datasets[i] for i in keep], true=data.true[keep],
-        proxy=data.true[data.targets.index(proxy)], partial=data.partial[keep],
-    ), thin
+    thin = thin_targets(data, SEARCH_SAMPLES, proxy)
+    kept = drop_targets(dataclasses.replace(data, proxy=data.true[data.targets.index(proxy)]),
+                        [proxy, *thin])
+    return kept, thin
 
 
 def search_stage(wh: Warehouse, inputs: Inputs, space: str) -> Stage:

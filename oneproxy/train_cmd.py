@@ -9,12 +9,26 @@ import click
 from oneproxy.analytics.predictors.files import KINDS, save_predictor
 from oneproxy.api import train as api
 from oneproxy.api.train import ENCODINGS
-from oneproxy.options import space_option, warehouse_option
+from oneproxy.options import out_file_option, space_option, warehouse_option
 from oneproxy.output import render
 from oneproxy.shown import vertical
 from oneproxy.warehouse.store import Warehouse
 
 SUMMARY_FORMATS = ("table", "csv", "json")
+
+
+def _model_path(model: Path | None, legacy: Path | None) -> Path:
+    """--model FILE, or the deprecated -o FILE (with a note on stderr)."""
+    if model is not None and legacy is not None:
+        raise click.UsageError("give --model FILE (-o is its old spelling), not both")
+    if legacy is not None:
+        click.echo("note: `train -o FILE` is deprecated and will be removed in the next "
+                   "release; use --model FILE (-o means the table output everywhere else)",
+                   err=True)
+        return legacy
+    if model is None:
+        raise click.UsageError("give --model FILE: the predictor file to write")
+    return model
 
 
 @click.command()
@@ -32,14 +46,16 @@ SUMMARY_FORMATS = ("table", "csv", "json")
               help="Seed of the --samples draw and of the kernel predictor's trees.")
 @click.option("--alpha", type=click.FloatRange(min=0), default=None,
               help="Ridge penalty of the linear predictor [default: 0, least squares].")
-@click.option("-o", "--output", "model", required=True,
-              type=click.Path(path_type=Path, dir_okay=False),
-              help="The predictor file to write (a kernel predictor also writes MODEL.json).")
+@out_file_option("--model", help="The predictor file to write (a kernel predictor also writes "
+                 "FILE.json).")
+@out_file_option("-o", "--output", "legacy_model", hidden=True,
+                 help="Old spelling of --model (deprecated).")
 @click.option("--format", "fmt", type=click.Choice(SUMMARY_FORMATS), default="table",
               show_default=True, help="Format of the summary printed on standard output.")
 @warehouse_option
 def train(wh: Warehouse, space: str, device: str, kind: str, encoding: str | None,
-          samples: int | None, seed: int, alpha: float | None, model: Path, fmt: str) -> None:
+          samples: int | None, seed: int, alpha: float | None, model: Path | None,
+          legacy_model: Path | None, fmt: str) -> None:
     """Fit a latency predictor on a device's measured architectures and save it as a file.
 
     Prints the training size and the scores (SRCC, RMSE, share within ±10%) on the training
@@ -48,10 +64,11 @@ def train(wh: Warehouse, space: str, device: str, kind: str, encoding: str | Non
 
     \b
     Examples:
-      oneproxy train --device pixel3 -o pixel3.json
-      oneproxy train --device raspi4 --samples 1000 --seed 1 -o raspi4.json --format json
-      oneproxy train --space fbnet --device eyeriss --kind kernel -o eyeriss.lgb.txt
+      oneproxy train --device pixel3 --model pixel3.json
+      oneproxy train --device raspi4 --samples 1000 --seed 1 --model raspi4.json --format json
+      oneproxy train --space fbnet --device eyeriss --kind kernel --model eyeriss.lgb.txt
     """
+    model = _model_path(model, legacy_model)
     if alpha is not None and kind != "linear":
         raise click.UsageError("--alpha goes with --kind linear")
     if kind == "kernel" and model.suffix == ".json":

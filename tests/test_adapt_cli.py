@@ -32,7 +32,7 @@ def writable(ingested, tmp_path_factory) -> Warehouse:
 
 def test_help_nb201_table_and_stored_rows(writable):
     out = ok(invoke(writable, "evaluate", "--protocol", "help-nb201", "--samples", "20",
-                    "--seeds", "3"))
+                    "--seeds", "3", "--save"))
     lines = out.stdout.splitlines()
     for target in HELP_TARGETS:
         assert any(line.startswith(f"│ {target} ") for line in lines), target

@@ -286,7 +286,7 @@ def _invoke(wh, *args):
 def test_lut_eval_command_stores_rows_and_saves_a_model(warehouse, tmp_path, fpga):
     model_path = tmp_path / "zynq.lgb.txt"
     out = _invoke(warehouse, "--device", "zynq_dpu", "--archs", "50", "--format", "json",
-                  "--save-model", str(model_path))
+                  "--save-model", str(model_path), "--save")
     assert out.exit_code == 0, out.output
     rows = json.loads(out.stdout)
     assert [r["resolution"] for r in rows] == [144, 176, 208]
@@ -295,7 +295,7 @@ def test_lut_eval_command_stores_rows_and_saves_a_model(warehouse, tmp_path, fpg
     stored = pl.from_arrow(warehouse.read("lut_eval"))
     assert stored.height == 3 and stored["computed_at"].null_count() == 0
     again = _invoke(warehouse, "--device", "zynq_dpu", "--holdout", "160", "--archs", "20",
-                    "--format", "json")
+                    "--format", "json", "--save")
     assert again.exit_code == 0, again.output
     assert pl.from_arrow(warehouse.read("lut_eval")).height == 4
     model = OpLatencyModel.load(model_path)

@@ -222,10 +222,10 @@ def results_wh(ingested, tmp_path_factory) -> Warehouse:
     protocol = folder / "mini.json"
     protocol.write_text(json.dumps(MINI_PROTOCOL))
     where = ["--warehouse", str(wh.root)]
-    invoke("srcc", "--space", "nb201", "--format", "csv", *where)
-    invoke("evaluate", "--protocol", str(protocol), "--format", "csv", *where)
-    invoke("search", *SEARCH, *where)
-    invoke("search", *SEARCH, "--proxy", "gold_6226", *where)
+    invoke("srcc", "--space", "nb201", "--format", "csv", "--save", *where)
+    invoke("evaluate", "--protocol", str(protocol), "--format", "csv", "--save", *where)
+    invoke("search", *SEARCH, "--save", *where)
+    invoke("search", *SEARCH, "--proxy", "gold_6226", "--save", *where)
     return wh
 
 

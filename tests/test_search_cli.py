@@ -162,7 +162,9 @@ def test_help_has_examples():
 
 
 def test_results_are_saved_and_rerun_replaces_them(writable):
-    args = ("--dataset", "cifar100", "--devices", "pixel3,fpga", "--budget", "5ms,10ms")
+    args = ("--dataset", "cifar100", "--devices", "pixel3,fpga", "--budget", "5ms,10ms", "--save")
+    assert invoke(writable, *args[:-1]).exit_code == 0
+    assert not writable.has("search_result")  # an interactive search stores nothing by default
     assert invoke(writable, *args).exit_code == 0
     first = pl.from_arrow(writable.read("search_result"))
     assert first.height == 4
@@ -170,7 +172,7 @@ def test_results_are_saved_and_rerun_replaces_them(writable):
     assert pl.from_arrow(writable.read("search_result")).equals(first)
     assert invoke(writable, *args, "--proxy", "raspi4").exit_code == 0
     assert invoke(writable, "--dataset", "cifar100", "--devices", "fpga",
-                  "--budget", "4ms,5ms,6ms").exit_code == 0
+                  "--budget", "4ms,5ms,6ms", "--save").exit_code == 0
     stored = pl.from_arrow(writable.read("search_result"))
     counts = stored.group_by("method", "device_id").len().sort("method", "device_id")
     assert counts.rows() == [

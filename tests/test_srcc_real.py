@@ -69,14 +69,17 @@ def run(*args: str):
 
 def test_cli_stores_pairs_and_replaces_them_on_rerun(warehouse, tmp_path):
     wh = str(warehouse.root)
-    args = ["srcc", "--devices", "pixel3,raspi4,fpga", "--format", "json", "--warehouse", wh]
+    args = ["srcc", "--devices", "pixel3,raspi4,fpga", "--format", "json", "--save",
+            "--warehouse", wh]
     rows = json.loads(run(*args).stdout)
     assert [(r["device_a"], r["device_b"], round(r["value"], 3)) for r in rows] == [
         ("pixel3", "raspi4", 0.967), ("fpga", "raspi4", 0.89), ("fpga", "pixel3", 0.872)]
     run(*args)
     stored = query(warehouse, "SELECT count(*) AS n, any_value(method) AS m FROM srcc")
     assert stored.to_pylist() == [{"n": 3, "m": "spearman"}]
-    run("srcc", "--devices", "pixel3,eyeriss", "--warehouse", wh)
+    run("srcc", "--devices", "pixel3,eyeriss", "--save", "--warehouse", wh)
+    assert query(warehouse, "SELECT count(*) AS n FROM srcc").to_pylist() == [{"n": 4}]
+    run("srcc", "--devices", "raspi4,eyeriss", "--warehouse", wh)  # not saved by default
     assert query(warehouse, "SELECT count(*) AS n FROM srcc").to_pylist() == [{"n": 4}]
 
 

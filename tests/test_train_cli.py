@@ -30,8 +30,8 @@ def ok(result):
 @pytest.fixture(scope="module")
 def pixel3_model(ingested, tmp_path_factory):
     path = tmp_path_factory.mktemp("models") / "m.json"
-    out = ok(invoke(ingested, "train", "--space", "nb201", "--device", "pixel3", "-o", str(path),
-                    "--format", "json"))
+    out = ok(invoke(ingested, "train", "--space", "nb201", "--device", "pixel3", "--model",
+                    str(path), "--format", "json"))
     return path, json.loads(out.stdout)[0], out.stderr
 
 
@@ -39,7 +39,7 @@ def pixel3_model(ingested, tmp_path_factory):
 def fbnet_model(ingested, tmp_path_factory):
     path = tmp_path_factory.mktemp("models") / "eyeriss.lgb.txt"
     out = ok(invoke(ingested, "train", "--space", "fbnet", "--device", "eyeriss", "--kind",
-                    "kernel", "--samples", "1000", "--seed", "2", "-o", str(path),
+                    "kernel", "--samples", "1000", "--seed", "2", "--model", str(path),
                     "--format", "json"))
     return path, json.loads(out.stdout)[0]
 
@@ -84,7 +84,7 @@ def test_predict_with_a_model_defaults_to_the_whole_space_and_compares_another_d
 
 def test_train_on_samples_scores_the_held_out_rest(ingested, tmp_path):
     out = ok(invoke(ingested, "train", "--device", "raspi4", "--samples", "1000", "--seed", "1",
-                    "-o", str(tmp_path / "r.json"), "--format", "json"))
+                    "--model", str(tmp_path / "r.json"), "--format", "json"))
     summary = json.loads(out.stdout)[0]
     assert (summary["training_rows"], summary["held_out"], summary["seed"]) == (1000, 14625, 1)
     assert summary["held_out_srcc"] > 0.93 and 0 < summary["held_out_within10"] < 1
@@ -134,10 +134,10 @@ def bad_files(pixel3_model, fbnet_model, tmp_path):
         (["predict", "--model", "CUT"], "CUT is not the model"),
         (["predict", "--model", "MODEL", "--device", "nosuch"], "unknown measured device 'nosuch'"),
         (["predict", "--model", "MODEL", "--archs", "99999"], "arch id 99999 is not"),
-        (["train", "--device", "nosuch", "-o", "NONE"], "unknown training device 'nosuch'"),
-        (["train", "--space", "ofa_fpga", "--device", "zynq_dpu", "-o", "NONE"],
+        (["train", "--device", "nosuch", "--model", "NONE"], "unknown training device 'nosuch'"),
+        (["train", "--space", "ofa_fpga", "--device", "zynq_dpu", "--model", "NONE"],
          "space ofa_fpga has no whole-network latency"),
-        (["train", "--device", "edgetpu", "--samples", "5000", "-o", "NONE"],
+        (["train", "--device", "edgetpu", "--samples", "5000", "--model", "NONE"],
          "5000 samples asked of a target that measured 1740"),
     ],
 )
@@ -153,9 +153,9 @@ def test_errors_are_one_line_with_exit_1(ingested, bad_files, args, message):
 
 @pytest.mark.parametrize("args", [
     ["train", "--device", "pixel3"],
-    ["train", "--device", "pixel3", "--kind", "kernel", "--alpha", "1", "-o", "x.txt"],
-    ["train", "--device", "pixel3", "--encoding", "fbnet", "-o", "x.json"],
-    ["train", "--device", "pixel3", "--kind", "kernel", "-o", "x.json"],
+    ["train", "--device", "pixel3", "--kind", "kernel", "--alpha", "1", "--model", "x.txt"],
+    ["train", "--device", "pixel3", "--encoding", "fbnet", "--model", "x.json"],
+    ["train", "--device", "pixel3", "--kind", "kernel", "--model", "x.json"],
     ["predict"],
     ["predict", "--model", "MODEL", "--space", "fbnet"],
 ])
@@ -167,6 +167,6 @@ def test_usage_errors_exit_2(ingested, bad_files, args):
 def test_train_and_predict_help_have_examples():
     train_help = ok(CliRunner().invoke(CLI, ["train", "--help"])).stdout
     assert "Examples:" in train_help
-    assert "oneproxy train --device pixel3 -o pixel3.json" in train_help
+    assert "oneproxy train --device pixel3 --model pixel3.json" in train_help
     predict_help = ok(CliRunner().invoke(CLI, ["predict", "--help"])).stdout
     assert "oneproxy predict --model pixel3.json --archs 0,1,2" in predict_help

@@ -24,6 +24,7 @@ from oneproxy.api.warehouse import check_space
 from oneproxy.search.proxy_choice import AUTO, PRESCREEN, full_coverage, prescreen
 from oneproxy.warehouse.catalog import query, sql_text
 from oneproxy.warehouse.errors import UnknownDevice
+from oneproxy.warehouse.names import did_you_mean
 from oneproxy.warehouse.schemas import PREDICTIONS
 from oneproxy.warehouse.store import Warehouse
 from oneproxy.warehouse.tables import publish
@@ -150,7 +151,8 @@ def predict(
         raise UnknownDevice(f"device '{device}' has neither measured latency nor stored "
                             f"predictions in space {space}: run `oneproxy adapt --space {space} "
                             f"--target {device} …` or use one of "
-                            f"{', '.join(series['device_id'].to_list())}")
+                            f"{', '.join(series['device_id'].to_list())}"
+                            f"{did_you_mean(device, series['device_id'].to_list())}")
     measured = pl.from_arrow(query(wh, sql_text("queries/adapt_latency.sql"),
                                    [space, dataset, [device]]))
     out = (

@@ -13,3 +13,7 @@ class UnknownArchitecture(OneproxyError):
 
 class UnknownSearchDataset(OneproxyError):
     """A dataset without accuracies for the searched space."""
+
+
+class UnknownDataset(OneproxyError):
+    """A dataset setting that the space does not have."""

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pyarrow as pa
 
 from oneproxy import settings
+from oneproxy.api.errors import UnknownDataset
 from oneproxy.api.progress import Progress, silent
 from oneproxy.ingest import hwnasbench, user_table
 from oneproxy.ingest.batch import Resolver
@@ -20,6 +22,8 @@ from oneproxy.ingest.pipeline import (
     unchanged,
 )
 from oneproxy.ingest.user_table import TableSpec
+from oneproxy.warehouse import spaces
+from oneproxy.warehouse.names import did_you_mean
 from oneproxy.warehouse.store import Warehouse
 
 
@@ -59,10 +63,34 @@ def ingest_table(wh: Warehouse, spec: TableSpec, *, existing: pa.Table | None = 
     """A user's own measurements of one device (see `oneproxy.ingest.user_table`).
 
     `existing` (`user_table.existing_rows`) appends the rows to the device's stored series
-    instead of replacing it.
+    instead of replacing it. A warehouse that holds the space's architectures needs no upstream
+    file.
     """
     resolve = resolver(mirror, cache)
-    return commit_batches(wh, [user_table.load(spec, resolve, existing)], resolve)
+    architectures = wh.read_or_none("architectures")
+    return commit_batches(wh, [user_table.load(spec, resolve, existing, architectures)], resolve)
+
+
+def check_dataset(wh: Warehouse, space: str, dataset: str) -> None:
+    """Raise `UnknownDataset` unless `dataset` is one of the space's datasets: its default and
+    those the warehouse has latency or accuracy rows of."""
+    known = {spaces.get(space).default_dataset}
+    for table in ("latency", "accuracy"):
+        if wh.has(table):
+            rows = pl.from_arrow(wh.read(table).select(["space_id", "dataset"]))
+            known |= set(rows.filter(pl.col("space_id") == space)["dataset"].unique())
+    if dataset not in known:
+        shown = ", ".join(sorted(known))
+        raise UnknownDataset(f"unknown dataset '{dataset}' for space {space}: use one of "
+                             f"{shown}{did_you_mean(dataset, sorted(known))}")
+
+
+def stale_predictions(wh: Warehouse, device_id: str, space: str) -> int:
+    """How many stored AdaProxy predictions of the device on the space there are."""
+    if not wh.has("predictions"):
+        return 0
+    rows = pl.from_arrow(wh.read("predictions").select(["space_id", "device_id"]))
+    return rows.filter((pl.col("space_id") == space) & (pl.col("device_id") == device_id)).height
 
 
 def ingest_hwnasbench(wh: Warehouse, path: Path, *, mirror: Path | None = None,

@@ -13,6 +13,7 @@ from oneproxy.api.warehouse import check_space
 from oneproxy.warehouse.catalog import query, sql_text
 from oneproxy.warehouse.errors import OneproxyError, UnknownDevice
 from oneproxy.warehouse.matrix import latency_matrix
+from oneproxy.warehouse.names import did_you_mean
 from oneproxy.warehouse.store import Warehouse
 
 
@@ -50,13 +51,19 @@ def latency_series(
     return dataset, series.filter(pl.col("dataset") == dataset).drop("dataset")
 
 
+def _space_values(wh: Warehouse, space: str, column: str) -> list[str]:
+    """The distinct values of a `latency` column (device_id or dataset) within a space."""
+    sql = f"SELECT DISTINCT {column} AS v FROM latency WHERE space_id = ? ORDER BY 1"
+    return query(wh, sql, [space]).column("v").to_pylist()
+
+
 def check_devices(series: pl.DataFrame, devices: list[str], space: str, role: str) -> None:
     """Raise `UnknownDevice` naming the first of `devices` without latency in the space."""
     known = series["device_id"].to_list()
     unknown = [d for d in devices if d not in known]
     if unknown:
         raise UnknownDevice(f"unknown {role} device '{unknown[0]}' for space {space}: the "
-                            f"warehouse has {', '.join(known)}")
+                            f"warehouse has {', '.join(known)}{did_you_mean(unknown[0], known)}")
 
 
 def load_space(wh: Warehouse, space: str, dataset: str | Sequence[str],
@@ -92,8 +99,12 @@ def latency_rows(wh: Warehouse, space: str, dataset: str | None, devices: list[s
             raise UnknownDevice(
                 f"unknown device '{missing[0]}' in space '{space}'"
                 f"{f' and dataset {dataset!r}' if dataset else ''}: see `oneproxy devices "
-                f"--space {space}`"
+                f"--space {space}`{did_you_mean(missing[0], _space_values(wh, space, 'device_id'))}"
             )
+    if rows.is_empty() and dataset is not None:
+        raise NoLatency(f"space {space} has no latency for dataset '{dataset}'"
+                        f"{' on these devices' if devices or platforms else ''}: it has "
+                        f"{', '.join(_space_values(wh, space, 'dataset')) or 'none'}")
     if rows.is_empty():
         raise OneproxyError(
             f"no latency rows in space '{space}' for these filters: see `oneproxy devices`"

@@ -6,8 +6,10 @@ import polars as pl
 
 from oneproxy.analytics.op_holdout import every_other, holdout_eval, leave_one_out
 from oneproxy.analytics.predictors.op_latency_model import OpLatencyModel
+from oneproxy.api.warehouse import require_warehouse
 from oneproxy.warehouse.catalog import query, sql_text
 from oneproxy.warehouse.errors import UnknownDevice
+from oneproxy.warehouse.names import did_you_mean
 from oneproxy.warehouse.spaces import ofa_fpga, ofa_mbv3
 from oneproxy.warehouse.spaces.ofa_net import ElasticNet
 from oneproxy.warehouse.store import Warehouse
@@ -19,12 +21,13 @@ NETS: dict[str, ElasticNet] = {ofa_mbv3.SPACE_ID: ofa_mbv3.NET, ofa_fpga.SPACE_I
 
 def load_lut(wh: Warehouse, device: str) -> pl.DataFrame:
     """The `op_latency` rows (latency_ms) of one device; an unknown device names the known ones."""
+    require_warehouse(wh)
     known = (query(wh, sql_text("queries/lut_devices.sql")).column("device_id").to_pylist()
              if wh.has("op_latency") else [])
     if device not in known:
         have = ", ".join(known) or "none (ingest ofa_note10 or ofa_zcu first)"
         raise UnknownDevice(f"device '{device}' has no operator lookup table: devices with one: "
-                            f"{have}")
+                            f"{have}{did_you_mean(device, known)}")
     return pl.from_arrow(query(wh, sql_text("queries/lut_op_latency.sql"), [device]))
 
 

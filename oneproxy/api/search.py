@@ -3,6 +3,7 @@ budget, exhaustive on each device's latency or through a proxy (raw or AdaProxy)
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +30,7 @@ from oneproxy.search.oneproxy import (
 from oneproxy.search.proxy_choice import AUTO, full_coverage
 from oneproxy.warehouse.catalog import query, sql_text
 from oneproxy.warehouse.errors import UnknownDevice
+from oneproxy.warehouse.names import did_you_mean
 from oneproxy.warehouse.store import Warehouse
 from oneproxy.warehouse.tables import publish
 
@@ -71,6 +73,7 @@ def _choose(series: pa.Table, devices: list[str] | None, proxy: str | None) -> l
         raise UnknownDevice(
             f"unknown device '{unknown[0] if unknown else ''}' for this space: "
             f"use 'all' or some of {', '.join(known)}"
+            f"{did_you_mean(unknown[0], known) if unknown else ''}"
         )
     return wanted
 
@@ -92,6 +95,7 @@ def load_search_data(
         raise UnknownDevice(
             f"unknown proxy device '{proxy}' for space '{space}': use one of "
             f"{', '.join(series.column('device_id').to_pylist())}"
+            f"{did_you_mean(proxy, series.column('device_id').to_pylist())}"
         )
     targets = _choose(series, devices, proxy)
     if not targets:
@@ -116,6 +120,23 @@ def load_search_data(
         partial=np.array([size[d] < arch_ids.size for d in targets]),
         attributes=attributes_of(wh, space, archs.column("arch_key").to_pylist()),
     )
+
+
+def thin_targets(data: SearchData, samples: int, proxy: str | None = None) -> list[str]:
+    """The targets (but `proxy`) that measured fewer than 2 × `samples` architectures: too few
+    to draw AdaProxy samples from and judge the picks on the rest."""
+    measured = np.isfinite(data.true).sum(axis=1)
+    return [d for d, m in zip(data.targets, measured, strict=True)
+            if d != proxy and m < 2 * samples]
+
+
+def drop_targets(data: SearchData, drop: list[str]) -> SearchData:
+    """The search data without these targets."""
+    keep = [i for i, d in enumerate(data.targets) if d not in set(drop)]
+    return dataclasses.replace(
+        data, targets=[data.targets[i] for i in keep],
+        latency_datasets=[data.latency_datasets[i] for i in keep], true=data.true[keep],
+        partial=data.partial[keep])
 
 
 def run_search(
@@ -165,6 +186,8 @@ class SearchOutcome:
     data: SearchData
     table: pa.Table
     evaluation: ProxyEval | None
+    thin: tuple[str, ...] = ()
+    """Targets left out: too few measurements for `samples` (see `thin_targets`)."""
 
 
 def search(
@@ -188,5 +211,11 @@ def search(
         raise BadSearchInput("proxy 'auto' chooses by the target's samples: give samples")
     spec = parse_budget_spec(budgets) if isinstance(budgets, str) else budgets
     data = load_search_data(wh, space, dataset, devices, proxy)
+    thin = thin_targets(data, samples, proxy) if samples is not None else []
+    if thin and len(thin) == len(data.targets):
+        raise BadSearchInput(
+            f"every target measured fewer than {2 * samples} architectures ({', '.join(thin)}): "
+            f"too few to draw {samples} samples and judge the picks on the rest; lower --samples")
+    data = drop_targets(data, thin)
     table, evaluation = run_search(data, space, dataset, spec, proxy, samples, seed, strategy)
-    return SearchOutcome(data, table, evaluation)
+    return SearchOutcome(data, table, evaluation, tuple(thin))

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from oneproxy.analytics.srcc import Method, srcc_matrix, to_square
+from oneproxy.analytics.srcc import InvalidSrccInput, Method, srcc_matrix, to_square
 from oneproxy.api.latency import latency_rows
 from oneproxy.warehouse.catalog import query, sql_text
 from oneproxy.warehouse.fingerprint import digest
@@ -56,6 +56,9 @@ def srcc(
 
     Without `dataset`, the dataset most devices measured. `ci` adds a seeded bootstrap interval.
     """
+    if devices is not None and len(set(devices)) < 2:
+        raise InvalidSrccInput(f"SRCC compares pairs of devices: give at least two, got "
+                               f"{', '.join(devices) or 'none'} (or leave out --devices)")
     dataset, rows = latency_rows(wh, space, dataset, devices, platforms)
     pairs = srcc_matrix(rows, method=method, min_common=min_common, ci=ci,
                         n_bootstrap=bootstrap, seed=seed)

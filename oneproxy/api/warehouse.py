@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from oneproxy.warehouse.catalog import query
-from oneproxy.warehouse.errors import UnknownSpace
+from oneproxy.warehouse.errors import WarehouseEmpty
+from oneproxy.warehouse.names import check_space_name
 from oneproxy.warehouse.store import Warehouse
 
 
@@ -14,8 +15,14 @@ def open_warehouse(path: Path | str) -> Warehouse:
     return Warehouse(Path(path))
 
 
+def require_warehouse(wh: Warehouse) -> None:
+    """Raise `WarehouseEmpty` when there is no warehouse in the folder at all."""
+    if not wh.exists():
+        raise WarehouseEmpty(f"no warehouse at {wh.root}: run `oneproxy ingest --all` first "
+                             "(or pass --warehouse DIR)")
+
+
 def check_space(wh: Warehouse, space: str) -> None:
     """Raise `UnknownSpace` naming the spaces the warehouse has, unless it has `space`."""
     known = query(wh, "SELECT space_id FROM spaces ORDER BY 1").column("space_id").to_pylist()
-    if space not in known:
-        raise UnknownSpace(f"unknown space '{space}': the warehouse has {', '.join(known)}")
+    check_space_name(space, known, "the warehouse has")
