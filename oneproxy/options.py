@@ -12,8 +12,8 @@ import click
 
 from oneproxy import settings
 from oneproxy.output import FORMATS
+from oneproxy.warehouse import spaces
 from oneproxy.warehouse.names import check_space_name
-from oneproxy.warehouse.spaces import SPACE_ROWS
 from oneproxy.warehouse.store import Warehouse
 
 
@@ -86,7 +86,7 @@ def fetch_options(fn: Callable) -> Callable:
 
 def _known_space(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is not None:
-        check_space_name(value, sorted(SPACE_ROWS))
+        check_space_name(value, sorted(spaces.known()))
     return value
 
 
