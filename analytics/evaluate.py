@@ -41,6 +41,10 @@ SCORE_SCHEMA = {
     "n_eval": pl.Int64,
 }
 
+MapTasks = Callable[..., list]
+"""`map(fn, items, shared, on_done)` → `[fn(item, **shared) …]`, as `oneproxy.scale.Engine.map`."""
+
+
 class BadEvaluationInput(OneproxyError, ValueError):
     """Latency matrices, sample counts or devices an evaluation cannot use."""
 
@@ -158,6 +162,8 @@ def run_protocol(
     protocol: Protocol,
     data: ProtocolData,
     on_step: Callable[[str], None] | None = None,
+    map_tasks: MapTasks | None = None,
+    seeds_per_task: int | None = None,
 ) -> Evaluation:
     """Adapt and score every target × n × seed of the protocol.
 
@@ -166,17 +172,28 @@ def run_protocol(
     the adapted predictions ("after") and the proxy's raw latencies ("before") are scored on
     the target's measured architectures outside the samples. `on_step` is called before each
     target × n with a label, for progress bars.
+
+    `map_tasks` (an engine's `map`, see `oneproxy.scale`) runs the groups of `seeds_per_task`
+    seeds of one target × n as tasks; the fitted proxy models go to it once, as shared inputs.
+    Each seed draws its own samples, so the rows are the same however the seeds are grouped.
     """
     _check_data(protocol, data)
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     models = {p: ProxyModels.of(data.features, data.row(p)) for p in protocol.proxies}
-    frames = []
-    for target in protocol.targets:
-        candidates = {p: m for p, m in models.items() if p != target}
-        for n in protocol.samples:
-            if on_step is not None:
-                on_step(f"{target} n={n}")
-            frames.append(_run_group(protocol, data, target, candidates, n))
+    step = seeds_per_task or protocol.seeds
+    tasks = [(t, n, range(s, min(s + step, protocol.seeds))) for t in protocol.targets
+             for n in protocol.samples for s in range(0, protocol.seeds, step)]
+    shared = {"protocol": protocol, "data": data, "models": models}
+    done = None if on_step is None else lambda i: on_step(f"{tasks[i][0]} n={tasks[i][1]}")
+    if map_tasks is None:
+        frames = []
+        for i, task in enumerate(tasks):
+            if done is not None:
+                done(i)
+            frames.append(_group_task(task, **shared))
+    else:
+        shared["models"] = {p: m.fitted(protocol.strategy) for p, m in models.items()}
+        frames = map_tasks(_group_task, tasks, shared, done)
     long = pl.concat(frames).with_columns(
         protocol=pl.lit(protocol.name), space_id=pl.lit(protocol.space),
         strategy=pl.lit(protocol.strategy), computed_at=pl.lit(stamp),
@@ -185,9 +202,18 @@ def run_protocol(
     return Evaluation(long_table, summarize(long_table, protocol, stamp), overall(long_table))
 
 
+def _group_task(task: tuple[str, int, range], protocol: Protocol, data: ProtocolData,
+                models: dict[str, ProxyModels]) -> pl.DataFrame:
+    """One task of `run_protocol`: some seeds of one target and n."""
+    target, n, seeds = task
+    candidates = {p: m for p, m in models.items() if p != target}
+    return _run_group(protocol, data, target, candidates, n, seeds)
+
+
 def _run_group(protocol: Protocol, data: ProtocolData, target: str,
-               models: dict[str, ProxyModels], n: int) -> pl.DataFrame:
-    """All seeds of one target and n: adapt each, then score them together."""
+               models: dict[str, ProxyModels], n: int,
+               seeds: range | None = None) -> pl.DataFrame:
+    """All seeds (or `seeds`) of one target and n: adapt each, then score them together."""
     true = data.row(target)
     measured = np.flatnonzero(np.isfinite(true))
     if n >= measured.size:
@@ -197,7 +223,7 @@ def _run_group(protocol: Protocol, data: ProtocolData, target: str,
         )
     reference = data.reference if protocol.reference else None
     after, before, held_out, info = [], [], [], []
-    for seed in range(protocol.seeds):
+    for seed in range(protocol.seeds) if seeds is None else seeds:
         idx = draw_samples(measured, n, seed, reference)
         name, adapted, _ = select_proxy_models(models, idx, true[idx], strategy=protocol.strategy)
         row = true.copy()
@@ -256,7 +282,7 @@ def overall(long: pa.Table) -> pa.Table:
     """Per n: the mean over targets of each seed's SRCC, then mean ± std of that over seeds."""
     per_seed = (
         pl.from_arrow(long)
-        .group_by("n_samples", "seed")
+        .group_by("n_samples", "seed", maintain_order=True)  # the same std to the last bit
         .agg(pl.col("before_srcc").mean(), pl.col("after_srcc").mean())
     )
     return (

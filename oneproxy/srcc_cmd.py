@@ -10,8 +10,17 @@ from oneproxy.analytics.heatmap import draw_heatmap
 from oneproxy.analytics.srcc import against
 from oneproxy.api import srcc as api
 from oneproxy.api.srcc import TABLE as RESULT_TABLE
-from oneproxy.options import names, now, output_options, save_option, space_option, warehouse_option
+from oneproxy.options import (
+    names,
+    now,
+    output_options,
+    save_option,
+    scale_options,
+    space_option,
+    warehouse_option,
+)
 from oneproxy.output import render
+from oneproxy.scale import Engine
 from oneproxy.warehouse.store import Warehouse
 
 
@@ -44,8 +53,9 @@ def _names(spec: str | None) -> list[str] | None:
               help="Draw the SRCC matrix to FILE.png.")
 @save_option(RESULT_TABLE)
 @output_options
+@scale_options
 @warehouse_option
-def srcc(wh: Warehouse, space: str, dataset: str | None, device_spec: str | None,
+def srcc(wh: Warehouse, engine: Engine, space: str, dataset: str | None, device_spec: str | None,
          platform_spec: str | None, method: str, min_common: int, ci: float | None,
          bootstrap: int, seed: int, device: str | None, top: int, heatmap: Path | None,
          save: bool, fmt: str, output: Path | None) -> None:
@@ -66,7 +76,7 @@ def srcc(wh: Warehouse, space: str, dataset: str | None, device_spec: str | None
         raise click.UsageError("--ci is computed for --method spearman only")
     result = api.srcc(wh, space, dataset=dataset, devices=_names(device_spec),
                       platforms=_names(platform_spec), method=method, min_common=min_common,
-                      ci=ci, bootstrap=bootstrap, seed=seed)
+                      ci=ci, bootstrap=bootstrap, seed=seed, engine=engine)
     if save:
         api.save_srcc(wh, result, now())
     if heatmap is not None:
