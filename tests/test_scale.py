@@ -195,3 +195,36 @@ def test_cli_workers_without_dask_names_the_extra(synth, monkeypatch):
     assert result.exit_code == 1
     assert result.output.strip().endswith(DASK_MISSING)
     assert "pip install 'oneproxy[dask]'" in result.output
+
+
+def test_picks_over_architecture_partitions_equal_one_search(cluster, monkeypatch):
+    from oneproxy.search.exhaustive import best_under_budget
+
+    from oneproxy.scale import search as scaled
+
+    rng = np.random.default_rng(2)
+    lat = np.round(rng.lognormal(0, 0.4, (3, 5_000)), 2)  # rounded: ties in latency
+    lat[1, ::7] = np.nan  # partial coverage
+    acc = np.round(rng.uniform(60, 90, 5_000), 0)  # ties in accuracy
+    budgets = np.array([0.5, 0.9, 1.0, 1.5, 3.0, 0.01])
+    monkeypatch.setattr(scaled, "MIN_PARTITION", 500)
+    whole = best_under_budget(lat, acc, budgets)
+    parts = scaled.partitioned_best(cluster)(lat, acc, budgets)
+    assert len(scaled.partitions(5_000, cluster.workers)) == 4
+    for field in ("arch_index", "accuracy", "latency", "n_searched"):
+        np.testing.assert_array_equal(getattr(parts, field), getattr(whole, field))
+    assert (whole.arch_index[:, -1] == -1).all()  # nothing fits 0.01 ms
+
+
+def test_search_on_a_cluster_stores_the_picks_of_a_search_in_process(synth, cluster,
+                                                                   monkeypatch):
+    from oneproxy.scale import search as scaled
+
+    monkeypatch.setattr(scaled, "MIN_PARTITION", 2_000)
+    for proxy, samples in ((None, None), ("phone_a", None), ("phone_a", 20)):
+        local = op.search_archs(synth, "nb201", "cifar100", "q10,q50,q90", proxy=proxy,
+                          samples=samples)
+        spread = op.search_archs(synth, "nb201", "cifar100", "q10,q50,q90", proxy=proxy,
+                           samples=samples, engine=cluster)
+        assert spread.table.equals(local.table)
+        assert spread.table.num_rows == 3 * len(local.data.targets) >= 12
