@@ -228,3 +228,15 @@ def test_search_on_a_cluster_stores_the_picks_of_a_search_in_process(synth, clus
                            samples=samples, engine=cluster)
         assert spread.table.equals(local.table)
         assert spread.table.num_rows == 3 * len(local.data.targets) >= 12
+
+
+@pytest.mark.integration
+def test_help_nb201_on_two_workers_gives_the_rows_of_a_run_without(warehouse):
+    args = ["evaluate", "--protocol", "help-nb201", "--samples", "10", "--seeds", "4",
+            "--format", "json", "--no-save", "--warehouse", str(warehouse.root)]
+    local = CliRunner().invoke(CLI, args)
+    spread = CliRunner().invoke(CLI, [*args, "--workers", "2"])
+    assert local.exit_code == 0 and spread.exit_code == 0, local.output + spread.output
+    rows = _json_rows(local.stdout)
+    assert len(rows) == 6 and all(r["seeds"] == 4 for r in rows)
+    assert _json_rows(spread.stdout) == rows
