@@ -240,3 +240,32 @@ def test_help_nb201_on_two_workers_gives_the_rows_of_a_run_without(warehouse):
     rows = _json_rows(local.stdout)
     assert len(rows) == 6 and all(r["seeds"] == 4 for r in rows)
     assert _json_rows(spread.stdout) == rows
+
+
+def _die_once(marker: str) -> int:
+    """Kill the worker process the first time, succeed when the scheduler re-runs it."""
+    import os
+    from pathlib import Path
+
+    if not Path(marker).exists():
+        Path(marker).touch()
+        os._exit(1)
+    return os.getpid()
+
+
+def _die_always(_: int) -> int:
+    import os
+
+    os._exit(1)
+
+
+def test_a_dead_worker_reruns_its_task_or_fails_the_job_in_one_line(tmp_path):
+    import dask
+
+    from oneproxy.scale import ScaleUnavailable
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}), \
+            engine_from(workers=2) as engine:  # processes: a worker really dies
+        assert len(engine.map(_die_once, [str(tmp_path / "died")])) == 1
+        with pytest.raises(ScaleUnavailable, match="died too often.*nothing was stored"):
+            engine.map(_die_always, [0])

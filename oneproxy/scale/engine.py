@@ -19,7 +19,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 DASK_MISSING = "running on a cluster needs Dask: pip install 'oneproxy[dask]'"
-DEFAULT_RETRIES = 2
+DEFAULT_RETRIES = 1
 
 
 class ScaleUnavailable(OneproxyError):
@@ -71,10 +71,11 @@ class InProcess:
 class DaskEngine:
     """Tasks on a Dask cluster, through a `distributed.Client`.
 
-    A task that fails because its worker died is re-run up to `retries` times on another worker
-    (Dask's own `retries`); an exception raised by the task itself is raised here as it is. The
-    results come back to this process only when every task has finished, so a job that fails
-    leaves nothing half-computed behind.
+    A task whose worker died is re-run on another worker by the scheduler (up to Dask's
+    `distributed.scheduler.allowed-failures`, 3 by default); past that the job fails with
+    `ScaleUnavailable`, one line. A task that raised is re-run `retries` times, then its own
+    exception is raised here. Results come back to this process only when every task has
+    finished, and the caller commits them only then: a failed job stores nothing.
     """
 
     distributed = True
@@ -90,7 +91,7 @@ class DaskEngine:
 
     def map(self, fn: Callable[..., R], items: Sequence[T], shared: dict[str, Any] | None = None,
             on_done: Callable[[int], None] | None = None) -> list[R]:
-        from distributed import as_completed
+        import distributed
 
         if not items:
             return []
@@ -99,12 +100,20 @@ class DaskEngine:
         futures = self.client.map(fn, list(items), pure=False, retries=self.retries, **handles)
         if on_done is not None:
             position = {f.key: i for i, f in enumerate(futures)}
-            for future in as_completed(futures):
+            for future in distributed.as_completed(futures):
                 on_done(position[future.key])
-        results = self.client.gather(futures)
-        for handle in handles.values():
-            handle.release()
-        return results
+        try:
+            return self.client.gather(futures)
+        except distributed.KilledWorker as exc:
+            raise ScaleUnavailable(
+                f"a task of {getattr(fn, '__name__', 'the job')} was running on workers that "
+                f"died too often ({exc}); nothing was stored: check the workers' memory "
+                "(see docs/scale-out.md)") from None
+        finally:
+            for future in futures:
+                future.release()
+            for handle in handles.values():
+                handle.release()
 
     def scatter(self, values: Sequence[Any]) -> list[Any]:
         return self.client.scatter(list(values), hash=False)
