@@ -7,7 +7,7 @@ the real space, made-up device op costs). Each run happens in a fresh process (t
 on a new 2-worker `LocalCluster` of processes, and prints wall time, the peak resident memory of
 the process or of each worker, and whether the results are equal.
 
-    python bench/scale.py --quick            # a few minutes at most: 200 devices × 20,000
+    python bench/scale.py --quick            # 200 devices × 20,000, 200 adaptations
     python bench/scale.py                    # 1,000 devices × 100,000, 10,000 adaptations
 
 On a machine with fewer cores than workers a cluster cannot be faster for CPU-bound work; the
@@ -168,7 +168,7 @@ def bench_sweep(adaptations: int, workers: int) -> None:
 
 @click.command()
 @click.option("--quick", is_flag=True, help="A small size: 200 devices × 20,000 architectures, "
-              "1,000 adaptations.")
+              "200 adaptations.")
 @click.option("--devices", type=int, default=1_000, show_default=True)
 @click.option("--archs", type=int, default=100_000, show_default=True)
 @click.option("--adaptations", type=int, default=10_000, show_default=True)
@@ -179,7 +179,7 @@ def main(quick: bool, devices: int, archs: int, adaptations: int, workers: int,
          only: str | None) -> None:
     """Time SRCC and an evaluation sweep in one process and on a local Dask cluster."""
     if quick:
-        devices, archs, adaptations = 200, 20_000, 1_000
+        devices, archs, adaptations = 200, 20_000, 200
     click.echo(f"{mp.cpu_count()} cores; {workers} workers of 1 thread each")
     if only in (None, "srcc"):
         bench_srcc(devices, archs, workers)
