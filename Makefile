@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.search
 	$(BIN)/python -m bench.search --warehouse oneproxy-warehouse
 	$(BIN)/python -m bench.adaproxy
+	$(BIN)/python -m bench.adapt --warehouse oneproxy-warehouse
 
 clean:
 	rm -rf $(VENV) oneproxy-warehouse .pytest_cache .ruff_cache

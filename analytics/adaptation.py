@@ -127,8 +127,14 @@ class ProxyModels:
     proxy_latency: np.ndarray  # ms per architecture of `features`, NaN where not measured
 
     @classmethod
-    def of(cls, features: SpaceFeatures, proxy_latency: ArrayLike) -> ProxyModels:
-        """Check `proxy_latency` against `features` (the predictors are fitted when needed)."""
+    def of(cls, features: SpaceFeatures, proxy_latency: ArrayLike, *,
+           kernel: np.ndarray | None = None,
+           linear_coefs: dict[str, np.ndarray] | None = None) -> ProxyModels:
+        """Check `proxy_latency` against `features` (the predictors are fitted when needed).
+
+        `kernel` and `linear_coefs` restore fits made earlier on the same latencies
+        (`fitted_coefs`, `kernel`), so that a stored proxy is not fitted again.
+        """
         lat = np.array(proxy_latency, dtype=np.float64)
         if lat.shape != (features.n_archs,):
             raise InvalidPredictorInput(
@@ -147,7 +153,18 @@ class ProxyModels:
                 f"{int(np.flatnonzero(measured & (lat <= 0))[0])}: failed measurements must be NaN"
             )
         lat.flags.writeable = False
-        return cls(features, lat)
+        models = cls(features, lat)
+        if kernel is not None:
+            if np.shape(kernel) != lat.shape:
+                raise InvalidPredictorInput("a stored kernel prediction must cover every "
+                                            f"architecture ({lat.size}), got {np.shape(kernel)}")
+            models.__dict__["kernel"] = np.asarray(kernel, dtype=np.float64)
+        models._linear_coefs.update(linear_coefs or {})
+        return models
+
+    def fitted_coefs(self) -> dict[str, np.ndarray]:
+        """The linear predictors' weights fitted so far, by encoding."""
+        return dict(self._linear_coefs)
 
     @property
     def measured(self) -> np.ndarray:

@@ -30,7 +30,6 @@ from oneproxy.analytics.predictors.encodings import SpaceFeatures
 from oneproxy.analytics.protocols import Protocol
 from oneproxy.warehouse.errors import OneproxyError
 from oneproxy.warehouse.schemas import ADAPTATION, PREDICTOR_EVAL
-from scipy.stats import kendalltau, rankdata
 
 MAPE_FLOOR_SHARE = 0.01
 WITHIN_SHARE = 0.10
@@ -321,6 +320,8 @@ def _nanmedian(t: np.ndarray) -> np.ndarray:
 
 def _spearman(p: np.ndarray, t: np.ndarray, mask: np.ndarray, n_eval: np.ndarray) -> np.ndarray:
     """Row-wise Spearman correlation over the masked entries: Pearson of average ranks."""
+    from scipy.stats import rankdata  # imported when scoring: scipy.stats is slow to import
+
     rp = np.where(mask, rankdata(p, axis=1, nan_policy="omit"), 0.0)
     rt = np.where(mask, rankdata(t, axis=1, nan_policy="omit"), 0.0)
     centre = (n_eval + 1) / 2.0
@@ -333,6 +334,8 @@ def _spearman(p: np.ndarray, t: np.ndarray, mask: np.ndarray, n_eval: np.ndarray
 
 def _kendall(p: np.ndarray, t: np.ndarray, mask: np.ndarray, n_eval: np.ndarray) -> np.ndarray:
     """Row-wise Kendall tau-b (scipy has no batched form; each call is O(m log m))."""
+    from scipy.stats import kendalltau
+
     return np.array([
         kendalltau(p[i, m], t[i, m]).statistic if n_eval[i] >= 2 else np.nan
         for i, m in enumerate(mask)

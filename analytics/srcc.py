@@ -1,8 +1,9 @@
 """All-pairs rank correlation (Spearman SRCC or Kendall tau-b) between device latency series.
 
-Devices are grouped by coverage pattern (the set of architectures they measured). For each pair
-of groups both are restricted to the architectures they share, ranked once, and every Spearman
-correlation of the block comes out of one matrix product of centred ranks.
+Spearman comes from `analytics.spearman_exact` (each device sorted once, exact ranks over any
+shared coverage from prefix counts, blocked matrix products). Kendall tau-b and the bootstrap
+intervals work per coverage-group block: devices with the same coverage pattern are restricted to
+the architectures two groups share.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Literal
 
 import numpy as np
 import polars as pl
+from oneproxy.analytics.spearman_exact import SpearmanPairs, coverage_groups, spearman_pairs
 from oneproxy.warehouse.errors import OneproxyError, UnknownDevice
 from scipy.stats import kendalltau
 
@@ -55,14 +57,13 @@ def srcc_matrix(
     """
     _check_parameters(method, min_common, ci, n_bootstrap)
     devices, values = _wide(latency)
-    rng = np.random.default_rng(seed)
-    ranks = _RankCache()
-    blocks = [
-        _block_pairs(values, group_g, group_h, shared, method, min_common, ci, n_bootstrap, rng,
-                     ranks)
-        for group_g, group_h, shared in _group_blocks(values)
-    ]
-    pairs = pl.concat(blocks) if blocks else _empty_index_frame()
+    if method == "kendall":
+        pairs = _kendall_pairs(values, min_common)
+    else:
+        pairs = _spearman_frame(spearman_pairs(values, min_common))
+        if ci is not None:
+            intervals = _intervals(values, min_common, ci, n_bootstrap, seed)
+            pairs = pairs.drop("ci_low", "ci_high").join(intervals, on=["a", "b"], how="left")
     return _finish(pairs, devices, method, min_common)
 
 
@@ -218,67 +219,81 @@ def _duplicate_error(latency: pl.DataFrame) -> InvalidSrccInput:
 def _group_blocks(values: np.ndarray):
     """Yield (members of group g, members of group h, shared coverage) for every g <= h."""
     present = ~np.isnan(values)
-    by_pattern: dict[bytes, list[int]] = {}
-    for device, pattern in enumerate(np.packbits(present, axis=1)):
-        by_pattern.setdefault(pattern.tobytes(), []).append(device)
-    groups = [np.array(members) for members in by_pattern.values()]
+    groups = coverage_groups(present)
     for g, members_g in enumerate(groups):
         for members_h in groups[g:]:
             yield members_g, members_h, present[members_g[0]] & present[members_h[0]]
 
 
-def _block_pairs(
-    values: np.ndarray,
-    members_g: np.ndarray,
-    members_h: np.ndarray,
-    coverage: np.ndarray,
-    method: Method,
-    min_common: int,
-    ci: float | None,
-    n_bootstrap: int,
-    rng: np.random.Generator,
-    ranks: _RankCache,
-) -> pl.DataFrame:
-    """Pair rows (device indices a < b) for one block of two coverage groups."""
-    same = members_g is members_h
-    n_common = int(np.count_nonzero(coverage))
-    shape = (members_g.size, members_h.size)
-    corr = np.full(shape, np.nan)
-    low = np.full(shape, np.nan)
-    high = np.full(shape, np.nan)
-    const_g = np.zeros(members_g.size, dtype=bool)
-    const_h = np.zeros(members_h.size, dtype=bool)
-    if n_common >= min_common:
-        x_g = values[np.ix_(members_g, coverage)]
-        x_h = x_g if same else values[np.ix_(members_h, coverage)]
-        const_g = (x_g == x_g[:, :1]).all(axis=1)
-        const_h = (x_h == x_h[:, :1]).all(axis=1)
-        if method == "spearman":
-            r_g = ranks.get(members_g, coverage, x_g)
-            corr = _correlate(r_g, r_g if same else ranks.get(members_h, coverage, x_h))
-        else:
-            corr = _kendall_block(x_g, x_h, same, const_g, const_h)
-        if ci is not None:
-            low, high = _bootstrap_block(x_g, x_h, same, ci, n_bootstrap, rng)
-    if same:
+def _block_index(members_g: np.ndarray, members_h: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Block positions (rows, cols) of a block's pairs and their device indices a < b."""
+    if members_g is members_h:
         rows, cols = np.triu_indices(members_g.size, k=1)
     else:
-        rows, cols = (ix.ravel() for ix in np.indices(shape))
+        rows, cols = (ix.ravel() for ix in np.indices((members_g.size, members_h.size)))
     dev_g, dev_h = members_g[rows], members_h[cols]
-    swap = dev_g > dev_h
+    return rows, cols, np.minimum(dev_g, dev_h), np.maximum(dev_g, dev_h)
+
+
+def _spearman_frame(pairs: SpearmanPairs) -> pl.DataFrame:
+    nan = np.full(pairs.a.size, np.nan)
     return pl.DataFrame(
         {
-            "a": np.where(swap, dev_h, dev_g),
-            "b": np.where(swap, dev_g, dev_h),
-            "n_common": np.full(rows.size, n_common, dtype=np.int64),
-            "value": corr[rows, cols],
-            "const_a": np.where(swap, const_h[cols], const_g[rows]),
-            "const_b": np.where(swap, const_g[rows], const_h[cols]),
-            "ci_low": low[rows, cols],
-            "ci_high": high[rows, cols],
+            "a": pairs.a, "b": pairs.b, "n_common": pairs.n_common, "value": pairs.value,
+            "const_a": pairs.const_a, "const_b": pairs.const_b, "ci_low": nan, "ci_high": nan,
         },
         schema=_INDEX_SCHEMA,
     )
+
+
+def _kendall_pairs(values: np.ndarray, min_common: int) -> pl.DataFrame:
+    """Kendall tau-b of every pair, one coverage-group block at a time."""
+    frames = []
+    for members_g, members_h, coverage in _group_blocks(values):
+        rows, cols, a, b = _block_index(members_g, members_h)
+        n_common = int(np.count_nonzero(coverage))
+        corr = np.full((members_g.size, members_h.size), np.nan)
+        const_g = np.zeros(members_g.size, dtype=bool)
+        const_h = np.zeros(members_h.size, dtype=bool)
+        if n_common >= min_common:
+            x_g = values[np.ix_(members_g, coverage)]
+            x_h = values[np.ix_(members_h, coverage)]
+            const_g = (x_g == x_g[:, :1]).all(axis=1)
+            const_h = (x_h == x_h[:, :1]).all(axis=1)
+            corr = _kendall_block(x_g, x_h, members_g is members_h, const_g, const_h)
+        swap = members_g[rows] > members_h[cols]
+        frames.append(pl.DataFrame(
+            {
+                "a": a, "b": b, "n_common": np.full(rows.size, n_common, dtype=np.int64),
+                "value": corr[rows, cols],
+                "const_a": np.where(swap, const_h[cols], const_g[rows]),
+                "const_b": np.where(swap, const_g[rows], const_h[cols]),
+                "ci_low": np.full(rows.size, np.nan), "ci_high": np.full(rows.size, np.nan),
+            },
+            schema=_INDEX_SCHEMA,
+        ))
+    return pl.concat(frames) if frames else pl.DataFrame(schema=_INDEX_SCHEMA)
+
+
+def _intervals(
+    values: np.ndarray, min_common: int, ci: float, n_bootstrap: int, seed: int
+) -> pl.DataFrame:
+    """Bootstrap interval (a, b, ci_low, ci_high) of every pair sharing >= min_common archs."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for members_g, members_h, coverage in _group_blocks(values):
+        if np.count_nonzero(coverage) < min_common:
+            continue
+        rows, cols, a, b = _block_index(members_g, members_h)
+        x_g = values[np.ix_(members_g, coverage)]
+        x_h = values[np.ix_(members_h, coverage)]
+        low, high = _bootstrap_block(x_g, x_h, members_g is members_h, ci, n_bootstrap, rng)
+        frames.append(pl.DataFrame(
+            {"a": a, "b": b, "ci_low": low[rows, cols], "ci_high": high[rows, cols]},
+            schema={k: _INDEX_SCHEMA[k] for k in ("a", "b", "ci_low", "ci_high")},
+        ))
+    return pl.concat(frames) if frames else pl.DataFrame(
+        schema={k: _INDEX_SCHEMA[k] for k in ("a", "b", "ci_low", "ci_high")})
 
 
 _INDEX_SCHEMA = {
@@ -293,15 +308,10 @@ _INDEX_SCHEMA = {
 }
 
 
-def _empty_index_frame() -> pl.DataFrame:
-    return pl.DataFrame(schema=_INDEX_SCHEMA)
-
-
 def _centred_ranks(x: np.ndarray) -> np.ndarray:
     """Average ranks along the last axis minus their mean (n+1)/2: exact half-integers.
 
-    Same ranks as `scipy.stats.rankdata(x, axis=-1)`; Polars ranks the rows in parallel and
-    about twice as fast, which is most of the all-pairs cost.
+    Same ranks as `scipy.stats.rankdata(x, axis=-1)`; Polars ranks the rows in parallel.
     """
     rows = x.reshape(-1, x.shape[-1])
     columns = pl.DataFrame({str(i): row for i, row in enumerate(rows)})
@@ -316,23 +326,6 @@ def _correlate(r_g: np.ndarray, r_h: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         corr = (r_g @ np.swapaxes(r_h, -1, -2)) / (norm_g[..., :, None] * norm_h[..., None, :])
     return np.clip(corr, -1.0, 1.0)
-
-
-class _RankCache:
-    """Centred ranks of a coverage group over a set of architectures, computed once.
-
-    Blocks often restrict a group to the coverage it already has (a 1,999-architecture group
-    against the full-coverage group), so the same ranks serve several blocks.
-    """
-
-    def __init__(self) -> None:
-        self._ranks: dict[tuple[bytes, bytes], np.ndarray] = {}
-
-    def get(self, members: np.ndarray, coverage: np.ndarray, x: np.ndarray) -> np.ndarray:
-        key = (members.tobytes(), np.packbits(coverage).tobytes())
-        if key not in self._ranks:
-            self._ranks[key] = _centred_ranks(x)
-        return self._ranks[key]
 
 
 def _kendall_block(

@@ -1,233 +1,388 @@
-"""Benchmark: all-pairs SRCC (grouped ranks + GEMM) against a scipy loop and pandas.
+"""Benchmark: all-pairs SRCC (`analytics.srcc.srcc_matrix`) against scipy, pandas and rank + GEMM.
 
-Part 1 reads the NAS-Bench-201 latencies of DIR/catalog.duckdb (`--warehouse DIR`) and times
-`analytics.srcc.srcc_matrix` against (a) a Python loop of `scipy.stats.spearmanr` over every
-device pair on the pair's shared architectures and (b) `pandas.DataFrame.corr(method="spearman")`
-(pairwise-complete, like ours) when pandas is importable; all start from the same long table.
-Part 2 times a generated 1,000 devices x 100,000 architectures table with four coverage patterns
-and prints time and peak memory (`--quick`: 200 x 20,000). `--scale-only` skips part 1.
+Scenarios: the real NB201 set of `--warehouse DIR` (41 series, partial coverage, and its
+full-coverage subset), then generated fleets of 1,000 devices x 100,000 architectures (`--quick`:
+200 x 20,000) with full coverage, with 10 coverage groups (each group misses its own random 10 %)
+and with per-device gaps (each device misses its own random 10 %). Latencies are rounded, so ties
+abound. Every method starts from the same long table (device_id, arch_id, latency_ms; its pivot
+is timed) and runs in its own subprocess, which reports wall time and its peak RSS
+(`resource.getrusage`, including the input it was handed); the input's own RSS is printed beside
+it. Baselines:
 
-    python bench/srcc.py --warehouse ./oneproxy-warehouse [--quick] [--scale-only]
+- scipy pair loop: `scipy.stats.spearmanr` on each pair's shared architectures. At fleet scale it
+  is timed on 40 random pairs and extrapolated to all pairs (printed "extrapolated").
+- scipy matrix: `spearmanr(values, axis=1)` (full coverage only: it cannot skip absent values).
+- pandas: `DataFrame.corr(method="spearman")`, pairwise-complete; at fleet scale on the first
+  devices only, extrapolated by the number of pairs.
+- rank + GEMM floor: `scipy.stats.rankdata` of every device once and one float64 matrix product,
+  coverage ignored (its answer is wrong under partial coverage: a floor, not a competitor).
+
+Ours on per-device gaps at full size: the pivot and the sort of every device run in full (so
+the peak RSS is the real one), 1 % of the pairs (`--ragged-share`) go through the batched pair
+kernel and the rest is extrapolated, printed as such; with `--quick` every pair is computed.
+
+The measured float64 GEMM throughput and the implied time of the scenario's one product are
+printed, and the BLAS thread comparison (1 vs 2 threads for the SRCC block product, quiet and with
+a competing busy process) that `oneproxy.threads` defaults on.
+
+    python -m bench.srcc --warehouse ./oneproxy-warehouse [--quick]
 """
 
-import gc
+from __future__ import annotations
+
+import json
+import os
 import resource
+import subprocess
+import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 import numpy as np
 import polars as pl
-from oneproxy.analytics.srcc import srcc_matrix, to_square
-from scipy.stats import spearmanr
-
-from bench.common import best_time, read
 
 MIN_COMMON = 30
+SAMPLE_PAIRS = 40
+SCENARIOS = ("real", "real_full", "full", "block", "ragged")
+METHODS = {
+    "real": ("ours", "scipy_loop", "pandas"),
+    "real_full": ("ours", "scipy_matrix", "rank_gemm"),
+    "full": ("ours", "scipy_loop", "scipy_matrix", "pandas", "rank_gemm"),
+    "block": ("ours", "scipy_loop", "pandas", "rank_gemm"),
+    "ragged": ("ours", "scipy_loop", "pandas"),
+}
+LABELS = {
+    "ours": "ours (srcc_matrix, long table in)",
+    "scipy_loop": "scipy.stats.spearmanr pair loop",
+    "scipy_matrix": "scipy.stats.spearmanr(matrix)",
+    "pandas": "pandas DataFrame.corr(spearman)",
+    "rank_gemm": "rank + GEMM floor (coverage ignored)",
+}
 
 
-def load_latency(warehouse: Path) -> pl.DataFrame:
-    """NB201 latency series (device_id, arch_id, latency_ms) from the warehouse `latency` view.
+# ---- inputs ---------------------------------------------------------------------------------
 
-    When the view holds several datasets, each (dataset, device) is its own series named
-    "dataset/device", so that every series has one row per architecture.
-    """
+
+def real_latency(warehouse: Path, full_only: bool) -> pl.DataFrame:
+    """NB201 series of the warehouse (dataset/device when several datasets), optionally only
+    those measured on every architecture."""
+    from bench.common import read
+
     frame = read(warehouse, "SELECT dataset, device_id, arch_id, latency_ms FROM latency "
                  "WHERE space_id = 'nb201'")
     if frame.height == 0:
         raise click.ClickException(f"{warehouse} holds no nb201 latency; ingest an nb201 source")
     if frame["dataset"].n_unique() > 1:
         frame = frame.with_columns(device_id=pl.format("{}/{}", "dataset", "device_id"))
-    return frame.select("device_id", "arch_id", "latency_ms")
+    frame = frame.select("device_id", "arch_id", "latency_ms")
+    if full_only:
+        counts = frame.drop_nulls("latency_ms").group_by("device_id").len()
+        full = counts.filter(pl.col("len") == frame["arch_id"].n_unique())["device_id"]
+        frame = frame.filter(pl.col("device_id").is_in(full.implode()))
+    return frame
 
 
-def wide(latency: pl.DataFrame) -> tuple[list[str], np.ndarray]:
-    """Baselines' own pivot: device ids and an (architecture x device) array, NaN where absent."""
-    table = latency.pivot(on="device_id", index="arch_id", values="latency_ms").drop("arch_id")
-    devices = sorted(table.columns)
-    return devices, table.select(devices).fill_null(np.nan).to_numpy()
+def generated_latency(n_devices: int, n_archs: int, coverage: str, seed: int = 0) -> pl.DataFrame:
+    """Correlated log-normal latencies rounded to 2 or 0 decimals (ties), in a coverage pattern.
 
-
-def scipy_loop(latency: pl.DataFrame) -> np.ndarray:
-    """Baseline (a): spearmanr on each pair's shared architectures, one pair at a time."""
-    devices, values = wide(latency)
-    present = ~np.isnan(values)
-    square = np.full((len(devices), len(devices)), np.nan)
-    for i in range(len(devices)):
-        for j in range(i + 1, len(devices)):
-            both = present[:, i] & present[:, j]
-            if both.sum() >= MIN_COMMON:
-                square[i, j] = square[j, i] = spearmanr(values[both, i], values[both, j]).statistic
-    np.fill_diagonal(square, 1.0)
-    return square
-
-
-def pandas_corr(latency: pl.DataFrame) -> np.ndarray:
-    """Baseline (b): pandas pivot + DataFrame.corr(method="spearman"), pairwise-complete."""
-    import pandas  # bench-only dependency
-
-    table = pandas.DataFrame(latency.to_dict(as_series=False)).pivot(
-        index="arch_id", columns="device_id", values="latency_ms"
-    )
-    corr = table[sorted(table.columns)].corr(method="spearman", min_periods=MIN_COMMON)
-    return corr.to_numpy()
-
-
-def ours(latency: pl.DataFrame) -> np.ndarray:
-    return to_square(srcc_matrix(latency, min_common=MIN_COMMON))[0]
-
-
-def device_set_run(latency: pl.DataFrame) -> None:
-    coverage = latency.drop_nulls("latency_ms").group_by("device_id").len()["len"]
-    click.echo(
-        f"NB201 device set: {latency['device_id'].n_unique()} series, "
-        f"{latency['arch_id'].n_unique()} architectures, "
-        f"{coverage.n_unique()} distinct coverage sizes ({coverage.min()}..{coverage.max()})"
-    )
-    t_ours, square = best_time(lambda: ours(latency), repeats=3)
-    t_loop, loop = best_time(lambda: scipy_loop(latency), repeats=1)
-    click.echo(f"  ours (srcc_matrix, pivot included) {t_ours:8.3f} s")
-    click.echo(
-        f"  scipy.stats.spearmanr loop         {t_loop:8.3f} s   ratio {t_loop / t_ours:6.1f}x   "
-        f"max |diff| {np.nanmax(np.abs(square - loop)):.1e}"
-    )
-    try:
-        import pandas  # noqa: F401
-    except ImportError:
-        click.echo("  pandas DataFrame.corr             skipped: pandas is not installed")
-        return
-    t_pandas, frame_corr = best_time(lambda: pandas_corr(latency), repeats=1)
-    click.echo(
-        f"  pandas DataFrame.corr(spearman)    {t_pandas:8.3f} s   ratio "
-        f"{t_pandas / t_ours:6.1f}x   max |diff| {np.nanmax(np.abs(square - frame_corr)):.1e}"
-    )
-
-
-def generated_latency(n_devices: int, n_archs: int, seed: int) -> pl.DataFrame:
-    """Correlated log-normal latencies in four coverage patterns, rounded so that ties abound.
-
-    Patterns (share of devices): all architectures (40 %), the first 80 % (30 %), a random
-    half (25 %), a fixed 1,999-architecture sample (5 %). Every third device reports whole
-    milliseconds, the others hundredths.
+    coverage: "full"; "block" (10 groups, each missing its own random 10 %); "ragged" (each
+    device missing its own random 10 %).
     """
     rng = np.random.default_rng(seed)
     size = np.log(rng.lognormal(0.0, 0.6, n_archs))
-    patterns = [
-        np.arange(n_archs),
-        np.arange(int(n_archs * 0.8)),
-        np.flatnonzero(rng.random(n_archs) < 0.5),
-        np.sort(rng.choice(n_archs, size=min(1_999, n_archs), replace=False)),
-    ]
-    share = np.cumsum([0.4, 0.3, 0.25, 0.05])
-    dev_parts, arch_parts, lat_parts = [], [], []
+    group_missing = rng.random((10, n_archs)) < 0.1
+    devices, archs, lats = [], [], []
     for device in range(n_devices):
-        archs = patterns[int(np.searchsorted(share, (device + 0.5) / n_devices))]
-        log_lat = rng.normal(1.0, 1.0) + rng.uniform(0.6, 1.4) * size[archs]
-        lat = np.exp(log_lat + rng.normal(0.0, rng.uniform(0.05, 0.4), archs.size))
-        dev_parts.append(np.full(archs.size, device, dtype=np.uint32))
-        arch_parts.append(archs)
-        lat_parts.append(lat.round(0 if device % 3 == 0 else 2))
+        if coverage == "full":
+            keep = np.arange(n_archs)
+        elif coverage == "block":
+            keep = np.flatnonzero(~group_missing[device * 10 // n_devices])
+        else:
+            keep = np.flatnonzero(rng.random(n_archs) >= 0.1)
+        log_lat = rng.normal(1.0, 1.0) + rng.uniform(0.6, 1.4) * size[keep]
+        lat = np.exp(log_lat + rng.normal(0.0, rng.uniform(0.05, 0.4), keep.size))
+        devices.append(np.full(keep.size, device, dtype=np.uint32))
+        archs.append(keep.astype(np.uint32))
+        lats.append(lat.round(0 if device % 3 == 0 else 2))
     names = pl.Series([f"dev{d:04d}" for d in range(n_devices)])
-    return pl.DataFrame(
-        {
-            "device_id": names.gather(np.concatenate(dev_parts)),
-            "arch_id": np.concatenate(arch_parts),
-            "latency_ms": np.concatenate(lat_parts),
-        }
-    )
+    return pl.DataFrame({
+        "device_id": names.gather(np.concatenate(devices)),
+        "arch_id": np.concatenate(archs),
+        "latency_ms": np.concatenate(lats),
+    })
 
 
-def reset_peak_rss() -> bool:
-    """Reset the kernel's high-water mark of this process (Linux); False where unsupported."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
+def wide(latency: pl.DataFrame) -> np.ndarray:
+    """Baselines' (device x architecture) float64 matrix, NaN where absent, devices sorted."""
+    devices = latency["device_id"].unique().sort()
+    rows = latency["device_id"].cast(pl.Enum(devices)).to_physical().to_numpy()
+    cols = latency["arch_id"].rank("dense").cast(pl.Int64).to_numpy() - 1
+    values = np.full((devices.len(), int(cols.max()) + 1), np.nan)
+    values[rows, cols] = latency["latency_ms"].fill_null(np.nan).to_numpy()
+    return values
 
 
-def _status_gib(field: str) -> float:
-    """A memory field of /proc/self/status (Linux) in GiB."""
+# ---- methods (each returns a square matrix, NaN where not computed, and a note) --------------
+
+
+def ours(latency: pl.DataFrame) -> tuple[np.ndarray, float]:
+    from oneproxy.analytics.srcc import srcc_matrix, to_square
+
+    return to_square(srcc_matrix(latency, min_common=MIN_COMMON))[0], 1.0
+
+
+def ours_sampled(latency: pl.DataFrame, share: float) -> tuple[np.ndarray, float, float]:
+    """Ours on per-device gaps with the pair work sampled: the pivot and the sort of every device
+    run in full (their memory is measured), a random `share` of the pairs goes through the same
+    batched pair kernel; returns the square, the share and the extrapolated seconds."""
+    from oneproxy.analytics.spearman_exact import _ragged_pairs, _sort_devices
+    from oneproxy.analytics.srcc import _wide
+
+    start = time.perf_counter()
+    values = _wide(latency)[1]
+    sorted_ = _sort_devices(values, ~np.isnan(values))
+    fixed = time.perf_counter() - start
+    n = values.shape[0]
+    rows, cols = np.triu_indices(n, k=1)
+    pick = np.sort(np.random.default_rng(2).choice(rows.size, max(1, int(share * rows.size)),
+                                                   replace=False))
+    start = time.perf_counter()
+    pairs = _ragged_pairs(sorted_, rows[pick], cols[pick], MIN_COMMON)
+    sampled = time.perf_counter() - start
+    square = np.full((n, n), np.nan)
+    square[pairs.a, pairs.b] = square[pairs.b, pairs.a] = pairs.value
+    np.fill_diagonal(square, 1.0)
+    return square, pick.size / rows.size, fixed + sampled * rows.size / pick.size
+
+
+def scipy_loop(values: np.ndarray, sample: bool) -> tuple[np.ndarray, float]:
+    from scipy.stats import spearmanr
+
+    n = values.shape[0]
+    rows, cols = np.triu_indices(n, k=1)
+    if sample:
+        pick = np.random.default_rng(1).choice(rows.size, size=min(SAMPLE_PAIRS, rows.size),
+                                               replace=False)
+        rows, cols = rows[pick], cols[pick]
+    present = ~np.isnan(values)
+    square = np.full((n, n), np.nan)
+    for i, j in zip(rows, cols, strict=True):
+        both = present[i] & present[j]
+        if both.sum() >= MIN_COMMON:
+            square[i, j] = square[j, i] = spearmanr(values[i, both], values[j, both]).statistic
+    np.fill_diagonal(square, 1.0)
+    return square, rows.size / (n * (n - 1) / 2)
+
+
+def scipy_matrix(values: np.ndarray) -> tuple[np.ndarray, float]:
+    from scipy.stats import spearmanr
+
+    return spearmanr(values, axis=1).statistic, 1.0
+
+
+def pandas_corr(values: np.ndarray, sample: bool) -> tuple[np.ndarray, float]:
+    import pandas  # bench-only dependency
+
+    n = values.shape[0]
+    k = min(n, 40) if sample else n
+    corr = pandas.DataFrame(values[:k].T).corr(method="spearman", min_periods=MIN_COMMON)
+    square = np.full((n, n), np.nan)
+    square[:k, :k] = corr.to_numpy()
+    return square, k * (k - 1) / (n * (n - 1))
+
+
+def rank_gemm(values: np.ndarray) -> tuple[np.ndarray, float]:
+    from scipy.stats import rankdata
+
+    ranks = rankdata(np.where(np.isnan(values), np.inf, values), axis=1)
+    ranks -= ranks.mean(axis=1, keepdims=True)
+    gram = ranks @ ranks.T
+    norm = np.sqrt(np.diag(gram))
+    return gram / np.outer(norm, norm), 1.0
+
+
+# ---- child process: one method on one scenario ----------------------------------------------
+
+
+def _rss_gib() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
+        if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 2**20
-    raise OSError(f"/proc/self/status has no {field}")
+    return float("nan")
 
 
-def current_rss_gib() -> float:
-    try:
-        return _status_gib("VmRSS")
-    except OSError:
-        return float("nan")
+def run_case(scenario: str, method: str, size: tuple[int, int], warehouse: Path,
+             out: Path, ragged_share: float) -> dict:
+    """Load the scenario's input, time the method (best of 3 on the real set, else once) at the
+    `oneproxy.threads` setting, save its square matrix to `out`."""
+    import oneproxy.analytics.srcc  # noqa: F401
+    import pandas  # noqa: F401  (imports stay out of the timings)
+    import scipy.stats  # noqa: F401
+
+    from oneproxy.threads import apply_thread_setting
+
+    apply_thread_setting()
+    if scenario.startswith("real"):
+        latency = real_latency(warehouse, full_only=scenario == "real_full")
+    else:
+        latency = generated_latency(*size, coverage=scenario)
+    sample = not scenario.startswith("real")
+    calls: dict[str, Callable[[], tuple[np.ndarray, float]]] = {
+        "ours": lambda: ours(latency),
+        "scipy_loop": lambda: scipy_loop(wide(latency), sample),
+        "scipy_matrix": lambda: scipy_matrix(wide(latency)),
+        "pandas": lambda: pandas_corr(wide(latency), sample),
+        "rank_gemm": lambda: rank_gemm(wide(latency)),
+    }
+    input_gib = _rss_gib()
+    if scenario == "ragged" and method == "ours" and ragged_share < 1:
+        square, fraction, seconds = ours_sampled(latency, ragged_share)
+    else:
+        seconds = float("inf")
+        for _ in range(3 if scenario.startswith("real") else 1):
+            start = time.perf_counter()
+            square, fraction = calls[method]()
+            seconds = min(seconds, time.perf_counter() - start)
+        seconds /= fraction
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    np.save(out, square)
+    return {"seconds": seconds, "fraction": fraction, "peak_gib": peak,
+            "input_gib": input_gib}
 
 
-def peak_rss_gib() -> float:
-    """Peak resident memory since the last reset (VmHWM), else getrusage's lifetime peak."""
-    try:
-        return _status_gib("VmHWM")
-    except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+def gemm_throughput() -> dict:
+    """Best float64 GFLOP/s of a 2,000^3 product, at the `oneproxy.threads` setting."""
+    from oneproxy.threads import apply_thread_setting
+
+    apply_thread_setting()
+    a = np.random.default_rng(0).random((2000, 2000))
+    best = min(_timed(lambda: a @ a) for _ in range(3))
+    return {"gflops": 2 * 2000**3 / best / 1e9}
 
 
-def scale_run(n_devices: int, n_archs: int) -> None:
+def thread_comparison(size: tuple[int, int]) -> dict:
+    """Block-product time (the SRCC `_gram`) at 1 and 2 BLAS threads, quiet and beside a busy
+    process that stands for the rest of the batch."""
+    from oneproxy.analytics.spearman_exact import _gram
+    from threadpoolctl import threadpool_limits
+
+    rows, cols = min(size[0], 500), min(size[1], 50_000)
+    ranks = np.random.default_rng(0).integers(-cols, cols, (rows, cols)).astype(np.float32)
+    result = {}
+    for load in ("quiet", "loaded"):
+        busy = (subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                if load == "loaded" else None)
+        try:
+            for threads in (1, 2):
+                with threadpool_limits(limits=threads, user_api="blas"):
+                    result[f"{load}_{threads}"] = min(_timed(lambda: _gram(ranks, None))
+                                                      for _ in range(3))
+        finally:
+            if busy is not None:
+                busy.kill()
+                busy.wait()
+    result["shape"] = [rows, cols]
+    return result
+
+
+def _timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
-    latency = generated_latency(n_devices, n_archs, seed=0)
-    click.echo(
-        f"scale run: {n_devices} devices x {n_archs} architectures, {latency.height:,} rows "
-        f"(generated in {time.perf_counter() - start:.1f} s)"
-    )
-    gc.collect()
-    before = current_rss_gib()
-    reset = reset_peak_rss()
-    start = time.perf_counter()
-    pairs = srcc_matrix(latency, min_common=MIN_COMMON)
-    elapsed = time.perf_counter() - start
-    peak = f"{peak_rss_gib():.2f} GiB" + ("" if reset else " (includes data generation)")
-    click.echo(
-        f"  ours: {elapsed:.1f} s for {pairs.height:,} pairs; process RSS {before:.2f} GiB "
-        f"with the input table, peak {peak}"
-    )
-    sample_loop_estimate(latency, pairs.height, elapsed)
+    fn()
+    return time.perf_counter() - start
 
 
-def sample_loop_estimate(latency: pl.DataFrame, n_pairs: int, ours_seconds: float) -> None:
-    """Time spearmanr on 40 random pairs (shared values prepared untimed), extrapolate to all."""
-    rng = np.random.default_rng(1)
-    devices = latency["device_id"].unique().sort().to_list()
-    shared = []
-    for i, j in rng.choice(len(devices), size=(40, 2), replace=False):
-        both = (
-            latency.filter(pl.col("device_id") == devices[i])
-            .join(latency.filter(pl.col("device_id") == devices[j]), on="arch_id")
-            .drop_nulls()
-        )
-        shared.append((both["latency_ms"].to_numpy(), both["latency_ms_right"].to_numpy()))
-    start = time.perf_counter()
-    for x, y in shared:
-        spearmanr(x, y)
-    per_pair = (time.perf_counter() - start) / len(shared)
-    click.echo(
-        f"  scipy loop, extrapolated from 40 pairs: {per_pair * n_pairs:.0f} s "
-        f"(ratio {per_pair * n_pairs / ours_seconds:.0f}x)"
-    )
+# ---- parent: run every case in a subprocess and print ratios --------------------------------
+
+
+def _child(args: list[str]) -> dict:
+    done = subprocess.run([sys.executable, "-m", "bench.srcc", *args], capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(Path.cwd())})
+    if done.returncode != 0:
+        raise click.ClickException(f"bench case {args} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _shape_text(scenario: str, size: tuple[int, int]) -> str:
+    if scenario == "real":
+        return "real NB201 set, all series (partial coverage)"
+    if scenario == "real_full":
+        return "real NB201 set, full-coverage series"
+    what = {"full": "full coverage", "block": "10 coverage groups, each missing its own 10 %",
+            "ragged": "per-device gaps, each device missing its own 10 %"}[scenario]
+    return f"{size[0]:,} devices x {size[1]:,} architectures, {what}"
+
+
+def report(scenario: str, size: tuple[int, int], warehouse: Path, tmp: Path, gflops: float,
+           ragged_share: float):
+    click.echo(_shape_text(scenario, size))
+    results, squares = {}, {}
+    for method in METHODS[scenario]:
+        out = tmp / f"{scenario}_{method}.npy"
+        results[method] = _child(["--case", scenario, method, "--size", str(size[0]),
+                                  str(size[1]), "--warehouse", str(warehouse), "--out", str(out),
+                                  "--ragged-share", str(ragged_share)])
+        squares[method] = np.load(out)
+    n = squares["ours"].shape[0]
+    n_archs = size[1] if not scenario.startswith("real") else 15_625
+    mine = results["ours"]["seconds"]
+    for method, res in results.items():
+        full_time = res["seconds"]
+        note = (f" (extrapolated from {res['fraction']:.2%} of the pairs)"
+                if res["fraction"] < 1 else "")
+        line = (f"  {LABELS[method]:38s} {full_time:9.3f} s  peak RSS {res['peak_gib']:5.2f} GiB "
+                f"(input {res['input_gib']:.2f})")
+        if method != "ours":
+            both = ~np.isnan(squares[method]) & ~np.isnan(squares["ours"])
+            diff = np.abs(squares[method] - squares["ours"])[both].max() if both.any() else np.nan
+            line += f"  ratio {full_time / mine:7.1f}x  max |diff| {diff:.1e}{note}"
+        click.echo(line)
+    click.echo(f"  one {n:,}^2 x {n_archs:,} float64 product at {gflops:.0f} GFLOP/s: "
+               f"{n * n * n_archs / gflops / 1e9:.3f} s (symmetric: n^2 k multiply-adds)")
 
 
 @click.command()
-@click.option(
-    "--warehouse",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("oneproxy-warehouse"),
-    envvar="ONEPROXY_WAREHOUSE",
-    show_default=True,
-    help="Warehouse directory holding catalog.duckdb.",
-)
-@click.option("--quick", is_flag=True, help="Scale run on 200 x 20,000 instead of 1,000 x 100,000.")
-@click.option("--scale-only", is_flag=True, help="Skip the NB201 device-set comparison.")
-def main(warehouse: Path, quick: bool, scale_only: bool) -> None:
-    """Time all-pairs SRCC against a scipy loop and pandas, then at scale."""
-    if not scale_only:
-        device_set_run(load_latency(warehouse))
-    scale_run(*((200, 20_000) if quick else (1_000, 100_000)))
+@click.option("--warehouse", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("oneproxy-warehouse"), envvar="ONEPROXY_WAREHOUSE",
+              show_default=True, help="Warehouse directory holding the real NB201 latencies.")
+@click.option("--quick", is_flag=True, help="Fleets of 200 x 20,000 instead of 1,000 x 100,000.")
+@click.option("--only", multiple=True, type=click.Choice(SCENARIOS),
+              help="Run only these scenarios (repeatable).")
+@click.option("--case", nargs=2, hidden=True, help="Child mode: SCENARIO METHOD.")
+@click.option("--size", nargs=2, type=int, hidden=True)
+@click.option("--out", type=click.Path(path_type=Path), hidden=True)
+@click.option("--ragged-share", type=float, default=None,
+              help="Share of the pairs ours computes on per-device gaps, the rest extrapolated "
+                   "[default: all with --quick, 1 % at full size].")
+@click.option("--measure", type=click.Choice(["gemm", "threads"]), hidden=True)
+def main(warehouse, quick, only, case, size, out, ragged_share, measure) -> None:
+    """Time all-pairs SRCC against scipy, pandas and rank + GEMM, on real and fleet-scale data."""
+    if measure == "gemm":
+        click.echo(json.dumps(gemm_throughput()))
+        return
+    if measure == "threads":
+        click.echo(json.dumps(thread_comparison(tuple(size))))
+        return
+    if case:
+        click.echo(json.dumps(run_case(*case, tuple(size), warehouse, out, ragged_share)))
+        return
+    fleet = (200, 20_000) if quick else (1_000, 100_000)
+    if ragged_share is None:
+        ragged_share = 1.0 if quick else 0.01
+    gflops = _child(["--measure", "gemm"])["gflops"]
+    click.echo(f"float64 GEMM throughput on this machine: {gflops:.1f} GFLOP/s")
+    with tempfile.TemporaryDirectory() as tmp:
+        for scenario in only or SCENARIOS:
+            report(scenario, fleet, warehouse, Path(tmp), gflops, ragged_share)
+    threads = _child(["--measure", "threads", "--size", *map(str, fleet)])
+    rows, cols = threads["shape"]
+    click.echo(f"BLAS threads, SRCC block product {rows} x {cols} (best of 3):")
+    for load in ("quiet", "loaded"):
+        one, two = threads[f"{load}_1"], threads[f"{load}_2"]
+        click.echo(f"  {load:6s} 1 thread {one:.3f} s, 2 threads {two:.3f} s: "
+                   f"2 threads take {two / one:.2f}x the time of 1")
 
 
 if __name__ == "__main__":

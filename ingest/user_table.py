@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -66,6 +67,41 @@ def user_device(device_id: str, *, platform: str, display_name: str | None = Non
         raise BadUserTable(f"platform {platform!r} is not one of {', '.join(PLATFORM_CLASSES)}")
     return Device(device_id, display_name or device_id, hardware or display_name or device_id,
                   platform, framework, precision, batch_size, "user measurements", None, notes)
+
+
+DEVICE_FIELDS = {"platform": str, "display_name": str, "hardware": str, "framework": str,
+                 "precision": str, "batch_size": int, "notes": str}
+
+
+def sidecar(path: Path) -> Path:
+    """The metadata file next to a table: ``measured.csv`` → ``measured.csv.json``."""
+    return path.with_name(path.name + ".json")
+
+
+def device_options(path: Path, **given: Any) -> dict[str, Any]:
+    """`user_device` keywords: those given (not None), else the sidecar's ``device`` object.
+
+    `oneproxy measure` writes the sidecar (CPU, cores, ONNX Runtime version, threads, batch);
+    without one, and for any field neither names, the platform is ``other`` and the rest None.
+    """
+    meta: dict[str, Any] = {}
+    side = sidecar(path)
+    if side.exists():
+        try:
+            meta = json.loads(side.read_text())["device"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise BadUserTable(f"{side}: not a sidecar with a 'device' object: {exc}") from None
+        if not isinstance(meta, dict):
+            raise BadUserTable(f"{side}: 'device' must be an object, not {type(meta).__name__}")
+        for key, value in meta.items():
+            kind = DEVICE_FIELDS.get(key)
+            if kind is None or not isinstance(value, kind) or isinstance(value, bool):
+                raise BadUserTable(f"{side}: device field {key!r} = {value!r} is not one of "
+                                   f"{', '.join(DEVICE_FIELDS)} with the right type")
+    merged = {key: given[key] if given.get(key) is not None else meta.get(key)
+              for key in DEVICE_FIELDS}
+    merged["platform"] = merged["platform"] or "other"
+    return merged
 
 
 def _read(path: Path) -> pl.DataFrame:

@@ -42,6 +42,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lut-eval": ("oneproxy.lut_cmd:lut_eval",
                  "Score a kernel-level LightGBM (op configuration → latency) on held-out table "
                  "resolutions."),
+    "export": ("oneproxy.export_cmd:export",
+               "Write one ONNX model per NAS-Bench-201 architecture (seeded random weights)."),
+    "measure": ("oneproxy.measure_cmd:measure",
+                "Time NAS-Bench-201 networks with ONNX Runtime on this CPU; write a CSV for "
+                "`ingest table`."),
     "train": ("oneproxy.train_cmd:train",
               "Fit a latency predictor on a device's measured architectures and save it as a "
               "file."),
@@ -78,9 +83,19 @@ class OneproxyGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
+            _limit_blas_threads()
             return super().invoke(ctx)
         except OneproxyError as exc:
             raise click.ClickException(str(exc)) from None
+
+
+def _limit_blas_threads() -> None:
+    """BLAS threads as $ONEPROXY_THREADS says (default 1: see `oneproxy.threads`)."""
+    import numpy  # noqa: F401  (loads BLAS, so that threadpoolctl finds the pool to limit)
+
+    from oneproxy.threads import apply_thread_setting
+
+    apply_thread_setting()
 
 
 @click.group(cls=OneproxyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from oneproxy.api import ingest as api
+from oneproxy.ingest import user_table
 from oneproxy.ingest.pipeline import LOADERS, IngestResult
 from oneproxy.ingest.user_table import (
     ARCH_COLUMNS,
@@ -125,8 +126,8 @@ def ingest_hwnasbench(wh: Warehouse, path: Path, mirror: Path | None,
               "Values: NB201 index or arch string; FBNet op list; OFA key or JSON.")
 @click.option("--latency-column", default=None,
               help=f"Latency column [default: the first of {', '.join(LATENCY_COLUMNS)}].")
-@click.option("--platform", type=click.Choice(PLATFORM_CLASSES), default="other",
-              show_default=True, help="Platform class of the device.")
+@click.option("--platform", type=click.Choice(PLATFORM_CLASSES), default=None,
+              help="Platform class of the device [default: the sidecar's, else other].")
 @click.option("--display-name", default=None, help="Human-readable device name.")
 @click.option("--hardware", default=None, help="Chip or board, e.g. 'Google Tensor G2'.")
 @click.option("--framework", default=None, help="Runtime, e.g. TFLite, ONNX Runtime.")
@@ -136,10 +137,10 @@ def ingest_hwnasbench(wh: Warehouse, path: Path, mirror: Path | None,
 @fetch_options
 @warehouse_option
 def ingest_table(wh: Warehouse, file: Path, space: str, device_id: str, dataset: str | None,
-                 unit: str, arch_column: str | None, latency_column: str | None, platform: str,
-                 display_name: str | None, hardware: str | None, framework: str | None,
-                 precision: str | None, batch_size: int | None, notes: str | None,
-                 mirror: Path | None, cache: Path | None) -> None:
+                 unit: str, arch_column: str | None, latency_column: str | None,
+                 platform: str | None, display_name: str | None, hardware: str | None,
+                 framework: str | None, precision: str | None, batch_size: int | None,
+                 notes: str | None, mirror: Path | None, cache: Path | None) -> None:
     """Your own measurements of one device: a CSV or Parquet of architecture + latency.
 
     Every row is checked first (unknown architecture, missing, non-numeric or non-positive
@@ -147,7 +148,8 @@ def ingest_table(wh: Warehouse, file: Path, space: str, device_id: str, dataset:
     lines and nothing is written. Importing the same file again changes nothing; a changed
     file for the same device, space and dataset replaces that series atomically. A device the
     registry knows (e.g. pixel3) keeps its registry metadata, and rows of a series another source
-    already holds must agree with it (a verified copy), else nothing is written.
+    already holds must agree with it (a verified copy), else nothing is written. Device fields
+    not given as options come from FILE.json when present (`oneproxy measure` writes it).
 
     \b
     Examples:
@@ -159,9 +161,9 @@ def ingest_table(wh: Warehouse, file: Path, space: str, device_id: str, dataset:
     if not DEVICE_ID.fullmatch(device_id):
         raise click.BadParameter("use lowercase letters, digits and _ (e.g. my_pixel7)",
                                  param_hint="--device")
-    device = known_device(device_id) or user_device(
-        device_id, platform=platform, display_name=display_name, hardware=hardware,
-        framework=framework, precision=precision, batch_size=batch_size, notes=notes)
+    device = known_device(device_id) or user_device(device_id, **user_table.device_options(
+        file, platform=platform, display_name=display_name, hardware=hardware,
+        framework=framework, precision=precision, batch_size=batch_size, notes=notes))
     spec = TableSpec(file, space, device, dataset or DEFAULT_DATASET[space], unit, arch_column,
                      latency_column)
     print_ingest(api.ingest_table(wh, spec, mirror=mirror, cache=cache), wh)

@@ -24,7 +24,6 @@ from oneproxy.scale import Engine
 from oneproxy.search.budgets import parse_budget_spec
 from oneproxy.search.exhaustive import pareto_front
 from oneproxy.search.oneproxy import ProxyEval, summarize
-from oneproxy.search.plots import draw_pareto
 from oneproxy.search.proxy_choice import AUTO
 from oneproxy.warehouse.store import Warehouse
 
@@ -162,6 +161,8 @@ def search(wh: Warehouse, engine: Engine, space: str, dataset: str, device_spec:
     if save:
         api.save_results(wh, table)
     if pareto is not None:
+        from oneproxy.search.plots import draw_pareto  # matplotlib only when drawing
+
         via = f", picks via {proxy}" if proxy else ""
         draw_pareto(pareto, _fronts(data, evaluation, proxy),
                     f"{space} {dataset}: accuracy vs latency Pareto fronts{via}")

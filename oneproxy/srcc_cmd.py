@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from oneproxy.analytics.heatmap import draw_heatmap
 from oneproxy.analytics.srcc import against
 from oneproxy.api import srcc as api
 from oneproxy.api.srcc import TABLE as RESULT_TABLE
@@ -80,6 +79,8 @@ def srcc(wh: Warehouse, engine: Engine, space: str, dataset: str | None, device_
     if save:
         api.save_srcc(wh, result, now())
     if heatmap is not None:
+        from oneproxy.analytics.heatmap import draw_heatmap  # matplotlib only when drawing
+
         square, devices, platform = api.srcc_square(wh, result)
         draw_heatmap(square, devices, platform, heatmap,
                      f"{space} {result.dataset}: latency {method} rank correlation")

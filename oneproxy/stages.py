@@ -13,6 +13,7 @@ import ast
 import dataclasses
 import hashlib
 import importlib.util
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,13 +28,13 @@ import pyarrow as pa
 from oneproxy.analytics.protocols import Protocol
 from oneproxy.api.errors import NoLatency
 from oneproxy.api.evaluate import evaluation_tables, load_protocol_data, run_evaluation
-from oneproxy.api.ingest import resolver
+from oneproxy.api.ingest import ingest
 from oneproxy.api.report import REPORT_HTML, write_report
 from oneproxy.api.search import RESULT_TABLE as SEARCH_TABLE
 from oneproxy.api.search import SearchData, load_search_data, run_search
 from oneproxy.api.srcc import TABLE as SRCC_TABLE
 from oneproxy.api.srcc import srcc, srcc_update
-from oneproxy.ingest.pipeline import LOADERS, commit_batches, load_sources
+from oneproxy.ingest.pipeline import LOADERS
 from oneproxy.ingest.registry import source
 from oneproxy.scale.engine import Engine
 from oneproxy.search.budgets import parse_budget_spec
@@ -155,10 +156,16 @@ class Inputs:
 
     def rows_fingerprint(self, name: str, space: str, columns: list[str] | None = None) -> str:
         """Fingerprint of the rows of `space` in table `name` ("absent" without the table)."""
-        rows = self.space_rows(name, space)
-        if rows is None:
+        version = self.wh.manifest().get(name)
+        if version is None:
             return "absent"
-        return table_fingerprint((rows.select(columns) if columns else rows).to_arrow())
+
+        def rows() -> pa.Table:
+            frame = self.space_rows(name, space)
+            return (frame.select(columns) if columns else frame).to_arrow()
+
+        return table_fingerprint(rows, version=self.wh.table_dir(name, version),
+                                 part=json.dumps([space, columns]))
 
     def spaces(self) -> list[str]:
         """Spaces with latency rows."""
@@ -184,11 +191,7 @@ def ingest_stage(wh: Warehouse, settings: RunSettings) -> Stage:
         return digest("ingest", code_version(), pinned)
 
     def run(step: Step) -> StageResult:
-        resolve = resolver(settings.mirror, settings.cache)
-        batches = load_sources(ids, resolve, None,
-                               lambda name: step(f"ingest {name}", ids.index(name), len(ids) + 1))
-        step("ingest: merge and commit", len(ids), len(ids) + 1)
-        result = commit_batches(wh, batches, resolve)
+        result = ingest(wh, ids, mirror=settings.mirror, cache=settings.cache, on_progress=step)
         written = ", ".join(result.changed_tables) or "none (content unchanged)"
         return StageResult(f"{len(ids)} sources, {result.latency_rows:,} latency rows, "
                            f"{result.devices} devices; tables written: {written}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -85,9 +86,14 @@ def test_readme_python_example_gives_the_cli_values(ingested, tmp_path):
 
 @pytest.mark.integration
 def test_a_wheel_installs_only_oneproxy_and_works_from_any_folder(ingested, tmp_path):
-    dist = tmp_path / "dist"
+    source, dist = tmp_path / "source", tmp_path / "dist"
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.split()
+    for name in tracked:  # build from a copy: setuptools leaves build/ in the source folder
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, source / name)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist),
-                    str(ROOT)], check=True, capture_output=True, timeout=600)
+                    str(source)], check=True, capture_output=True, timeout=600)
     wheel = next(dist.glob("oneproxy-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")} == {

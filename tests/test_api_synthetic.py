@@ -151,3 +151,40 @@ def test_code_version_ignores_docstrings_and_comments():
     code = 'def f():\n    """Doc."""\n    return 1  # note\n'
     assert _code_of(code) == _code_of('def f():\n    """Other words."""\n    return 1\n')
     assert _code_of(code) != _code_of("def f():\n    return 2\n")
+
+
+def test_proxy_fits_are_stored_once_and_rebuilt_when_damaged(synth, monkeypatch):
+    from oneproxy.analytics.predictors.kernel import KernelLatencyPredictor
+
+    first = op.adapt(synth, "nb201", "phone_b", samples=20, seed=1,
+                     created="2026-01-01T00:00:00+00:00")
+    stored = sorted((synth.root / "models").rglob("meta.json"))
+    assert len(stored) == len(DEVICES) - 1  # every full-coverage candidate but the target
+
+    def refit(*args, **kwargs):
+        raise AssertionError("a stored proxy was fitted again")
+
+    monkeypatch.setattr(KernelLatencyPredictor, "fit", refit)
+    warm = op.adapt(synth, "nb201", "phone_b", samples=20, seed=1,
+                    created="2026-01-01T00:00:00+00:00")
+    assert warm.predictions.equals(first.predictions)
+
+    monkeypatch.undo()
+    base = stored[0].with_name("base.parquet")
+    base.write_bytes(base.read_bytes()[:-10])  # damaged: its sha256 no longer matches
+    again = op.adapt(synth, "nb201", "phone_b", samples=20, seed=1,
+                     created="2026-01-01T00:00:00+00:00")
+    assert again.predictions.equals(first.predictions)
+    assert base.stat().st_size > 0 and stored[0].is_file()
+
+
+def test_auto_prescreens_candidates_by_their_raw_fit():
+    from oneproxy.search.proxy_choice import prescreen, raw_loo_rmse
+
+    rng = np.random.default_rng(0)
+    target = rng.uniform(1, 10, 50)
+    proxies = {"exact": 2 * target + 1, "noisy": target + rng.normal(0, 3, 50),
+               "flat": np.full(50, 3.0) + rng.normal(0, 0.01, 50)}
+    idx = np.arange(20)
+    assert raw_loo_rmse(proxies["exact"][idx], target[idx]) == pytest.approx(0, abs=1e-9)
+    assert prescreen(proxies, idx, target[idx], keep=2) == ["exact", "noisy"]

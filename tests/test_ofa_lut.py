@@ -139,6 +139,19 @@ def test_bad_tables_name_file_and_key(text, says):
     assert message.startswith("t/160_lookup_table.yaml: ") and says in message
 
 
+@pytest.mark.parametrize("base", [yaml.SafeLoader, yaml.CSafeLoader])
+def test_both_loaders_agree_and_refuse_a_repeated_key(base):
+    loader = ofa_lut.unique_key_loader(base)
+    table = ofa_lut.parse_table(GOOD, file="t.yaml", device_id="note10", space_id="ofa_mbv3",
+                                resolution=160, loader=loader)
+    assert table.equals(_parse(GOOD))
+    repeated = GOOD + "Conv-input:160x160x3-output:80x80x24: {mean: 1.0}\n"
+    with pytest.raises(CorruptFile, match=r"listed twice \(line 10\)"):
+        ofa_lut.parse_table(repeated, file="t.yaml", device_id="note10", space_id="ofa_mbv3",
+                            resolution=160, loader=loader)
+
+
+
 # ---- the real tables -------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

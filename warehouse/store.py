@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -31,15 +32,49 @@ MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 
 
-def table_fingerprint(table: pa.Table) -> str:
-    """sha256 of a table's schema and content, independent of chunking."""
-    h = hashlib.sha256(table.schema.serialize().to_pybytes())
-    for batch in table.combine_chunks().to_batches():
+FINGERPRINT_MEMO = "_fingerprints.json"
+
+
+def table_fingerprint(table: pa.Table | Callable[[], pa.Table], *, version: Path | None = None,
+                      part: str = "") -> str:
+    """sha256 of a table's schema and content, independent of chunking.
+
+    With `version`, the folder of the table version the rows come from (tables/<name>/<fp>:
+    content-addressed, so immutable), the fingerprint of `part` of it (e.g. one space's rows) is
+    memoised in the folder's `_fingerprints.json` (Parquet readers skip `_` files); `table` may
+    then be a callable, built and hashed only when the memo lacks `part`.
+    """
+    memo_path = None if version is None else version / FINGERPRINT_MEMO
+    memo = _read_memo(memo_path)
+    if part in memo:
+        return memo[part]
+    rows = table() if callable(table) else table
+    h = hashlib.sha256(rows.schema.serialize().to_pybytes())
+    for batch in rows.combine_chunks().to_batches():
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, batch.schema) as writer:
             writer.write_batch(batch)
         h.update(sink.getvalue().to_pybytes())
-    return h.hexdigest()[:16]
+    fingerprint = h.hexdigest()[:16]
+    if memo_path is not None and memo_path.parent.is_dir():
+        _write_memo(memo_path, {**_read_memo(memo_path), part: fingerprint})
+    return fingerprint
+
+
+def _read_memo(path: Path | None) -> dict[str, str]:
+    try:
+        memo = json.loads(path.read_text(encoding="utf-8")) if path is not None else {}
+    except (OSError, ValueError):
+        return {}
+    return memo if isinstance(memo, dict) else {}
+
+
+def _write_memo(path: Path, memo: dict[str, str]) -> None:
+    """Write the memo under a temporary name and rename it into place."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="_tmp-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(memo, out, sort_keys=True)
+    os.replace(tmp, path)
 
 
 def canonical(name: str, table: pa.Table) -> pa.Table:

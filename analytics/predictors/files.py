@@ -36,7 +36,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 from numpy.typing import ArrayLike
 from oneproxy.analytics.predictors import InvalidPredictorInput, check_document
@@ -90,7 +89,7 @@ def arch_ids_fingerprint(arch_ids: ArrayLike) -> str:
 
 def library_versions() -> dict[str, str]:
     """Versions of the libraries a saved predictor depends on."""
-    return {"numpy": np.__version__, "lightgbm": lgb.__version__,
+    return {"numpy": np.__version__, "lightgbm": importlib.metadata.version("lightgbm"),
             "oneproxy": importlib.metadata.version("oneproxy")}
 
 

@@ -22,9 +22,8 @@ import json
 from collections.abc import Mapping
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numpy as np
 from numpy.typing import ArrayLike
 from oneproxy.analytics.predictors import (
@@ -38,6 +37,9 @@ from oneproxy.analytics.predictors import (
 KIND = "kernel_latency_predictor"
 FORMAT_VERSION = 2  # 2: the document holds model_sha256
 METADATA_SUFFIX = ".json"
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 
 class KernelLatencyPredictor:
@@ -85,6 +87,8 @@ class KernelLatencyPredictor:
                 f"y[{i}] = {y[i]:g} ms: latencies must be > 0 to be fitted in log space; "
                 "drop failed measurements before fitting"
             )
+        import lightgbm as lgb  # imported when a model is fitted: it is slow to import
+
         dataset = lgb.Dataset(X, np.log(y), params={"verbose": -1, "max_bin": 255})
         self.booster_ = lgb.train(
             _lgb_params(params), dataset, num_boost_round=params["n_estimators"]
@@ -116,7 +120,7 @@ class KernelLatencyPredictor:
             "space": self.space_,
             "device": self.device_,
             "encoding": self.encoding_,
-            "lightgbm_version": lgb.__version__,
+            "lightgbm_version": _lightgbm_version(),
             "model_sha256": hashlib.sha256(text).hexdigest(),
             "details": self.details_,
         }
@@ -147,6 +151,8 @@ class KernelLatencyPredictor:
                 "was changed or truncated after it was saved; save the predictor again"
             )
         try:
+            import lightgbm as lgb
+
             model.booster_ = lgb.Booster(model_str=text.decode())
         except (lgb.basic.LightGBMError, UnicodeDecodeError) as exc:
             raise InvalidPredictorInput(f"{path} is not a LightGBM text model: {exc}") from None
@@ -228,3 +234,9 @@ _META_FIELDS: dict[str, type | tuple[type, ...]] = {
 }
 
 
+
+
+def _lightgbm_version() -> str:
+    from importlib.metadata import version
+
+    return version("lightgbm")

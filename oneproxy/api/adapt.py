@@ -12,15 +12,16 @@ import polars as pl
 import pyarrow as pa
 
 from oneproxy.analytics.adaproxy import MIN_SAMPLES
-from oneproxy.analytics.adaptation import Adapted, ProxyModels, select_proxy_models
+from oneproxy.analytics.adaptation import Adapted, select_proxy_models
 from oneproxy.analytics.evaluate import draw_samples, score
 from oneproxy.analytics.predictors.encodings import space_features
 from oneproxy.analytics.predictors.files import PredictorMeta, load_predictor, predict_archs
 from oneproxy.api.errors import NoLatency, UnknownArchitecture
 from oneproxy.api.latency import check_devices, latency_series, load_space
 from oneproxy.api.progress import Progress, silent
+from oneproxy.api.proxy_cache import cached_models
 from oneproxy.api.warehouse import check_space
-from oneproxy.search.proxy_choice import AUTO, full_coverage
+from oneproxy.search.proxy_choice import AUTO, PRESCREEN, full_coverage, prescreen
 from oneproxy.warehouse.catalog import query, sql_text
 from oneproxy.warehouse.errors import UnknownDevice
 from oneproxy.warehouse.schemas import PREDICTIONS
@@ -56,7 +57,10 @@ def adapt(
 
     With `samples` N, N of the target's measured architectures (drawn with `seed`) are the only
     known measurements and the rest score the predictions; without, every measured row is a
-    sample. `proxy="auto"` chooses among the devices that measured the whole space. `created`
+    sample. `proxy="auto"` chooses among the devices that measured the whole space: the
+    `PRESCREEN` whose raw latencies fit the samples best are adapted, and the adaptation with the
+    lowest leave-one-out error is kept. Proxy fits are stored in the warehouse folder and reused
+    (`oneproxy.api.proxy_cache`). `created`
     stamps the predictions (default: now).
     """
     check_space(wh, space)
@@ -81,8 +85,11 @@ def adapt(
     if idx.size < MIN_SAMPLES:
         raise NoLatency(f"target {target} measured {idx.size} architectures of {space}: "
                         f"adaptation needs at least {MIN_SAMPLES}")
+    latency = {d: data.latency[i + 1] for i, d in enumerate(candidates)}
+    if proxy == AUTO:
+        latency = {d: latency[d] for d in prescreen(latency, idx, true[idx], PRESCREEN)}
     features = space_features(space, data.arch_keys)
-    models = {d: ProxyModels.of(features, data.latency[i + 1]) for i, d in enumerate(candidates)}
+    models = cached_models(wh, space, dataset, features, data.arch_ids, latency)
     done = iter(range(len(models)))
     chosen, adapted, scores = select_proxy_models(
         models, idx, true[idx], strategy=strategy,

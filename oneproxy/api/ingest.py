@@ -10,7 +10,13 @@ from oneproxy.api.progress import Progress, silent
 from oneproxy.ingest import hwnasbench, user_table
 from oneproxy.ingest.batch import Resolver
 from oneproxy.ingest.fetch import fetch
-from oneproxy.ingest.pipeline import LOADERS, IngestResult, commit_batches, load_sources
+from oneproxy.ingest.pipeline import (
+    LOADERS,
+    IngestResult,
+    commit_batches,
+    load_sources,
+    unchanged,
+)
 from oneproxy.ingest.user_table import TableSpec
 from oneproxy.warehouse.store import Warehouse
 
@@ -34,8 +40,10 @@ def ingest(wh: Warehouse, source_ids: list[str] | None = None, *, mirror: Path |
     Files are found in `mirror` (default $ONEPROXY_MIRROR), then `cache`, then downloaded.
     """
     ids = sorted(LOADERS) if source_ids is None else list(dict.fromkeys(source_ids))
-    resolve = resolver(mirror, cache)
     total = len(ids) + 1
+    if eagle_dir is None and (result := unchanged(wh, ids)) is not None:
+        return result  # the pinned files and the ingest code are those already ingested
+    resolve = resolver(mirror, cache)
     batches = load_sources(ids, resolve, eagle_dir,
                            lambda name: on_progress(f"ingest {name}", ids.index(name), total))
     on_progress("ingest: merge and commit", len(ids), total)

@@ -7,6 +7,7 @@ An architecture is a row of 6 op indices into `OPS`. The official NAS-Bench-201 
 `ops_code` (a base-5 number) for lookups and never invents ids.
 """
 
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from functools import cache
@@ -123,7 +124,10 @@ def ops_code(ops: Sequence[int] | np.ndarray) -> np.ndarray:
 
 @cache
 def _code_of_key() -> dict[str, int]:
-    return {format_arch(row): code for code, row in enumerate(all_op_tuples())}
+    """Canonical arch string -> ops_code, built by string products (no per-row checks)."""
+    names = [[f"{op}~{src}" for op in OPS] for _, src in EDGES]
+    keys = (f"|{a}|+|{b}|{c}|+|{d}|{e}|{f}|" for a, b, c, d, e, f in itertools.product(*names))
+    return {key: code for code, key in enumerate(keys)}
 
 
 def ops_matrix(strings: Iterable[str]) -> np.ndarray:

@@ -1,0 +1,120 @@
+"""Proxy-side models built once: a proxy's fitted predictors are stored in the warehouse folder
+and reused by every adaptation until the proxy's latencies or the predictor code change.
+
+Per proxy series, `<warehouse>/models/<space>/<dataset>/<device>/` holds `base.parquet` (the
+kernel predictor's latency of every architecture of the space) and `meta.json` (the linear
+predictors' weights per encoding, the key the files were built for, and the sha256 of
+base.parquet). No pickle: a file whose sha256 or key does not match is ignored and rebuilt.
+The key covers the space's architecture ids, the proxy's latency row and the source of the
+predictor modules, so a changed series or a changed predictor never reuses old fits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import tempfile
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from oneproxy.analytics.adaptation import BASE_ENCODING, ProxyModels
+from oneproxy.analytics.predictors.encodings import SpaceFeatures
+from oneproxy.warehouse.store import Warehouse
+
+FOLDER = "models"
+FORMAT = 1
+_CODE = ("oneproxy.analytics.adaptation", "oneproxy.analytics.predictors.kernel",
+         "oneproxy.analytics.predictors.linear", "oneproxy.analytics.predictors.encodings")
+
+
+@cache
+def _code_key() -> str:
+    """sha256 of the predictor modules' source: new code, new fits."""
+    h = hashlib.sha256()
+    for name in _CODE:
+        spec = importlib.util.find_spec(name)
+        assert spec is not None and spec.origin, name
+        h.update(Path(spec.origin).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def series_key(arch_ids: np.ndarray, latency: np.ndarray) -> str:
+    """What a proxy's fits depend on: its architectures, its latencies, the predictor code."""
+    h = hashlib.sha256(np.ascontiguousarray(arch_ids, dtype="<i8").tobytes())
+    h.update(np.ascontiguousarray(latency, dtype="<f8").tobytes())
+    h.update(_code_key().encode())
+    return h.hexdigest()[:24]
+
+
+def cached_models(wh: Warehouse, space: str, dataset: str, features: SpaceFeatures,
+                  arch_ids: np.ndarray, proxies: dict[str, np.ndarray]) -> dict[str, ProxyModels]:
+    """`ProxyModels` of each proxy (device -> latency row), fitted now or read back."""
+    return {device: _one(wh.root / FOLDER / space / dataset / device, features, arch_ids,
+                         latency) for device, latency in proxies.items()}
+
+
+def _one(folder: Path, features: SpaceFeatures, arch_ids: np.ndarray,
+         latency: np.ndarray) -> ProxyModels:
+    key = series_key(arch_ids, latency)
+    stored = _read(folder, key, arch_ids)
+    if stored is not None:
+        kernel, coefs = stored
+        return ProxyModels.of(features, latency, kernel=kernel, linear_coefs=coefs)
+    models = ProxyModels.of(features, latency)
+    models.linear_coef(BASE_ENCODING)
+    _write(folder, key, arch_ids, models.kernel, models.fitted_coefs())
+    return models
+
+
+def _read(folder: Path, key: str,
+          arch_ids: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
+    """The stored fits when they are whole and were built for `key`, else None."""
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+        base = (folder / "base.parquet").read_bytes()
+        if (meta.get("format") != FORMAT or meta.get("key") != key
+                or meta.get("base_sha256") != hashlib.sha256(base).hexdigest()):
+            return None
+        table = pq.read_table(pa.BufferReader(base))
+        if not np.array_equal(table.column("arch_id").to_numpy(), arch_ids):
+            return None
+        coefs = {enc: np.asarray(w, dtype=np.float64) for enc, w in meta["coefs"].items()}
+        return table.column("kernel_ms").to_numpy(), coefs
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
+        return None
+
+
+def _write(folder: Path, key: str, arch_ids: np.ndarray, kernel: np.ndarray,
+           coefs: dict[str, np.ndarray]) -> None:
+    """Store the fits: base.parquet first, meta.json (naming its sha256) last, each atomically.
+
+    A warehouse that cannot be written (read-only) just does not cache.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        sink = pa.BufferOutputStream()
+        pq.write_table(pa.table({"arch_id": arch_ids, "kernel_ms": kernel}), sink)
+        base = sink.getvalue().to_pybytes()
+        _replace(folder / "base.parquet", base)
+        meta = {"format": FORMAT, "key": key, "base_sha256": hashlib.sha256(base).hexdigest(),
+                "coefs": {enc: w.tolist() for enc, w in coefs.items()}}
+        _replace(folder / "meta.json", json.dumps(meta).encode())
+    except OSError:
+        return
+
+
+def _replace(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
