@@ -309,6 +309,13 @@ class ProxyModels:
         return tuple(name for name, (base, pen) in BASELINES.items()
                      if all(c in have for c in (*pen, *([] if base == "proxy" else [base]))))
 
+    def fitted(self, strategy: str = "auto") -> ProxyModels:
+        """These models with every predictor `strategy` uses fitted now (before shipping them
+        to the workers of a cluster, so that each proxy is fitted once, not once per worker)."""
+        for cand in candidates(strategy):
+            self._design(*cand)
+        return self
+
     def _design(self, strategy: str, encoding: str) -> tuple[np.ndarray, np.ndarray]:
         """Base prediction s (ms) and penalised matrix Z of every architecture (made once)."""
         if (strategy, encoding) not in self._designs:

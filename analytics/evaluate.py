@@ -45,6 +45,10 @@ SCORE_SCHEMA = {
     "n_eval": pl.Int64,
 }
 
+MapTasks = Callable[..., list]
+"""`map(fn, items, shared, on_done)` → `[fn(item, **shared) …]`, as `oneproxy.scale.Engine.map`."""
+
+
 class BadEvaluationInput(OneproxyError, ValueError):
     """Latency matrices, sample counts or devices an evaluation cannot use."""
 
@@ -163,6 +167,8 @@ def run_protocol(
     protocol: Protocol,
     data: ProtocolData,
     on_step: Callable[[str], None] | None = None,
+    map_tasks: MapTasks | None = None,
+    seeds_per_task: int | None = None,
 ) -> Evaluation:
     """Adapt and score every target × n × seed of the protocol, beside the baselines.
 
@@ -172,25 +178,45 @@ def run_protocol(
     the adapted predictions ("after"), the chosen proxy's raw latencies ("before") and each
     baseline are scored on the target's evaluation set. `on_step` is called before each
     target × n with a label, for progress bars.
+
+    `map_tasks` (an engine's `map`, see `oneproxy.scale`) runs the groups of `seeds_per_task`
+    seeds of one target × n as tasks; the fitted proxy models go to it once, as shared inputs.
+    Each seed draws its own samples, so the rows are the same however the seeds are grouped.
     """
     _check_data(protocol, data)
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     splits = {d: device_split(protocol, data, d) for d in (*protocol.targets, *protocol.proxies)}
     models = {p: ProxyModels.of(data.features, _only(data.row(p), splits[p].pool))
               for p in protocol.proxies}
-    frames = []
-    for target in protocol.targets:
-        candidates = {p: m for p, m in models.items() if p != target}
-        for n in protocol.samples:
-            if on_step is not None:
-                on_step(f"{target} n={n}")
-            frames.append(_run_group(protocol, data, target, splits[target], candidates, n))
+    first, last, step = protocol.first_seed, protocol.first_seed + protocol.seeds, \
+        seeds_per_task or protocol.seeds
+    tasks = [(t, n, range(s, min(s + step, last))) for t in protocol.targets
+             for n in protocol.samples for s in range(first, last, step)]
+    shared = {"protocol": protocol, "data": data, "models": models, "splits": splits}
+    done = None if on_step is None else lambda i: on_step(f"{tasks[i][0]} n={tasks[i][1]}")
+    if map_tasks is None:
+        frames = []
+        for i, task in enumerate(tasks):
+            if done is not None:
+                done(i)
+            frames.append(_group_task(task, **shared))
+    else:
+        shared["models"] = {p: m.fitted(protocol.strategy) for p, m in models.items()}
+        frames = map_tasks(_group_task, tasks, shared, done)
     long = pl.concat(frames, how="diagonal_relaxed").with_columns(
         protocol=pl.lit(protocol.name), space_id=pl.lit(protocol.space),
         strategy=pl.lit(protocol.strategy), computed_at=pl.lit(stamp),
     ).select(PREDICTOR_EVAL.names)
     long_table = long.to_arrow().cast(PREDICTOR_EVAL)
     return Evaluation(long_table, summarize(long_table, protocol, stamp), overall(long_table))
+
+
+def _group_task(task: tuple[str, int, range], protocol: Protocol, data: ProtocolData,
+                models: dict[str, ProxyModels], splits: dict[str, DeviceSplit]) -> pl.DataFrame:
+    """One task of `run_protocol`: some seeds of one target and n."""
+    target, n, seeds = task
+    candidates = {p: m for p, m in models.items() if p != target}
+    return _run_group(protocol, data, target, splits[target], candidates, n, seeds)
 
 
 def device_split(protocol: Protocol, data: ProtocolData, device: str) -> DeviceSplit:
@@ -225,8 +251,10 @@ def _evaluation_row(protocol: Protocol, true: np.ndarray, split: DeviceSplit,
 
 
 def _run_group(protocol: Protocol, data: ProtocolData, target: str, split: DeviceSplit,
-               models: dict[str, ProxyModels], n: int) -> pl.DataFrame:
-    """All seeds of one target and n: adapt each and run the baselines, then score them."""
+               models: dict[str, ProxyModels], n: int,
+               seeds: range | None = None) -> pl.DataFrame:
+    """All seeds (or `seeds`) of one target and n: adapt each and run the baselines, then
+    score them."""
     true = data.row(target)
     pool = split.pool
     if n >= pool.size:
@@ -242,7 +270,8 @@ def _run_group(protocol: Protocol, data: ProtocolData, target: str, split: Devic
     onehot = data.features.matrix(baselines.RIDGE_ENCODING)
     predicted: dict[str, list[np.ndarray]] = {m: [] for m in baselines.METHODS}
     before, held_out, info, extra = [], [], [], []
-    for seed in range(protocol.first_seed, protocol.first_seed + protocol.seeds):
+    first = protocol.first_seed
+    for seed in range(first, first + protocol.seeds) if seeds is None else seeds:
         idx = draw_samples(pool, n, seed, reference)
         y = true[idx]
         name, adapted, _ = select_proxy_models(models, idx, y, strategy=protocol.strategy)
@@ -333,7 +362,7 @@ def overall(long: pa.Table) -> pa.Table:
     """
     per_seed = (
         pl.from_arrow(long)
-        .group_by("method", "n_samples", "seed")
+        .group_by("method", "n_samples", "seed", maintain_order=True)  # the same std, to the bit
         .agg(pl.col("before_srcc").mean(), pl.col("after_srcc").mean())
     )
     return (

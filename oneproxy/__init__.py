@@ -39,6 +39,7 @@ _EXPORTS: dict[str, str] = {
     "write_report": "oneproxy.api.report",
     "get_protocol": "oneproxy.analytics.protocols",
     "with_overrides": "oneproxy.analytics.protocols",
+    "engine_from": "oneproxy.scale",  # with op.engine_from(workers=2) as e: op.srcc(..., engine=e)
     "Budget": "oneproxy.search.budgets",
     "BudgetRange": "oneproxy.search.budgets",
 }

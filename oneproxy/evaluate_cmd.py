@@ -19,9 +19,16 @@ from oneproxy.analytics.protocols import (
 )
 from oneproxy.api import evaluate as api
 from oneproxy.api.evaluate import EVAL_TABLE, SUMMARY_TABLE
-from oneproxy.options import int_list, output_options, save_option, warehouse_option
+from oneproxy.options import (
+    int_list,
+    output_options,
+    save_option,
+    scale_options,
+    warehouse_option,
+)
 from oneproxy.output import render
 from oneproxy.progress import progress_callback
+from oneproxy.scale import Engine
 from oneproxy.warehouse.store import Warehouse
 
 
@@ -97,9 +104,11 @@ def _num(value: float | None) -> str:
               help="Override the adaptation strategy.")
 @save_option(f"{SUMMARY_TABLE} (per target and n) and {EVAL_TABLE} (per seed)")
 @output_options
+@scale_options
 @warehouse_option
-def evaluate(wh: Warehouse, protocol_spec: str, samples_spec: str | None, seeds: int | None,
-             strategy: str | None, save: bool, fmt: str, output: Path | None) -> None:
+def evaluate(wh: Warehouse, engine: Engine, protocol_spec: str, samples_spec: str | None,
+             seeds: int | None, strategy: str | None, save: bool, fmt: str,
+             output: Path | None) -> None:
     """Run an AdaProxy evaluation protocol: adapt every target × n × seed and score it.
 
     Per seed, n of the target's measured architectures are drawn (HELP protocols count their
@@ -121,7 +130,7 @@ def evaluate(wh: Warehouse, protocol_spec: str, samples_spec: str | None, seeds:
     protocol = with_overrides(get_protocol(protocol_spec), int_list(samples_spec, "--samples"),
                               seeds, strategy)
     with progress_callback() as on_progress:
-        result = api.evaluate(wh, protocol, on_progress)
+        result = api.evaluate(wh, protocol, on_progress, engine)
     if save:
         api.save_evaluation(wh, result)
     if fmt == "table":

@@ -60,6 +60,25 @@ def out_file_option(*decls: str, help: str, **kwargs: Any) -> Callable[[Callable
                         callback=check_parent, help=help, **kwargs)
 
 
+def scale_options(fn: Callable) -> Callable:
+    """`--scheduler ADDRESS` and `--workers N`: where the command's tasks run; passes an
+    `oneproxy.scale.Engine` as `engine` (in process without either), closed when it returns."""
+
+    @click.option("--scheduler", default=None, envvar="ONEPROXY_SCHEDULER",
+                  help="Run the tasks on the Dask scheduler at ADDRESS (tcp://host:8786) "
+                  "[env ONEPROXY_SCHEDULER].")
+    @click.option("--workers", type=click.IntRange(min=1), default=None,
+                  help="Run the tasks on a local Dask cluster of N worker processes.")
+    @functools.wraps(fn)
+    def wrapper(*args: Any, scheduler: str | None, workers: int | None, **kwargs: Any) -> Any:
+        from oneproxy.scale import engine_from
+
+        with engine_from(scheduler or None, workers) as engine:
+            return fn(*args, engine=engine, **kwargs)
+
+    return wrapper
+
+
 def output_options(fn: Callable) -> Callable:
     """`--format` and `-o/--output FILE`, shared by every command that prints rows."""
 

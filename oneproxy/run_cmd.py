@@ -9,9 +9,16 @@ import click
 from oneproxy.analytics.protocols import BUILTIN, get_protocol, with_overrides
 from oneproxy.api.warehouse import require_warehouse
 from oneproxy.batch import RunDisplay, run_batch
-from oneproxy.options import check_parent, fetch_options, output_options, warehouse_option
+from oneproxy.options import (
+    check_parent,
+    fetch_options,
+    output_options,
+    scale_options,
+    warehouse_option,
+)
 from oneproxy.output import render
 from oneproxy.runs import run_summary, stage_rows
+from oneproxy.scale import Engine
 from oneproxy.stages import STAGE_KINDS, RunSettings
 from oneproxy.warehouse.names import check_space_name
 from oneproxy.warehouse.store import Warehouse
@@ -41,10 +48,11 @@ def _names(spec: str) -> list[str]:
 @click.option("--wait", is_flag=True,
               help="If another run holds this warehouse, wait for it instead of exiting 1.")
 @fetch_options
+@scale_options
 @warehouse_option
-def run(wh: Warehouse, force: bool, seeds: int, protocol_spec: str, space_spec: str | None,
-        out: Path | None, only_spec: str | None, wait: bool, mirror: Path | None,
-        cache: Path | None) -> None:
+def run(wh: Warehouse, engine: Engine, force: bool, seeds: int, protocol_spec: str,
+        space_spec: str | None, out: Path | None, only_spec: str | None, wait: bool,
+        mirror: Path | None, cache: Path | None) -> None:
     """The whole batch: ingest → SRCC per space → evaluation protocols → one-proxy search →
     report.
 
@@ -71,7 +79,7 @@ def run(wh: Warehouse, force: bool, seeds: int, protocol_spec: str, space_spec: 
                                  f"{', '.join(STAGE_KINDS)} or a stage such as 'srcc nb201'",
                                  param_hint="--only")
     settings = RunSettings(protocols=protocols, spaces=spaces, out=out, mirror=mirror, cache=cache,
-                           only=only)
+                           only=only, engine=engine)
     outcome = run_batch(wh, settings, force=force, wait=wait, display=RunDisplay())
     click.echo(outcome.summary())
 

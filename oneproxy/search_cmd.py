@@ -17,10 +17,12 @@ from oneproxy.options import (
     out_file_option,
     output_options,
     save_option,
+    scale_options,
     space_option,
     warehouse_option,
 )
 from oneproxy.output import render
+from oneproxy.scale import Engine
 from oneproxy.search.budgets import parse_budget_spec
 from oneproxy.search.exhaustive import pareto_front
 from oneproxy.search.oneproxy import ProxyEval, summarize
@@ -124,9 +126,10 @@ def _fronts(data: SearchData, evaluation: ProxyEval | None, proxy: str | None) -
 @out_file_option("--pareto", help="Draw the Pareto fronts of the target devices to FILE.png.")
 @save_option(RESULT_TABLE)
 @output_options
+@scale_options
 @warehouse_option
-def search(wh: Warehouse, space: str, dataset: str, device_spec: str, budget_spec: str,
-           proxy: str | None, samples: int | None, seed: int, strategy: str,
+def search(wh: Warehouse, engine: Engine, space: str, dataset: str, device_spec: str,
+           budget_spec: str, proxy: str | None, samples: int | None, seed: int, strategy: str,
            pareto: Path | None, save: bool, fmt: str, output: Path | None) -> None:
     """Most accurate architecture per device under each latency budget.
 
@@ -153,7 +156,8 @@ def search(wh: Warehouse, space: str, dataset: str, device_spec: str, budget_spe
         raise click.UsageError("--proxy auto chooses by the target's samples: give --samples N")
     devices = None if device_spec.strip() == "all" else names(device_spec)
     found = api.search(wh, space, dataset, parse_budget_spec(budget_spec), devices=devices,
-                       proxy=proxy, samples=samples, seed=seed, strategy=strategy)
+                       proxy=proxy, samples=samples, seed=seed, strategy=strategy,
+                       engine=engine)
     data, table, evaluation = found.data, found.table, found.evaluation
     if save:
         api.save_results(wh, table)

@@ -16,10 +16,12 @@ from oneproxy.options import (
     out_file_option,
     output_options,
     save_option,
+    scale_options,
     space_option,
     warehouse_option,
 )
 from oneproxy.output import render
+from oneproxy.scale import Engine
 from oneproxy.warehouse.store import Warehouse
 
 
@@ -54,8 +56,9 @@ def _names(spec: str | None) -> list[str] | None:
               "environments their phone or framework.")
 @save_option(RESULT_TABLE)
 @output_options
+@scale_options
 @warehouse_option
-def srcc(wh: Warehouse, space: str, dataset: str | None, device_spec: str | None,
+def srcc(wh: Warehouse, engine: Engine, space: str, dataset: str | None, device_spec: str | None,
          platform_spec: str | None, method: str, min_common: int, ci: float | None,
          bootstrap: int, seed: int, device: str | None, top: int, heatmap: Path | None,
          group_by: str, save: bool, fmt: str, output: Path | None) -> None:
@@ -77,7 +80,7 @@ def srcc(wh: Warehouse, space: str, dataset: str | None, device_spec: str | None
         raise click.UsageError("--ci is computed for --method spearman only")
     result = api.srcc(wh, space, dataset=dataset, devices=_names(device_spec),
                       platforms=_names(platform_spec), method=method, min_common=min_common,
-                      ci=ci, bootstrap=bootstrap, seed=seed)
+                      ci=ci, bootstrap=bootstrap, seed=seed, engine=engine)
     if save:
         api.save_srcc(wh, result, now())
     if heatmap is not None:

@@ -25,10 +25,9 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from oneproxy.analytics.evaluate import run_protocol
 from oneproxy.analytics.protocols import Protocol
 from oneproxy.api.errors import NoLatency
-from oneproxy.api.evaluate import evaluation_tables, load_protocol_data
+from oneproxy.api.evaluate import evaluation_tables, load_protocol_data, run_evaluation
 from oneproxy.api.ingest import ingest
 from oneproxy.api.report import REPORT_HTML, write_report
 from oneproxy.api.search import RESULT_TABLE as SEARCH_TABLE
@@ -43,6 +42,7 @@ from oneproxy.api.srcc import TABLE as SRCC_TABLE
 from oneproxy.api.srcc import srcc, srcc_update
 from oneproxy.ingest.pipeline import LOADERS
 from oneproxy.ingest.registry import source
+from oneproxy.scale.engine import Engine
 from oneproxy.search.budgets import parse_budget_spec
 from oneproxy.search.oneproxy import summarize
 from oneproxy.search.proxy_choice import NoProxy, one_proxy
@@ -96,6 +96,7 @@ class RunSettings:
     mirror: Path | None = None
     cache: Path | None = None
     only: tuple[str, ...] | None = None  # stage names ("srcc nb201") or kinds ("srcc")
+    engine: Engine | None = field(default=None, compare=False)  # where tasks run; not an input
 
     def selects(self, stage: str) -> bool:
         """Whether `only` (if given) names this stage or its kind."""
@@ -204,7 +205,7 @@ def ingest_stage(wh: Warehouse, settings: RunSettings) -> Stage:
     return Stage("ingest", fingerprint, run)
 
 
-def srcc_stage(wh: Warehouse, inputs: Inputs, space: str) -> Stage:
+def srcc_stage(wh: Warehouse, inputs: Inputs, space: str, engine: Engine | None = None) -> Stage:
     """All-pairs Spearman SRCC of the space's devices, per latency dataset."""
     params = {"method": SRCC_METHOD, "min_common": SRCC_MIN_COMMON}
 
@@ -220,7 +221,7 @@ def srcc_stage(wh: Warehouse, inputs: Inputs, space: str) -> Stage:
         for i, dataset in enumerate(datasets):
             step(f"srcc {space} {dataset}", i, len(datasets))
             results.append(srcc(wh, space, dataset=dataset, method=SRCC_METHOD,
-                                min_common=SRCC_MIN_COMMON))
+                                min_common=SRCC_MIN_COMMON, engine=engine))
         values = pl.concat([r.pairs for r in results])["value"].drop_nulls()
         median = f"{values.median():.3f}" if values.len() else "n/a"
         pairs = sum(r.pairs.height for r in results)
@@ -232,7 +233,8 @@ def srcc_stage(wh: Warehouse, inputs: Inputs, space: str) -> Stage:
     return Stage(f"srcc {space}", fingerprint, run)
 
 
-def evaluate_stage(wh: Warehouse, inputs: Inputs, protocol: Protocol) -> Stage:
+def evaluate_stage(wh: Warehouse, inputs: Inputs, protocol: Protocol,
+                   engine: Engine | None = None) -> Stage:
     """An AdaProxy evaluation protocol over its space's latency and architectures."""
     space = protocol.space
 
@@ -246,10 +248,7 @@ def evaluate_stage(wh: Warehouse, inputs: Inputs, protocol: Protocol) -> Stage:
             data = load_protocol_data(wh, protocol)
         except (NoLatency, UnknownDevice) as exc:
             raise NotApplicable(str(exc)) from None
-        total = len(protocol.targets) * len(protocol.samples)
-        done = iter(range(total))
-        result = run_protocol(protocol, data,
-                              lambda label: step(f"{protocol.name} {label}", next(done), total))
+        result = run_evaluation(protocol, data, step, engine)
         top = pl.from_arrow(result.overall).row(-1, named=True)
         return StageResult(
             f"{len(protocol.targets)} targets × n={','.join(map(str, protocol.samples))} × "
@@ -281,7 +280,7 @@ def searchable(data: SearchData, proxy: str) -> tuple[SearchData, list[str]]:
     return kept, thin
 
 
-def search_stage(wh: Warehouse, inputs: Inputs, space: str) -> Stage:
+def search_stage(wh: Warehouse, inputs: Inputs, space: str, engine: Engine | None = None) -> Stage:
     """Per accuracy dataset: each device's optimum, and the picks of the one proxy raw and
     adapted with a few target samples (AdaProxy), at budgets spanning each device's range."""
     params = {"budgets": SEARCH_BUDGETS, "samples": SEARCH_SAMPLES, "seed": SEARCH_SEED}
@@ -310,10 +309,12 @@ def search_stage(wh: Warehouse, inputs: Inputs, space: str) -> Stage:
             proxy, mean_srcc = proxy_of(srcc, data)
             via, too_few = searchable(data, proxy)
             thin.update(too_few)
-            parts += [run_search(data, space, dataset, budgets, None, None, SEARCH_SEED)[0],
-                      run_search(via, space, dataset, budgets, proxy, None, SEARCH_SEED)[0],
+            parts += [run_search(data, space, dataset, budgets, None, None, SEARCH_SEED,
+                                 engine=engine)[0],
+                      run_search(via, space, dataset, budgets, proxy, None, SEARCH_SEED,
+                                 engine=engine)[0],
                       run_search(via, space, dataset, budgets, proxy, SEARCH_SAMPLES,
-                                 SEARCH_SEED)[0]]
+                                 SEARCH_SEED, engine=engine)[0]]
         new = pa.concat_tables(parts)
         adapted = pl.from_arrow(summarize(new)).filter(pl.col("method") == "adaproxy")
         return StageResult(
@@ -358,9 +359,9 @@ def downstream_stages(wh: Warehouse, settings: RunSettings, inputs: Inputs,
     spaces = list(settings.spaces) if settings.spaces is not None else inputs.spaces()
     protocols = [p for p in settings.protocols if p.space in spaces or settings.spaces is None]
     stages = [
-        *(srcc_stage(wh, inputs, s) for s in spaces),
-        *(evaluate_stage(wh, inputs, p) for p in protocols),
-        *(search_stage(wh, inputs, s) for s in spaces),
+        *(srcc_stage(wh, inputs, s, settings.engine) for s in spaces),
+        *(evaluate_stage(wh, inputs, p, settings.engine) for p in protocols),
+        *(search_stage(wh, inputs, s, settings.engine) for s in spaces),
         report_stage(wh, report_dir(wh, settings), run_info),
     ]
     return [s for s in stages if settings.selects(s.name)]

@@ -12,7 +12,7 @@ CIFAR-100 or ImageNet16-120 pairs each device's CIFAR-10 latency with that datas
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,14 +82,16 @@ def _check_matrices(predicted: np.ndarray, true: np.ndarray) -> tuple[np.ndarray
 
 
 def evaluate_picks(
-    predicted: np.ndarray, true: np.ndarray, accuracy: np.ndarray, budgets: np.ndarray
+    predicted: np.ndarray, true: np.ndarray, accuracy: np.ndarray, budgets: np.ndarray,
+    best_of: Callable[..., BestPicks] = best_under_budget,
 ) -> ProxyEval:
     """Pick with `predicted` latencies, judge with `true` ones (both n_targets x n_archs, NaN =
-    unknown); accuracy is n_archs or n_targets x n_archs, budgets n_budgets or per target."""
+    unknown); accuracy is n_archs or n_targets x n_archs, budgets n_budgets or per target.
+    `best_of` is `best_under_budget` or one with the same picks (e.g. over partitions)."""
     pred, tru = _check_matrices(predicted, true)
     acc = np.broadcast_to(np.asarray(accuracy, dtype=np.float64), pred.shape)
-    picks = best_under_budget(pred, acc, budgets)
-    best = best_under_budget(tru, acc, budgets)
+    picks = best_of(pred, acc, budgets)
+    best = best_of(tru, acc, budgets)
     b = np.broadcast_to(np.asarray(budgets, dtype=np.float64), picks.arch_index.shape)
     pick_true = _take(tru, picks.arch_index)
     judged = np.isfinite(pick_true)

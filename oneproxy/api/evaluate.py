@@ -12,6 +12,7 @@ from oneproxy.api.features import features_of
 from oneproxy.api.latency import check_devices, latency_series, load_space
 from oneproxy.api.progress import Progress, silent
 from oneproxy.help_order import help_columns
+from oneproxy.scale.engine import Engine, seeds_per_task
 from oneproxy.warehouse.catalog import query, sql_text
 from oneproxy.warehouse.schemas import ADAPTATION, PREDICTOR_EVAL
 from oneproxy.warehouse.store import Warehouse
@@ -48,13 +49,24 @@ def _reference_columns(wh: Warehouse, protocol: Protocol, arch_ids: np.ndarray) 
     return np.searchsorted(arch_ids, ids)
 
 
-def evaluate(wh: Warehouse, protocol: Protocol, on_progress: Progress = silent) -> Evaluation:
-    """Load the protocol's data and run it: every target × n × seed adapted and scored."""
-    data = load_protocol_data(wh, protocol)
-    total = len(protocol.targets) * len(protocol.samples)
+def evaluate(wh: Warehouse, protocol: Protocol, on_progress: Progress = silent,
+             engine: Engine | None = None) -> Evaluation:
+    """Load the protocol's data and run it: every target × n × seed adapted and scored, as
+    tasks on `engine` when one is given (see `oneproxy.scale`)."""
+    return run_evaluation(protocol, load_protocol_data(wh, protocol), on_progress, engine)
+
+
+def run_evaluation(protocol: Protocol, data: ProtocolData, on_progress: Progress = silent,
+                   engine: Engine | None = None) -> Evaluation:
+    """`run_protocol` with progress, in process or as tasks of some seeds on `engine`."""
+    groups = len(protocol.targets) * len(protocol.samples)
+    spread = engine is not None and engine.distributed
+    per_task = seeds_per_task(groups, protocol.seeds, engine.workers) if spread else None
+    total = groups if per_task is None else groups * -(-protocol.seeds // per_task)
     done = iter(range(total))
     result = run_protocol(protocol, data,
-                          lambda label: on_progress(f"{protocol.name} {label}", next(done), total))
+                          lambda label: on_progress(f"{protocol.name} {label}", next(done), total),
+                          engine.map if spread else None, per_task)
     on_progress(protocol.name, total, total)
     return result
 

@@ -15,6 +15,8 @@ from oneproxy.api.errors import UnknownSearchDataset
 from oneproxy.api.features import attributes_of
 from oneproxy.api.latency import load_space
 from oneproxy.api.warehouse import check_space
+from oneproxy.scale.engine import Engine
+from oneproxy.scale.search import partitioned_best
 from oneproxy.search.budgets import BudgetSpec, parse_budget_spec, resolve_budgets
 from oneproxy.search.exhaustive import best_under_budget
 from oneproxy.search.oneproxy import (
@@ -141,16 +143,20 @@ def drop_targets(data: SearchData, drop: list[str]) -> SearchData:
 
 def run_search(
     data: SearchData, space: str, dataset: str, budgets: BudgetSpec, proxy: str | None,
-    samples: int | None, seed: int, strategy: str = AUTO,
+    samples: int | None, seed: int, strategy: str = AUTO, engine: Engine | None = None,
 ) -> tuple[pa.Table, ProxyEval | None]:
     """The `search_result` rows of one search, and the proxy evaluation when a proxy is used.
 
     A target is searched over the architectures it measured: predictions of the others are
     dropped, so proxy picks are judged against the target's optimum over the same candidates.
+    With a distributed `engine` the picks are made per architecture partition
+    (`oneproxy.scale.search`).
     """
     ms = resolve_budgets(budgets, data.true)
+    best_of = (partitioned_best(engine) if engine is not None and engine.distributed
+               else best_under_budget)
     if proxy is None:
-        outcome = best_under_budget(data.true, data.accuracy, ms)
+        outcome = best_of(data.true, data.accuracy, ms)
         run = RunInfo(space, dataset, "exhaustive")
         evaluation = None
     else:
@@ -168,7 +174,7 @@ def run_search(
                                            strategy)
                 run = RunInfo(space, dataset, "adaproxy", proxy, samples, seed)
         predicted = np.where(np.isfinite(data.true), predicted, np.nan)
-        outcome = evaluation = evaluate_picks(predicted, data.true, data.accuracy, ms)
+        outcome = evaluation = evaluate_picks(predicted, data.true, data.accuracy, ms, best_of)
     table = search_result_table(run, data.targets, data.latency_datasets, ms, data.arch_ids,
                                 data.arch_keys, outcome, data.partial)
     return table, evaluation
@@ -201,6 +207,7 @@ def search(
     samples: int | None = None,
     seed: int = 0,
     strategy: str = AUTO,
+    engine: Engine | None = None,
 ) -> SearchOutcome:
     """Most accurate architecture per device under each budget, searched on the device's own
     latency (no `proxy`), on a proxy's (`proxy`), or on AdaProxy predictions adapted with
@@ -217,5 +224,6 @@ def search(
             f"every target measured fewer than {2 * samples} architectures ({', '.join(thin)}): "
             f"too few to draw {samples} samples and judge the picks on the rest; lower --samples")
     data = drop_targets(data, thin)
-    table, evaluation = run_search(data, space, dataset, spec, proxy, samples, seed, strategy)
+    table, evaluation = run_search(data, space, dataset, spec, proxy, samples, seed, strategy,
+                                   engine)
     return SearchOutcome(data, table, evaluation, tuple(thin))

@@ -10,6 +10,8 @@ import pyarrow as pa
 
 from oneproxy.analytics.srcc import InvalidSrccInput, Method, srcc_matrix, to_square
 from oneproxy.api.latency import latency_rows
+from oneproxy.scale.engine import Engine
+from oneproxy.scale.srcc import blocked_srcc
 from oneproxy.warehouse.catalog import query, sql_text
 from oneproxy.warehouse.fingerprint import digest
 from oneproxy.warehouse.schemas import SRCC
@@ -51,17 +53,21 @@ def srcc(
     ci: float | None = None,
     bootstrap: int = 200,
     seed: int = 0,
+    engine: Engine | None = None,
 ) -> SrccResult:
     """Rank correlation of every pair of the space's devices over the architectures both measured.
 
     Without `dataset`, the dataset most devices measured. `ci` adds a seeded bootstrap interval.
+    With a distributed `engine`, as tasks over device blocks (`oneproxy.scale.srcc`).
     """
     if devices is not None and len(set(devices)) < 2:
         raise InvalidSrccInput(f"SRCC compares pairs of devices: give at least two, got "
                                f"{', '.join(devices) or 'none'} (or leave out --devices)")
     dataset, rows = latency_rows(wh, space, dataset, devices, platforms)
-    pairs = srcc_matrix(rows, method=method, min_common=min_common, ci=ci,
-                        n_bootstrap=bootstrap, seed=seed)
+    params = {"method": method, "min_common": min_common, "ci": ci, "n_bootstrap": bootstrap,
+              "seed": seed}
+    pairs = (blocked_srcc(rows, engine, **params) if engine is not None and engine.distributed
+             else srcc_matrix(rows, **params))
     fingerprint = digest(table_fingerprint(rows.to_arrow()), method, min_common, ci, bootstrap,
                          seed)
     return SrccResult(space, dataset, method, sorted(rows["device_id"].unique().to_list()),
