@@ -127,7 +127,7 @@ def adapt(wh: Warehouse, space: str, target: str, proxy: str, samples: int | Non
 @warehouse_option
 def predict(wh: Warehouse, space: str, device: str | None, model: Path | None,
             archs_spec: str | None, arch_key: str | None, fmt: str, output: Path | None) -> None:
-    """Latency of architectures on a device: stored AdaProxy predictions, else measurements;
+    """Latency of architectures on a device: its measurements, else stored AdaProxy predictions;
     or, with --model, a trained predictor file's predictions.
 
     The `source` column says which value `latency_ms` is (predicted / measured / none); both

@@ -35,8 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
               "Predict every architecture of a space on a target from a proxy and a few "
               "measurements."),
     "predict": ("oneproxy.adapt_cmd:predict",
-                "Latency of architectures on a device: stored AdaProxy predictions, else "
-                "measurements; or, with --model, a trained predictor file's predictions."),
+                "Latency of architectures on a device: its measurements, else stored AdaProxy "
+                "predictions; or, with --model, a trained predictor file's predictions."),
     "evaluate": ("oneproxy.evaluate_cmd:evaluate",
                  "Run an AdaProxy evaluation protocol: adapt every target × n × seed and score "
                  "it."),

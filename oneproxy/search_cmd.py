@@ -9,6 +9,7 @@ import polars as pl
 import pyarrow as pa
 
 from oneproxy.analytics.adaproxy import MIN_SAMPLES
+from oneproxy.analytics.intervals import DEFAULT_CONFIDENCE
 from oneproxy.analytics.protocols import STRATEGY_CHOICES
 from oneproxy.api import search as api
 from oneproxy.api.search import RESULT_TABLE, SearchData
@@ -50,6 +51,25 @@ def _compact(table: pa.Table, with_proxy: bool) -> pa.Table:
     if with_proxy:
         columns += [pl.col("predicted_ms"), pl.col("regret"), pl.col("violation_ms")]
     return pl.from_arrow(table).select(columns).to_arrow()
+
+
+def _compact_picks(picks: pa.Table) -> pa.Table:
+    """The budget-aware picks' columns worth a terminal."""
+    return pl.from_arrow(picks).select(
+        pl.col("device_id").alias("device"), "budget_ms", "arch_id", "accuracy", "predicted_ms",
+        "upper_ms", "measured_ms", "status", "p_fit").to_arrow()
+
+
+def _picks_notes(picks: pa.Table, verified_only: bool) -> None:
+    rows = pl.from_arrow(picks)
+    counts = rows["status"].value_counts(sort=True)
+    click.echo("adapted now from every architecture each device measured; picks: "
+               + ", ".join(f"{n} {s}" for s, n in counts.iter_rows()), err=True)
+    none = rows.filter(pl.col("status") == "none")
+    if verified_only and none.height:
+        click.echo(f"no verified pick for {none.height} budget(s): measure what `oneproxy "
+                   "propose` lists, import it with `ingest table --append`, and search again",
+                   err=True)
 
 
 def _pp(value: float | None) -> str:
@@ -104,8 +124,9 @@ def _fronts(data: SearchData, evaluation: ProxyEval | None, proxy: str | None) -
 
 @click.command()
 @space_option
-@click.option("--dataset", required=True,
-              help="Accuracy dataset: cifar10, cifar100 or ImageNet16-120 for nb201.")
+@click.option("--dataset", default=None,
+              help="Accuracy dataset: cifar10, cifar100 or ImageNet16-120 for nb201 [default: "
+              "the space's only one].")
 @click.option("--devices", "device_spec", default="all", show_default=True,
               help="Target devices: 'all' or a comma list such as pixel3,fpga.")
 @click.option("--budget", "budget_spec", required=True,
@@ -123,14 +144,22 @@ def _fronts(data: SearchData, evaluation: ProxyEval | None, proxy: str | None) -
 @click.option("--strategy", type=click.Choice(STRATEGY_CHOICES), default=AUTO,
               show_default=True, help="With --samples: how the proxy is adapted (see "
               "`oneproxy adapt --help`); auto keeps the lowest leave-one-out error.")
+@click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=None, help="Pick on the devices' adapted predictions (for devices that "
+              "measured only some architectures): the most accurate architecture measured within "
+              "each budget or whose upper bound at this confidence is (e.g. 0.9).")
+@click.option("--verified-only", is_flag=True,
+              help="With predictions: answer a budget only with an architecture measured within "
+              "it (status verified).")
 @out_file_option("--pareto", help="Draw the Pareto fronts of the target devices to FILE.png.")
 @save_option(RESULT_TABLE)
 @output_options
 @scale_options
 @warehouse_option
-def search(wh: Warehouse, engine: Engine, space: str, dataset: str, device_spec: str,
+def search(wh: Warehouse, engine: Engine, space: str, dataset: str | None, device_spec: str,
            budget_spec: str, proxy: str | None, samples: int | None, seed: int, strategy: str,
-           pareto: Path | None, save: bool, fmt: str, output: Path | None) -> None:
+           confidence: float | None, verified_only: bool, pareto: Path | None, save: bool,
+           fmt: str, output: Path | None) -> None:
     """Most accurate architecture per device under each latency budget.
 
     Without --proxy each device is searched with its own latencies (the optimum). With
@@ -139,7 +168,11 @@ def search(wh: Warehouse, engine: Engine, space: str, dataset: str, device_spec:
     target's optimum accuracy minus the picked one, a violation is a pick whose true latency
     exceeds the budget. NAS-Bench-201 latency is measured on the CIFAR-10 input on every
     device; a search on cifar100 or ImageNet16-120 pairs it with that dataset's accuracy.
-    Devices that measured only part of the space are searched over what they have.
+    Devices that measured only part of the space are searched over what they have, unless
+    --confidence (or --verified-only) picks on their adapted predictions instead: each row then
+    says `status` (verified: measured within the budget; likely: upper bound within it; none)
+    and `p_fit`, the estimated probability that the pick fits; a measurement always wins over a
+    prediction. `oneproxy propose` lists what to measure next to verify a likely pick.
 
     \b
     Examples:
@@ -149,12 +182,26 @@ def search(wh: Warehouse, engine: Engine, space: str, dataset: str, device_spec:
           --samples 20 --seed 1 --pareto raspi4.png
       oneproxy search --dataset cifar100 --devices fpga,eyeriss --budget q10,q50 \\
           --proxy auto --samples 20
+      oneproxy search --dataset cifar100 --devices my_phone --budget 5ms,10ms --confidence 0.9
     """
     if samples is not None and proxy is None:
         raise click.UsageError("--samples adapts a proxy's predictor: give --proxy too")
     if proxy == AUTO and samples is None:
         raise click.UsageError("--proxy auto chooses by the target's samples: give --samples N")
     devices = None if device_spec.strip() == "all" else names(device_spec)
+    predicted = confidence is not None or verified_only
+    if predicted and (proxy is not None or samples is not None or devices is None):
+        raise click.UsageError("--confidence / --verified-only pick on named devices' own "
+                               "predictions: give --devices and no --proxy / --samples")
+    dataset = api.search_dataset(wh, space, dataset)
+    if predicted:
+        picks = api.search_predicted(wh, space, dataset, devices, parse_budget_spec(budget_spec),
+                                     confidence=confidence or DEFAULT_CONFIDENCE,
+                                     verified_only=verified_only)
+        render(_compact_picks(picks) if fmt == "table" else picks, fmt, output,
+               title=f"search {space} {dataset} (predictions)")
+        _picks_notes(picks, verified_only)
+        return
     found = api.search(wh, space, dataset, parse_budget_spec(budget_spec), devices=devices,
                        proxy=proxy, samples=samples, seed=seed, strategy=strategy,
                        engine=engine)

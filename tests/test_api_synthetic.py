@@ -190,3 +190,24 @@ def test_auto_prescreens_candidates_by_their_raw_fit():
     idx = np.arange(20)
     assert raw_loo_rmse(proxies["exact"][idx], target[idx]) == pytest.approx(0, abs=1e-9)
     assert prescreen(proxies, idx, target[idx], keep=2) == ["exact", "noisy"]
+
+
+def test_search_with_confidence_picks_on_a_partial_devices_predictions(synth):
+    result = cli(synth, "search", "--dataset", "cifar100", "--devices", "phone_c", "--budget",
+                 "q20,q60", "--confidence", "0.9", "--format", "json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["status"] for r in rows] and {r["status"] for r in rows} <= {
+        "verified", "likely", "none"}
+    for r in rows:
+        if r["status"] == "verified":
+            assert r["measured_ms"] is not None and r["measured_ms"] <= r["budget_ms"]
+        if r["status"] == "likely":
+            assert r["upper_ms"] <= r["budget_ms"] and 0 <= r["p_fit"] <= 1
+    only = cli(synth, "search", "--dataset", "cifar100", "--devices", "phone_c", "--budget",
+               "q20,q60", "--verified-only", "--format", "json")
+    assert only.exit_code == 0, only.output
+    assert {r["status"] for r in json.loads(only.stdout)} <= {"verified", "none"}
+    bad = cli(synth, "search", "--devices", "phone_c", "--budget", "5ms", "--confidence", "0.9",
+              "--proxy", "phone_a")
+    assert bad.exit_code == 2 and "--confidence" in bad.output

@@ -133,7 +133,7 @@ def predict(
     wh: Warehouse, space: str, device: str, arch_ids: list[int] | None = None,
     arch_key: str | None = None,
 ) -> pa.Table:
-    """Latency of architectures on a device: the stored prediction, else the measured latency.
+    """Latency of architectures on a device: its own measurement, else the stored prediction.
 
     `source` says which ("predicted", "measured", or "none" when there is neither); both
     `predicted_ms` and `measured_ms` are shown.
@@ -161,9 +161,9 @@ def predict(
         .join(predicted.select("arch_id", "predicted_ms", "proxy", "strategy", "n_samples"),
               on="arch_id", how="left")
         .with_columns(
-            latency_ms=pl.coalesce("predicted_ms", "measured_ms"),
-            source=pl.when(pl.col("predicted_ms").is_not_null()).then(pl.lit("predicted"))
-            .when(pl.col("measured_ms").is_not_null()).then(pl.lit("measured"))
+            latency_ms=pl.coalesce("measured_ms", "predicted_ms"),
+            source=pl.when(pl.col("measured_ms").is_not_null()).then(pl.lit("measured"))
+            .when(pl.col("predicted_ms").is_not_null()).then(pl.lit("predicted"))
             .otherwise(pl.lit("none")),
         )
         .select("arch_id", "arch_key", "latency_ms", "source", "predicted_ms", "measured_ms",

@@ -14,9 +14,11 @@ from oneproxy.analytics.adaproxy import MIN_SAMPLES
 from oneproxy.analytics.adaptation import MIN_PROXY_ROWS, Adapted, ProxyModels, select_proxy_models
 from oneproxy.analytics.intervals import DEFAULT_CONFIDENCE, check_confidence
 from oneproxy.analytics.planning import design_matrix
-from oneproxy.analytics.predictors.encodings import SpaceFeatures, space_features
+from oneproxy.analytics.predictors.encodings import SpaceFeatures
 from oneproxy.api.errors import NoLatency
+from oneproxy.api.features import features_of
 from oneproxy.api.latency import load_space
+from oneproxy.api.proxy_cache import cached_models
 from oneproxy.search.budgets import parse_budgets
 from oneproxy.search.picks import pick_budgets, propose
 from oneproxy.warehouse.catalog import query, sql_text
@@ -37,6 +39,7 @@ class DeviceState:
     space: str
     device: str
     dataset: str  # the device's latency dataset
+    proxy_dataset: str  # the latency dataset of the proxies
     accuracy_dataset: str
     arch_ids: np.ndarray
     arch_keys: list[str]
@@ -84,23 +87,30 @@ def device_state(wh: Warehouse, space: str, device: str, dataset: str | None = N
     if not np.isfinite(accuracy).any():
         raise NoLatency(f"space {space} has no test accuracy for dataset '{accuracy_dataset}': "
                         "choose one with --dataset")
-    return DeviceState(space, device, latency_dataset, accuracy_dataset, target.arch_ids,
-                       target.arch_keys, space_features(space, target.arch_keys),
+    return DeviceState(space, device, latency_dataset, proxy_dataset, accuracy_dataset,
+                       target.arch_ids, target.arch_keys,
+                       features_of(wh, space, target.arch_keys),
                        target.latency[0], dict(zip(proxies, others.latency, strict=True)),
                        accuracy)
 
 
 def adapt_device(state: DeviceState, confidence: float = DEFAULT_CONFIDENCE,
-                 strategy: str = "auto") -> tuple[str, Adapted]:
-    """The chosen proxy and the adaptation of every architecture from the device's measurements."""
+                 strategy: str = "auto", wh: Warehouse | None = None) -> tuple[str, Adapted]:
+    """The chosen proxy and the adaptation of every architecture from the device's measurements.
+
+    With `wh`, the proxies' fits are read from (and stored in) its folder
+    (`oneproxy.api.proxy_cache`).
+    """
     check_confidence(confidence)
     idx = np.flatnonzero(np.isfinite(state.measured))
     if idx.size < MIN_SAMPLES:
         raise NotEnoughMeasured(
             f"device '{state.device}' measured {idx.size} architectures of {state.space}: adapt "
             f"needs at least {MIN_SAMPLES} (see `oneproxy plan`)")
-    models = {name: ProxyModels.of(state.features, state.proxies[name])
-              for name in leading_proxies(state, idx)}
+    leading = {name: state.proxies[name] for name in leading_proxies(state, idx)}
+    models = ({name: ProxyModels.of(state.features, row) for name, row in leading.items()}
+              if wh is None else cached_models(wh, state.space, state.proxy_dataset,
+                                               state.features, state.arch_ids, leading))
     name, adapted, _ = select_proxy_models(models, idx, state.measured[idx], strategy=strategy,
                                            confidence=confidence)
     return name, adapted
@@ -122,7 +132,7 @@ def propose_measurements(wh: Warehouse, space: str, device: str, budgets: str, *
                          confidence: float = DEFAULT_CONFIDENCE) -> pa.Table:
     """The architectures to measure next on `device` (arch_id, arch_key, reason)."""
     state = device_state(wh, space, device, dataset)
-    _, adapted = adapt_device(state, confidence)
+    _, adapted = adapt_device(state, confidence, wh=wh)
     b = parse_budgets(budgets, adapted.predicted[None, :])[0]
     todo = propose(state.accuracy, adapted.predicted, state.measured, b, adapted.p_fit,
                    per_budget=per_budget, design=design_matrix(state.features))

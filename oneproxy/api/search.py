@@ -10,10 +10,12 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from oneproxy.analytics.intervals import DEFAULT_CONFIDENCE
 from oneproxy.analytics.predictors.encodings import space_features
 from oneproxy.api.errors import UnknownSearchDataset
 from oneproxy.api.features import attributes_of
 from oneproxy.api.latency import load_space
+from oneproxy.api.propose import adapt_device, device_state, search_picks
 from oneproxy.api.warehouse import check_space
 from oneproxy.scale.engine import Engine
 from oneproxy.scale.search import partitioned_best
@@ -196,10 +198,46 @@ class SearchOutcome:
     """Targets left out: too few measurements for `samples` (see `thin_targets`)."""
 
 
+def search_dataset(wh: Warehouse, space: str, dataset: str | None) -> str:
+    """`dataset`, else the space's only dataset with test accuracies (an error names them)."""
+    check_space(wh, space)
+    if dataset is not None:
+        _check_dataset(wh, space, dataset)
+        return dataset
+    known = query(wh, sql_text("queries/search_datasets.sql"), [space]).column("dataset")
+    known = known.to_pylist()
+    if len(known) != 1:
+        raise UnknownSearchDataset(
+            f"space '{space}' has test accuracies for {', '.join(known) or 'no dataset'}: "
+            "choose one with --dataset")
+    return known[0]
+
+
+def search_predicted(wh: Warehouse, space: str, dataset: str, devices: list[str],
+                     budgets: BudgetSpec | str, *, confidence: float = DEFAULT_CONFIDENCE,
+                     verified_only: bool = False) -> pa.Table:
+    """Budget-aware picks of devices that measured only some architectures (issue 13's loop).
+
+    Each device is adapted now from every architecture it measured (its measurement always
+    wins over a prediction), with intervals at `confidence`; per budget the most accurate
+    architecture measured within it (`verified`) or whose upper bound is within it (`likely`)
+    is picked, with the estimated probability it fits; `verified_only` keeps verified picks.
+    """
+    spec = parse_budget_spec(budgets) if isinstance(budgets, str) else budgets
+    parts = []
+    for device in devices:
+        state = device_state(wh, space, device, dataset)
+        _, adapted = adapt_device(state, confidence, wh=wh)
+        known = np.where(np.isfinite(state.measured), state.measured, adapted.predicted)
+        ms = resolve_budgets(spec, known[None, :])[0]
+        parts.append(search_picks(state, adapted, ms, verified_only=verified_only))
+    return pa.concat_tables(parts)
+
+
 def search(
     wh: Warehouse,
     space: str,
-    dataset: str,
+    dataset: str | None,
     budgets: BudgetSpec | str,
     *,
     devices: list[str] | None = None,
@@ -217,6 +255,7 @@ def search(
     if proxy == AUTO and samples is None:
         raise BadSearchInput("proxy 'auto' chooses by the target's samples: give samples")
     spec = parse_budget_spec(budgets) if isinstance(budgets, str) else budgets
+    dataset = search_dataset(wh, space, dataset)
     data = load_search_data(wh, space, dataset, devices, proxy)
     thin = thin_targets(data, samples, proxy) if samples is not None else []
     if thin and len(thin) == len(data.targets):
