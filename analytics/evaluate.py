@@ -203,12 +203,24 @@ def run_protocol(
     else:
         shared["models"] = {p: m.fitted(protocol.strategy) for p, m in models.items()}
         frames = map_tasks(_group_task, tasks, shared, done)
-    long = pl.concat(frames, how="diagonal_relaxed").with_columns(
+    long = _in_protocol_order(pl.concat(frames, how="diagonal_relaxed"), protocol).with_columns(
         protocol=pl.lit(protocol.name), space_id=pl.lit(protocol.space),
         strategy=pl.lit(protocol.strategy), computed_at=pl.lit(stamp),
     ).select(PREDICTOR_EVAL.names)
     long_table = long.to_arrow().cast(PREDICTOR_EVAL)
     return Evaluation(long_table, summarize(long_table, protocol, stamp), overall(long_table))
+
+
+def _in_protocol_order(long: pl.DataFrame, protocol: Protocol) -> pl.DataFrame:
+    """Rows by target and n in the protocol's order, then ours before the baselines, then seed:
+    the same order however the seeds were grouped into tasks."""
+    methods = [baselines.OURS, *(m for m in baselines.METHODS if m != baselines.OURS)]
+    order = [pl.col("target").replace_strict(list(protocol.targets),
+                                             range(len(protocol.targets))),
+             pl.col("n_samples").replace_strict(list(protocol.samples),
+                                                range(len(protocol.samples))),
+             pl.col("method").replace_strict(methods, range(len(methods))), pl.col("seed")]
+    return long.sort(order, maintain_order=True)
 
 
 def _group_task(task: tuple[str, int, range], protocol: Protocol, data: ProtocolData,

@@ -18,7 +18,7 @@ from oneproxy.ingest.user_table import (
     user_device,
     user_spaces,
 )
-from oneproxy.options import fetch_options, warehouse_option
+from oneproxy.options import fetch_options, space_option, warehouse_option
 from oneproxy.progress import progress_callback
 from oneproxy.warehouse import spaces
 from oneproxy.warehouse.devices import PLATFORM_CLASSES, known_device
@@ -114,8 +114,8 @@ def ingest_hwnasbench(wh: Warehouse, path: Path, mirror: Path | None,
 
 @ingest.command("table")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.option("--space", required=True, type=click.Choice(user_spaces()),
-              help="Search space of the architectures.")
+@space_option(required=True, help=f"Search space of the architectures: "
+              f"{', '.join(user_spaces())}.")
 @click.option("--device", "device_id", required=True,
               help="Id of the measured device, e.g. my_pixel7 (lowercase letters, digits, _).")
 @click.option("--dataset", default=None,
