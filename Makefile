@@ -36,7 +36,6 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.search --warehouse oneproxy-warehouse
 	$(BIN)/python -m bench.adaproxy
 	$(BIN)/python -m bench.adapt --warehouse oneproxy-warehouse
-
 	$(BIN)/python -m bench.help_paper --space nb201 --seeds 20
 	$(BIN)/python -m bench.help_paper --space fbnet --seeds 20
 	$(BIN)/python -m bench.oneproxy_notebook --all-targets

@@ -169,7 +169,7 @@ def ingest_table(wh: Warehouse, file: Path, space: str, device_id: str, dataset:
                                  param_hint="--device")
     given = {"display_name": display_name, "hardware": hardware, "framework": framework,
              "precision": precision, "batch_size": batch_size, "notes": notes}
-    stored = user_table.stored_device(wh.read_or_none("devices"), device_id)
+    stored = user_table.stored_device(api.looking(wh).read_or_none("devices"), device_id)
     if known_device(device_id) is not None:
         device = known_device(device_id)
     elif stored is not None and platform is None and not any(v is not None for v in given.values()):

@@ -171,6 +171,8 @@ def test_a_malicious_archive_through_ingest_leaves_the_warehouse_as_it_was(
     target.parent.mkdir(parents=True)
     target.write_bytes(buffer.getvalue())
     monkeypatch.setattr(accel_nasbench, "file", lambda *_: evil)
+    # the registry still pins the real file, so ingest would decide "unchanged" before loading
+    monkeypatch.setattr("oneproxy.api.ingest.unchanged", lambda *_: None)
     before = snapshot(warehouse.root)
     result = CliRunner().invoke(main, [
         "ingest", "accel_nasbench", "--mirror", str(tmp_path / "mirror"), "--cache",

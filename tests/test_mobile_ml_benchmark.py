@@ -125,6 +125,8 @@ def test_a_bad_cell_through_ingest_is_named_and_nothing_is_written(
             (mirror / real.mirror_relpath).with_name(f))
     monkeypatch.setattr(mobile_ml_benchmark, "file",
                         lambda s, p: bad if p == real.path else file(s, p))
+    # the registry still pins the real file, so ingest would decide "unchanged" before loading
+    monkeypatch.setattr("oneproxy.api.ingest.unchanged", lambda *_: None)
     before = snapshot(warehouse.root)
     result = CliRunner().invoke(main, [
         "ingest", "mobile_ml_benchmark", "--mirror", str(tmp_path / "mirror"), "--cache",

@@ -183,8 +183,8 @@ def test_missing_tables_name_the_command_that_makes_them():
     for command in HOW_TO.values():
         assert command in page
     assert {k: v for k, v in summary.items() if k != "build"} == {
-        "coverage": None, "monotonicity": None, "environments": None, "adaptation": None,
-        "search": None}
+        "headline": None, "coverage": None, "monotonicity": None, "environments": None,
+        "adaptation": None, "search": None}
     assert "Not built by <code>oneproxy run</code>" in page
 
 

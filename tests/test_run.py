@@ -217,7 +217,7 @@ def test_bad_options_are_one_line_errors(ran, tmp_path):
     result = runs_cli(ran, "--run", "nope")
     assert result.exit_code == 1 and "no run 'nope' in the ledger" in result.output
     empty = runs_cli(tmp_path / "empty", "--format", "json")
-    assert empty.exit_code == 0 and json.loads(empty.stdout) == []
+    assert empty.exit_code == 1 and "no warehouse" in empty.output
 
 
 def test_a_second_run_on_a_locked_warehouse_exits_1_or_waits(ran, mirror, tmp_path):

@@ -240,7 +240,8 @@ def test_help_nb201_on_two_workers_gives_the_rows_of_a_run_without(warehouse):
     spread = CliRunner().invoke(CLI, [*args, "--workers", "2"])
     assert local.exit_code == 0 and spread.exit_code == 0, local.output + spread.output
     rows = _json_rows(local.stdout)
-    assert len(rows) == 6 and all(r["seeds"] == 4 for r in rows)
+    ours = [r for r in rows if r["method"] == "adaproxy"]
+    assert len(ours) == 6 and len(rows) == 30 and all(r["seeds"] == 4 for r in rows)
     assert _json_rows(spread.stdout) == rows
 
 

@@ -67,8 +67,14 @@ def ingest_table(wh: Warehouse, spec: TableSpec, *, existing: pa.Table | None = 
     file.
     """
     resolve = resolver(mirror, cache)
-    architectures = wh.read_or_none("architectures")
+    architectures = looking(wh).read_or_none("architectures")
     return commit_batches(wh, [user_table.load(spec, resolve, existing, architectures)], resolve)
+
+
+def looking(wh: Warehouse) -> Warehouse:
+    """A second handle on the warehouse for checks made before a commit: what it reads is not
+    what the commit replaces, so a concurrent writer's commit in between is no conflict."""
+    return Warehouse(wh.root)
 
 
 def check_dataset(wh: Warehouse, space: str, dataset: str) -> None:
@@ -77,7 +83,7 @@ def check_dataset(wh: Warehouse, space: str, dataset: str) -> None:
     known = {spaces.get(space).default_dataset}
     for table in ("latency", "accuracy"):
         if wh.has(table):
-            rows = pl.from_arrow(wh.read(table).select(["space_id", "dataset"]))
+            rows = pl.from_arrow(looking(wh).read(table).select(["space_id", "dataset"]))
             known |= set(rows.filter(pl.col("space_id") == space)["dataset"].unique())
     if dataset not in known:
         shown = ", ".join(sorted(known))
@@ -89,7 +95,7 @@ def stale_predictions(wh: Warehouse, device_id: str, space: str) -> int:
     """How many stored AdaProxy predictions of the device on the space there are."""
     if not wh.has("predictions"):
         return 0
-    rows = pl.from_arrow(wh.read("predictions").select(["space_id", "device_id"]))
+    rows = pl.from_arrow(looking(wh).read("predictions").select(["space_id", "device_id"]))
     return rows.filter((pl.col("space_id") == space) & (pl.col("device_id") == device_id)).height
 
 
