@@ -37,19 +37,25 @@ def cost(features: SpaceFeatures, method: str) -> np.ndarray | None:
     return features.matrix("kernel")[:, columns.index(COSTS[method])]
 
 
-def best_raw_proxy(proxies: Mapping[str, np.ndarray], idx: np.ndarray,
-                   y: np.ndarray) -> str:
-    """The proxy whose measured latency has the highest Spearman with `y` on the samples."""
+def ranked_raw_proxies(proxies: Mapping[str, np.ndarray], idx: np.ndarray,
+                       y: np.ndarray) -> list[str]:
+    """Proxy names by the Spearman of their measured latency with `y` on the samples, best first
+    (ties by name; a proxy that cannot be ranked there comes last)."""
     def agreement(name: str) -> float:
         lat = proxies[name][idx]
         ok = np.isfinite(lat)
         if ok.sum() < 2 or np.ptp(lat[ok]) == 0 or np.ptp(y[ok]) == 0:
             return -np.inf
-        return float(spearmanr(lat[ok], y[ok]).statistic)
+        rho = float(spearmanr(lat[ok], y[ok]).statistic)
+        return rho if np.isfinite(rho) else -np.inf
 
-    names = sorted(proxies)
-    scores = [agreement(n) for n in names]
-    return names[int(np.argmax(scores))]
+    return sorted(proxies, key=lambda name: (-agreement(name), name))
+
+
+def best_raw_proxy(proxies: Mapping[str, np.ndarray], idx: np.ndarray,
+                   y: np.ndarray) -> str:
+    """The proxy whose measured latency has the highest Spearman with `y` on the samples."""
+    return ranked_raw_proxies(proxies, idx, y)[0]
 
 
 def ridge_fit_predict(X: np.ndarray, idx: np.ndarray, y: np.ndarray,

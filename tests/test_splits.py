@@ -82,3 +82,13 @@ def test_best_raw_proxy_ranks_the_samples():
                "c": np.array([2.0, 4.0, 6.0, 8.0])}
     assert baselines.best_raw_proxy(proxies, np.arange(4), y) == "c"
     assert baselines.best_raw_proxy({"z": y, "y": y}, np.arange(4), y) == "y"  # ties: sorted
+
+
+def test_proxies_rank_by_the_spearman_of_their_raw_latency_on_the_samples():
+    from oneproxy.analytics.baselines import ranked_raw_proxies
+
+    y = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    proxies = {"flat": np.full(5, 2.0), "reversed": y[::-1].copy(), "same": 3 * y,
+               "noisy": np.array([1.0, 3.0, 2.0, 4.0, 5.0]), "gap": np.full(5, np.nan)}
+    assert ranked_raw_proxies(proxies, np.arange(5), y) == [
+        "same", "noisy", "reversed", "flat", "gap"]

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 import pyarrow as pa
-from scipy.stats import spearmanr
 
 from oneproxy.analytics.adaproxy import MIN_SAMPLES
 from oneproxy.analytics.adaptation import MIN_PROXY_ROWS, Adapted, ProxyModels, select_proxy_models
+from oneproxy.analytics.baselines import ranked_raw_proxies
 from oneproxy.analytics.intervals import DEFAULT_CONFIDENCE, check_confidence
 from oneproxy.analytics.planning import design_matrix
 from oneproxy.analytics.predictors.encodings import SpaceFeatures
@@ -118,13 +118,7 @@ def adapt_device(state: DeviceState, confidence: float = DEFAULT_CONFIDENCE,
 
 def leading_proxies(state: DeviceState, idx: np.ndarray) -> list[str]:
     """The `MAX_PROXIES` proxies whose raw latency ranks the device's samples best."""
-    def rank(name: str) -> float:
-        row = state.proxies[name][idx]
-        ok = np.isfinite(row)
-        rho = spearmanr(row[ok], state.measured[idx][ok]).statistic if ok.sum() >= 3 else np.nan
-        return float(rho) if np.isfinite(rho) else -1.0
-
-    return sorted(state.proxies, key=lambda name: (-rank(name), name))[:MAX_PROXIES]
+    return ranked_raw_proxies(state.proxies, idx, state.measured[idx])[:MAX_PROXIES]
 
 
 def propose_measurements(wh: Warehouse, space: str, device: str, budgets: str, *,
