@@ -45,7 +45,7 @@ from oneproxy.analytics.predictors import InvalidPredictorInput
 from oneproxy.analytics.predictors.encodings import SpaceFeatures
 from oneproxy.analytics.predictors.kernel import KernelLatencyPredictor
 from oneproxy.analytics.predictors.linear import LinearLatencyPredictor
-from scipy.stats import spearmanr
+from oneproxy.analytics.ranks import spearman_rows
 
 STRATEGIES = ("linear", "residual", "kernel")
 ENCODINGS = ("weighted_onehot", "onehot", "weighted_live_onehot", "live_onehot", "costly_onehot",
@@ -129,10 +129,10 @@ def candidates(strategy: str) -> tuple[tuple[str, str], ...]:
     return tuple((strategy, encoding) for encoding in CANDIDATES[strategy])
 
 
-def loo_srcc(y: np.ndarray, loo_residuals: np.ndarray) -> float:
-    """Spearman correlation of `y` with its LOO predictions y − e (−1 when undefined)."""
-    rho = spearmanr(y, y - loo_residuals).statistic
-    return float(rho) if np.isfinite(rho) else -1.0
+def loo_srccs(y: np.ndarray, loo_residuals: np.ndarray) -> np.ndarray:
+    """Spearman correlation of `y` with each row's LOO predictions y − e (−1 when undefined)."""
+    rho = spearman_rows(y, y - np.atleast_2d(loo_residuals))
+    return np.where(np.isfinite(rho), rho, -1.0)
 
 
 def choose(cands: list[Candidate], bar: float) -> Candidate | None:
@@ -251,18 +251,18 @@ class ProxyModels:
                 f"y_sample holds a latency that is not a positive number at position "
                 f"{int(np.flatnonzero(~(np.isfinite(y) & (y > 0)))[0])}"
             )
-        fitted = []
+        fits = []
         for cand in (*tried, *(tuple(b.split("/")) for b in self._baselines)):
-            s, Z = self._design(*cand)
+            s, Z = self._design(*cand, rows=idx)
             try:
-                fit = fit_adaptation(s[idx], Z[idx], y, lambdas=lambdas)
+                fits.append((cand, fit_adaptation(s, Z, y, lambdas=lambdas)))
             except InvalidPredictorInput:
                 if cand in tried:
                     raise
-                continue  # a baseline the samples cannot tell apart (e.g. equal FLOPs)
-            fitted.append(Candidate(cand[0], cand[1], fit, loo_srcc(y, fit.loo_residuals),
-                                    cand not in tried))
-        return idx, y, fitted
+                # a baseline the samples cannot tell apart (e.g. equal FLOPs) is left out
+        srccs = loo_srccs(y, np.array([fit.loo_residuals for _, fit in fits]))
+        return idx, y, [Candidate(cand[0], cand[1], fit, float(rho), cand not in tried)
+                        for (cand, fit), rho in zip(fits, srccs, strict=True)]
 
     def adapt(
         self,
@@ -313,48 +313,44 @@ class ProxyModels:
         """These models with every predictor `strategy` uses fitted now (before shipping them
         to the workers of a cluster, so that each proxy is fitted once, not once per worker)."""
         for cand in candidates(strategy):
-            self._design(*cand)
+            self._design(*cand, rows=np.arange(1))  # one row is enough to fit what it uses
         return self
 
-    def _design(self, strategy: str, encoding: str) -> tuple[np.ndarray, np.ndarray]:
-        """Base prediction s (ms) and penalised matrix Z of every architecture (made once)."""
-        if (strategy, encoding) not in self._designs:
-            name = f"{strategy}/{encoding}"
-            if name in BASELINES:
-                self._designs[strategy, encoding] = self._baseline_design(name)
-            else:
-                Z = np.column_stack([self._block(b) for b in encoding.split(_BLOCKS)])
-                base = {"linear": "linear", "residual": "filled"}.get(strategy, "kernel")
-                self._designs[strategy, encoding] = getattr(self, base), Z
-        return self._designs[strategy, encoding]
+    def _design(self, strategy: str, encoding: str,
+                rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Base prediction s (ms) and penalised matrix Z of the architectures `rows` (all by
+        default): the samples' rows are all that choosing among candidates needs."""
+        at = slice(None) if rows is None else rows
+        name = f"{strategy}/{encoding}"
+        if name in BASELINES:
+            return self._baseline_design(name, at)
+        Z = np.column_stack([self._block(b, at) for b in encoding.split(_BLOCKS)])
+        base = {"linear": "linear", "residual": "filled"}.get(strategy, "kernel")
+        return getattr(self, base)[at], Z
 
-    def _baseline_design(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+    def _baseline_design(self, name: str, at: slice | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         base, penalised = BASELINES[name]
-        kernel = self.features.matrix(KERNEL_ENCODING)
+        kernel = self.features.matrix(KERNEL_ENCODING)[at]
         columns = self.features.columns[KERNEL_ENCODING]
-        s = self.filled if base == "proxy" else kernel[:, columns.index(base)]
+        s = self.filled[at] if base == "proxy" else kernel[:, columns.index(base)]
         Z = (kernel[:, [columns.index(c) for c in penalised]] if penalised
-             else np.zeros((self.features.n_archs, 1)))
+             else np.zeros((kernel.shape[0], 1)))
         return s, Z
 
-    def _block(self, encoding: str) -> np.ndarray:
+    def _block(self, encoding: str, at: slice | np.ndarray) -> np.ndarray:
         """One penalised block: a feature matrix, scaled by the proxy's weights if weighted_."""
         plain = encoding.removeprefix(_WEIGHTED)
         if plain == "costly_onehot":
-            return self._costly_onehot
-        Z = self.features.matrix(plain)
+            return self._costly_onehot(at)
+        Z = self.features.matrix(plain)[at]
         return Z * self.linear_coef(plain) if encoding != plain else Z
 
-    @cached_property
-    def _costly_onehot(self) -> np.ndarray:
+    def _costly_onehot(self, at: slice | np.ndarray) -> np.ndarray:
         """Live ops of connected cells, every op of disconnected ones, and a disconnected flag."""
-        disconnected = (self._classes == 2)[:, None]
-        full, live = self.features.matrix("onehot"), self.features.matrix("live_onehot")
+        disconnected = (self._classes[at] == 2)[:, None]
+        full = self.features.matrix("onehot")[at]
+        live = self.features.matrix("live_onehot")[at]
         return np.column_stack([np.where(disconnected, full, live), disconnected])
-
-    @cached_property
-    def _designs(self) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
-        return {}
 
 
 def adapt(

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 
 import numpy as np
 from oneproxy.analytics.predictors.encodings import SpaceFeatures
-from scipy.stats import spearmanr
+from oneproxy.analytics.ranks import spearman
 
 METHODS = ("flops", "params", "raw_proxy", "ridge", "adaproxy")  # baselines first, ours last
 OURS = "adaproxy"
@@ -46,7 +46,7 @@ def ranked_raw_proxies(proxies: Mapping[str, np.ndarray], idx: np.ndarray,
         ok = np.isfinite(lat)
         if ok.sum() < 2 or np.ptp(lat[ok]) == 0 or np.ptp(y[ok]) == 0:
             return -np.inf
-        rho = float(spearmanr(lat[ok], y[ok]).statistic)
+        rho = spearman(lat[ok], y[ok])
         return rho if np.isfinite(rho) else -np.inf
 
     return sorted(proxies, key=lambda name: (-agreement(name), name))

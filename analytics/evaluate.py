@@ -7,7 +7,8 @@ our adapted proxy (method ``adaproxy``) and the baselines of `analytics.baseline
 samples and the same evaluation set.
 
 - `srcc`: Spearman rank correlation (average ranks for ties, as `scipy.stats.spearmanr`).
-- `kendall`: Kendall's tau-b (`scipy.stats.kendalltau`).
+- `kendall`: Kendall's tau-b (`scipy.stats.kendalltau`); null with ``kendall=False``, which spares
+  a caller that does not show it the import of scipy.stats.
 - `rmse_ms`: root mean squared error in milliseconds.
 - `mape_pct`: mean absolute percentage error, over the rows whose true latency is above a floor
   of `MAPE_FLOOR_SHARE` (1%) of the median true latency of the evaluation set. A near-zero true
@@ -32,6 +33,7 @@ from oneproxy.analytics import baselines
 from oneproxy.analytics.adaptation import ProxyModels, select_proxy_models
 from oneproxy.analytics.predictors.encodings import SpaceFeatures
 from oneproxy.analytics.protocols import Protocol
+from oneproxy.analytics.ranks import average_ranks
 from oneproxy.analytics.splits import DeviceSplit, all_split, help_split
 from oneproxy.warehouse.errors import OneproxyError
 from oneproxy.warehouse.schemas import ADAPTATION, PREDICTOR_EVAL
@@ -82,7 +84,7 @@ class Evaluation:
 
 
 def score_rows(predicted: ArrayLike, true: ArrayLike, *,
-               floor_share: float = MAPE_FLOOR_SHARE) -> pl.DataFrame:
+               floor_share: float = MAPE_FLOOR_SHARE, kendall: bool = True) -> pl.DataFrame:
     """Scores of each row of `predicted` against the same row of `true` (k × m, ms).
 
     A row's evaluation set is the columns where both are finite: put NaN in `true` for the
@@ -117,7 +119,7 @@ def score_rows(predicted: ArrayLike, true: ArrayLike, *,
     return pl.DataFrame(
         {
             "srcc": _spearman(p, t, mask, n_eval),
-            "kendall": _kendall(p, t, mask, n_eval),
+            "kendall": _kendall(p, t, mask, n_eval) if kendall else np.full(n_eval.size, np.nan),
             "rmse_ms": rmse,
             "mape_pct": mape,
             "mape_dropped": n_eval - n_kept,
@@ -129,10 +131,10 @@ def score_rows(predicted: ArrayLike, true: ArrayLike, *,
     ).with_columns(pl.col(pl.Float64).fill_nan(None))
 
 
-def score(predicted: ArrayLike, true: ArrayLike, *,
-          floor_share: float = MAPE_FLOOR_SHARE) -> dict[str, float | int | str | None]:
+def score(predicted: ArrayLike, true: ArrayLike, *, floor_share: float = MAPE_FLOOR_SHARE,
+          kendall: bool = True) -> dict[str, float | int | str | None]:
     """The scores of one prediction vector against one true vector (see `score_rows`)."""
-    return score_rows(predicted, true, floor_share=floor_share).row(0, named=True)
+    return score_rows(predicted, true, floor_share=floor_share, kendall=kendall).row(0, named=True)
 
 
 def draw_samples(
@@ -426,10 +428,8 @@ def _nanmedian(t: np.ndarray) -> np.ndarray:
 
 def _spearman(p: np.ndarray, t: np.ndarray, mask: np.ndarray, n_eval: np.ndarray) -> np.ndarray:
     """Row-wise Spearman correlation over the masked entries: Pearson of average ranks."""
-    from scipy.stats import rankdata  # imported when scoring: scipy.stats is slow to import
-
-    rp = np.where(mask, rankdata(p, axis=1, nan_policy="omit"), 0.0)
-    rt = np.where(mask, rankdata(t, axis=1, nan_policy="omit"), 0.0)
+    rp = np.where(mask, average_ranks(p), 0.0)
+    rt = np.where(mask, average_ranks(t), 0.0)
     centre = (n_eval + 1) / 2.0
     cp = np.where(mask, rp - centre[:, None], 0.0)
     ct = np.where(mask, rt - centre[:, None], 0.0)

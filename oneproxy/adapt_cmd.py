@@ -55,7 +55,7 @@ def _proxy_notes(run: AdaptRun, proxy: str) -> list[str]:
         mape = "n/a" if s["mape_rest_pct"] is None else f"{s['mape_rest_pct']:.1f}%"
         notes.append(
             f"on the {s['n_rest']:,} measured architectures not sampled: SRCC "
-            f"{s['srcc_rest']:.4f}, Kendall {s['kendall_rest']:.4f}, RMSE "
+            f"{s['srcc_rest']:.4f}, RMSE "
             f"{s['rmse_rest_ms']:.3g} ms, MAPE {mape}, within ±10% {s['within10_rest']:.1%}"
         )
     return notes
