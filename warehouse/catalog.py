@@ -30,6 +30,9 @@ READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
 _EXPLAIN = re.compile(r"^\s*EXPLAIN\s+(?:ANALY[SZ]E\s+)?(?:\([^)]*\)\s*)?", re.IGNORECASE)
 _NO_EXTENSIONS = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 MAX_MESSAGE = 300
+_FOUND_CURRENT: set[tuple] = set()  # (catalog file, its identity, stamp) found current
+_HELD: dict[str, tuple[tuple, duckdb.DuckDBPyConnection]] = {}  # path -> (identity, connection)
+_HELD_LOCK = threading.RLock()
 
 
 def sql_text(name: str) -> str:
@@ -106,20 +109,28 @@ def build_catalog(wh: Warehouse) -> Path:
 
 
 def _catalog_current(wh: Warehouse, path: Path) -> bool:
-    """True if `path` is a readable catalog stamped with the warehouse's current state."""
-    if not path.is_file():
-        return False
+    """True if `path` is a readable catalog stamped with the warehouse's current state (a file
+    found current is not opened again while it and the stamp stay the same)."""
     try:
-        con = duckdb.connect(str(path), read_only=True, config=dict(_NO_EXTENSIONS))
+        key = (str(path), *_identity(path), _stamp(wh))
+    except OSError:
+        return False
+    if key in _FOUND_CURRENT:
+        return True
+    if _stamp_in(path) != key[-1]:
+        return False
+    _FOUND_CURRENT.add(key)
+    return True
+
+
+def _stamp_in(path: Path) -> str | None:
+    """The stamp a catalog file was built with (None when it cannot be read)."""
+    try:
+        row = _held(path).cursor().execute("SELECT stamp FROM catalog_info").fetchone()
     except (duckdb.Error, OSError):
-        return False  # garbage or truncated: it is rebuilt
-    try:
-        (stamp,) = con.execute("SELECT stamp FROM catalog_info").fetchone()
-    except (duckdb.Error, TypeError):
-        return False
-    finally:
-        con.close()
-    return stamp == _stamp(wh)
+        _release(path)
+        return None  # garbage or truncated: it is rebuilt
+    return row[0] if row else None
 
 
 def catalog_state(wh: Warehouse) -> str:
@@ -129,13 +140,7 @@ def catalog_state(wh: Warehouse) -> str:
         return "missing"
     if _catalog_current(wh, path):
         return "current"
-    try:
-        con = duckdb.connect(str(path), read_only=True, config=dict(_NO_EXTENSIONS))
-        con.execute("SELECT stamp FROM catalog_info").fetchone()
-        con.close()
-    except (duckdb.Error, OSError):
-        return "damaged"
-    return "stale"
+    return "damaged" if _stamp_in(path) is None else "stale"
 
 
 def ensure_catalog(wh: Warehouse) -> Path:
@@ -149,8 +154,10 @@ def connect(wh: Warehouse, *, user: bool = False,
             allow_files: bool = False) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the catalog, after checking every table's files.
 
-    `user` (for SQL typed by users) locks the connection down: file access only inside the
-    warehouse (anywhere with `allow_files`), no extensions, configuration locked.
+    `user` (for SQL typed by users) locks a fresh connection down: file access only inside the
+    warehouse (anywhere with `allow_files`), no extensions, configuration locked. Otherwise it
+    is a cursor on a connection kept open while the catalog file stays the same (close it
+    after use, as any connection).
     """
     if not wh.exists():
         raise WarehouseEmpty(
@@ -158,13 +165,42 @@ def connect(wh: Warehouse, *, user: bool = False,
             "(or pass --warehouse DIR)"
         )
     wh.check()
-    con = duckdb.connect(str(ensure_catalog(wh)), read_only=True, config=dict(_NO_EXTENSIONS))
-    if user:
-        if not allow_files:
-            con.execute(f"SET allowed_directories = [{_quote(str(wh.root) + os.sep)}]")
-            con.execute("SET enable_external_access = false")
-        con.execute("SET lock_configuration = true")
+    path = ensure_catalog(wh)
+    if not user:
+        return _held(path).cursor()
+    con = duckdb.connect(str(path), read_only=True, config=dict(_NO_EXTENSIONS))
+    if not allow_files:
+        con.execute(f"SET allowed_directories = [{_quote(str(wh.root) + os.sep)}]")
+        con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
     return con
+
+
+def _identity(path: Path) -> tuple:
+    info = path.stat()
+    return info.st_ino, info.st_mtime_ns, info.st_size
+
+
+def _held(path: Path) -> duckdb.DuckDBPyConnection:
+    """The process's open read-only connection to the catalog file `path` (reopened when the
+    file was replaced)."""
+    identity = _identity(path)
+    with _HELD_LOCK:
+        held = _HELD.get(str(path))
+        if held is None or held[0] != identity:
+            _release(path)
+            held = _HELD[str(path)] = (identity, duckdb.connect(str(path), read_only=True,
+                                                               config=dict(_NO_EXTENSIONS)))
+        return held[1]
+
+
+def _release(path: Path) -> None:
+    """Close the held connection to `path`, if any (DuckDB would hand its old database back to
+    a new connection on the same path while it is open)."""
+    with _HELD_LOCK:
+        held = _HELD.pop(str(path), None)
+    if held is not None:
+        held[1].close()
 
 
 def _keyword(text: str) -> str:
