@@ -98,8 +98,6 @@ class OneproxyGroup(click.Group):
 
 def _limit_blas_threads() -> None:
     """BLAS threads as $ONEPROXY_THREADS says (default 1: see `oneproxy.threads`)."""
-    import numpy  # noqa: F401  (loads BLAS, so that threadpoolctl finds the pool to limit)
-
     from oneproxy.threads import apply_thread_setting
 
     apply_thread_setting()

@@ -8,13 +8,14 @@ point and the batch call `apply_thread_setting()` once.
 from __future__ import annotations
 
 import os
-
-from threadpoolctl import threadpool_limits
+import sys
 
 from oneproxy.warehouse.errors import OneproxyError
 
 THREADS_ENV = "ONEPROXY_THREADS"
 DEFAULT_THREADS = 1
+# What OpenBLAS (numpy, scipy) and MKL read when they load; OpenMP (LightGBM) is left alone.
+BLAS_ENV = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 class InvalidThreadSetting(OneproxyError, ValueError):
@@ -35,7 +36,16 @@ def thread_setting(environ: dict[str, str] | None = None) -> int:
 
 
 def apply_thread_setting(threads: int | None = None) -> int:
-    """Limit the BLAS thread pools of this process to `threads` (default: `thread_setting()`)."""
+    """Limit the BLAS thread pools of this process to `threads` (default: `thread_setting()`).
+
+    Before numpy is loaded the limit goes into the variables BLAS reads when it loads (no cost,
+    and inherited by worker processes); once it is loaded, through threadpoolctl.
+    """
     count = thread_setting() if threads is None else threads
-    threadpool_limits(limits=count, user_api="blas")
+    if "numpy" in sys.modules:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=count, user_api="blas")
+    else:
+        os.environ.update({name: str(count) for name in BLAS_ENV})
     return count
