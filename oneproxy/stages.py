@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import importlib.util
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,12 +41,14 @@ from oneproxy.api.search import (
 )
 from oneproxy.api.srcc import TABLE as SRCC_TABLE
 from oneproxy.api.srcc import srcc, srcc_update
+from oneproxy.ingest.fetch import default_cache_dir
 from oneproxy.ingest.pipeline import LOADERS
 from oneproxy.ingest.registry import source
 from oneproxy.scale.engine import Engine
 from oneproxy.search.budgets import parse_budget_spec
 from oneproxy.search.oneproxy import summarize
 from oneproxy.search.proxy_choice import NoProxy, one_proxy
+from oneproxy.warehouse.atomic import atomic_write_bytes
 from oneproxy.warehouse.errors import OneproxyError, UnknownDevice
 from oneproxy.warehouse.fingerprint import digest
 from oneproxy.warehouse.store import Warehouse, table_fingerprint
@@ -55,6 +58,7 @@ CODE_PACKAGES = ("oneproxy", "oneproxy.analytics", "oneproxy.ingest", "oneproxy.
                  "oneproxy.warehouse", "oneproxy.sql")
 SRCC_METHOD, SRCC_MIN_COMMON = "spearman", 30
 SEARCH_BUDGETS, SEARCH_SAMPLES, SEARCH_SEED = "q5:q95:20", 20, 0
+CODE_VERSION_MEMO, CODE_VERSIONS_KEPT = "code_versions.json", 8
 MIN_SEARCH_MEASURED = 2 * SEARCH_SAMPLES  # a target needs samples to draw and the rest to judge
 ACCURACY_METRIC = "test_accuracy"
 STAGE_KINDS = ("ingest", "srcc", "evaluate", "search", "report")
@@ -107,14 +111,43 @@ class RunSettings:
 def code_version() -> str:
     """sha256 over the project's code: each module's syntax tree without docstrings, and the SQL.
 
-    Comments, docstrings and formatting do not change it, so editing prose re-runs no stage.
+    Comments, docstrings and formatting do not change it, so editing prose re-runs no stage. The
+    trees are parsed once per exact content of the files (memo in the user cache folder).
     """
+    files = [(name, path.read_bytes()) for name, path in code_files()]
+    exact = hashlib.sha256(f"python {sys.version_info[:2]}".encode())
+    for name, data in files:
+        exact.update(name.encode() + b"\0" + data + b"\0")
+    memo = default_cache_dir() / CODE_VERSION_MEMO
+    known = _read_json(memo)
+    if exact.hexdigest() in known:
+        return known[exact.hexdigest()]
     h = hashlib.sha256()
-    for name, path in code_files():
+    for name, data in files:
+        text = data.decode("utf-8")
         h.update(name.encode() + b"\0")
-        text = path.read_text(encoding="utf-8")
-        h.update((_code_of(text) if path.suffix == ".py" else text).encode() + b"\0")
-    return h.hexdigest()[:16]
+        h.update((_code_of(text) if name.endswith(".py") else text).encode() + b"\0")
+    version = h.hexdigest()[:16]
+    _write_json(memo, {**dict(list(known.items())[-(CODE_VERSIONS_KEPT - 1):]),
+                       exact.hexdigest(): version})
+    return version
+
+
+def _read_json(path: Path) -> dict[str, str]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _write_json(path: Path, value: dict[str, str]) -> None:
+    """Write `value` to `path` atomically; a cache that cannot be written is left alone."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, json.dumps(value).encode())
+    except (OSError, OneproxyError):
+        pass
 
 
 def code_files() -> list[tuple[str, Path]]:

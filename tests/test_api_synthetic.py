@@ -14,6 +14,7 @@ from oneproxy.warehouse.tables import merged
 from synthetic import DEVICES, PARTIAL, PARTIAL_ARCHS
 
 import oneproxy as op
+from oneproxy import stages
 from oneproxy.cli import main as CLI
 from oneproxy.stages import _code_of
 
@@ -153,6 +154,30 @@ def test_code_version_ignores_docstrings_and_comments():
     code = 'def f():\n    """Doc."""\n    return 1  # note\n'
     assert _code_of(code) == _code_of('def f():\n    """Other words."""\n    return 1\n')
     assert _code_of(code) != _code_of("def f():\n    return 2\n")
+
+
+def test_code_version_parses_the_code_once_per_content(tmp_path, monkeypatch):
+    monkeypatch.setenv("ONEPROXY_CACHE", str(tmp_path))
+    stages.code_version.cache_clear()
+    first = stages.code_version()
+    assert (tmp_path / stages.CODE_VERSION_MEMO).is_file()
+
+    def parse(text):
+        raise AssertionError("the code was parsed again although no file changed")
+
+    monkeypatch.setattr(stages, "_code_of", parse)
+    stages.code_version.cache_clear()
+    assert stages.code_version() == first
+    monkeypatch.undo()
+    files = stages.code_files()
+    extra = ("x/extra.py", tmp_path / "e.py")
+    monkeypatch.setattr(stages, "code_files", lambda: [*files[:-1], extra])
+    (tmp_path / "e.py").write_text("X = 2\n")
+    stages.code_version.cache_clear()
+    try:
+        assert stages.code_version() != first  # another file's content: parsed, another version
+    finally:
+        stages.code_version.cache_clear()
 
 
 def test_proxy_fits_are_stored_once_and_rebuilt_when_damaged(synth, monkeypatch):

@@ -2,9 +2,8 @@
 
 import numpy as np
 import pytest
-from scipy.stats import rankdata, spearmanr
-
 from oneproxy.analytics.ranks import average_ranks, spearman, spearman_rows
+from scipy.stats import rankdata, spearmanr
 
 
 def test_average_ranks_equal_scipy_with_ties_and_nan():
