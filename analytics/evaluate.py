@@ -183,11 +183,10 @@ def run_protocol(
     seeds of one target × n as tasks; the fitted proxy models go to it once, as shared inputs.
     Each seed draws its own samples, so the rows are the same however the seeds are grouped.
     """
-    _check_data(protocol, data)
+    check_data(protocol, data)
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
-    splits = {d: device_split(protocol, data, d) for d in (*protocol.targets, *protocol.proxies)}
-    models = {p: ProxyModels.of(data.features, _only(data.row(p), splits[p].pool))
-              for p in protocol.proxies}
+    splits = device_splits(protocol, data)
+    models = proxy_models(protocol, data, splits)
     first, last, step = protocol.first_seed, protocol.first_seed + protocol.seeds, \
         seeds_per_task or protocol.seeds
     tasks = [(t, n, range(s, min(s + step, last))) for t in protocol.targets
@@ -231,6 +230,35 @@ def _group_task(task: tuple[str, int, range], protocol: Protocol, data: Protocol
     return _run_group(protocol, data, target, splits[target], candidates, n, seeds)
 
 
+def device_splits(protocol: Protocol, data: ProtocolData) -> dict[str, DeviceSplit]:
+    """`device_split` of every target and proxy of the protocol."""
+    return {d: device_split(protocol, data, d) for d in (*protocol.targets, *protocol.proxies)}
+
+
+def proxy_models(protocol: Protocol, data: ProtocolData,
+                 splits: dict[str, DeviceSplit]) -> dict[str, ProxyModels]:
+    """Each proxy's models, fitted on its own pool (the target-independent half of adapting)."""
+    return {p: ProxyModels.of(data.features, _only(data.row(p), splits[p].pool))
+            for p in protocol.proxies}
+
+
+def sample_pool(protocol: Protocol, data: ProtocolData, target: str, split: DeviceSplit,
+                n: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """What `draw_samples` draws a target's n samples from: its pool (with the reference
+    architectures it measured, when the protocol counts them) and the references, or None."""
+    if n >= split.pool.size:
+        raise TooManySamples(
+            f"protocol {protocol.name}: n={n} samples but target '{target}' has only "
+            f"{split.pool.size} architectures to draw from; use fewer samples"
+        )
+    reference = data.reference if protocol.reference else None
+    pool = split.pool
+    if reference is not None:  # measured on the target whether or not its pool holds them
+        true = data.row(target)
+        pool = np.union1d(pool, reference[np.isfinite(true[reference])])
+    return pool, reference
+
+
 def device_split(protocol: Protocol, data: ProtocolData, device: str) -> DeviceSplit:
     """The pool and scoring set the protocol's split gives `device` (`analytics.splits`)."""
     row = data.row(device)
@@ -268,15 +296,7 @@ def _run_group(protocol: Protocol, data: ProtocolData, target: str, split: Devic
     """All seeds (or `seeds`) of one target and n: adapt each and run the baselines, then
     score them."""
     true = data.row(target)
-    pool = split.pool
-    if n >= pool.size:
-        raise TooManySamples(
-            f"protocol {protocol.name}: n={n} samples but target '{target}' has only "
-            f"{pool.size} architectures to draw from; use fewer samples"
-        )
-    reference = data.reference if protocol.reference else None
-    if reference is not None:  # measured on the target whether or not its pool holds them
-        pool = np.union1d(pool, reference[np.isfinite(true[reference])])
+    pool, reference = sample_pool(protocol, data, target, split, n)
     raw = {name: data.row(name) for name in models}
     costs = {m: baselines.cost(data.features, m) for m in baselines.COSTS}
     onehot = data.features.matrix(baselines.RIDGE_ENCODING)
@@ -403,7 +423,8 @@ def with_method(stored: pa.Table | None, schema: pa.Schema) -> pa.Table | None:
     return added.select(schema.names)
 
 
-def _check_data(protocol: Protocol, data: ProtocolData) -> None:
+def check_data(protocol: Protocol, data: ProtocolData) -> None:
+    """Every device of the protocol has a row of `data`, and the rows are one per device."""
     missing = [d for d in (*protocol.targets, *protocol.proxies) if d not in data.devices]
     if missing:
         raise BadEvaluationInput(
