@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
@@ -47,6 +48,7 @@ SCORE_SCHEMA = {
 
 MapTasks = Callable[..., list]
 """`map(fn, items, shared, on_done)` → `[fn(item, **shared) …]`, as `oneproxy.scale.Engine.map`."""
+T = TypeVar("T")
 
 
 class BadEvaluationInput(OneproxyError, ValueError):
@@ -193,21 +195,29 @@ def run_protocol(
              for n in protocol.samples for s in range(first, last, step)]
     shared = {"protocol": protocol, "data": data, "models": models, "splits": splits}
     done = None if on_step is None else lambda i: on_step(f"{tasks[i][0]} n={tasks[i][1]}")
-    if map_tasks is None:
-        frames = []
-        for i, task in enumerate(tasks):
-            if done is not None:
-                done(i)
-            frames.append(_group_task(task, **shared))
-    else:
-        shared["models"] = {p: m.fitted(protocol.strategy) for p, m in models.items()}
-        frames = map_tasks(_group_task, tasks, shared, done)
+    frames = run_tasks(_group_task, tasks, shared, protocol.strategy, done, map_tasks)
     long = _in_protocol_order(pl.concat(frames, how="diagonal_relaxed"), protocol).with_columns(
         protocol=pl.lit(protocol.name), space_id=pl.lit(protocol.space),
         strategy=pl.lit(protocol.strategy), computed_at=pl.lit(stamp),
     ).select(PREDICTOR_EVAL.names)
     long_table = long.to_arrow().cast(PREDICTOR_EVAL)
     return Evaluation(long_table, summarize(long_table, protocol, stamp), overall(long_table))
+
+
+def run_tasks(fn: Callable[..., T], tasks: list, shared: dict, strategy: str,
+              done: Callable[[int], None] | None, map_tasks: MapTasks | None) -> list[T]:
+    """`[fn(task, **shared) …]`: in process (`done(i)` before task i), or on `map_tasks` with
+    the proxy models in `shared["models"]` fitted for `strategy` first, so that they are
+    fitted once, not once per worker (`done(i)` as task i finishes)."""
+    if map_tasks is not None:
+        shared = shared | {"models": {p: m.fitted(strategy) for p, m in shared["models"].items()}}
+        return map_tasks(fn, tasks, shared, done)
+    results = []
+    for i, task in enumerate(tasks):
+        if done is not None:
+            done(i)
+        results.append(fn(task, **shared))
+    return results
 
 
 def _in_protocol_order(long: pl.DataFrame, protocol: Protocol) -> pl.DataFrame:

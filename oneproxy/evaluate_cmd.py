@@ -166,7 +166,7 @@ def evaluate(wh: Warehouse, engine: Engine, protocol_spec: str, samples_spec: st
     budget (verified, or likely: upper bound within it), measure what `propose` lists, and
     again, until nothing is left to propose or --rounds ran out. The loop ships verified picks
     only: a budget whose best pick is still unmeasured when the rounds run out falls back to
-    its best measured pick, or none (counted as pending / final_none). Per target (and over
+    its best measured pick, or none (pending_share, final_none_share). Per target (and over
     all targets): the first round's share of picks over budget and interval coverage, the
     shipped picks' share over budget and share of budgets without one, mean / max regret (pp
     of accuracy) against the target's true optimum, extra measurements per budget; --draw
@@ -188,7 +188,7 @@ def evaluate(wh: Warehouse, engine: Engine, protocol_spec: str, samples_spec: st
     protocol = with_overrides(get_protocol(protocol_spec), int_list(samples_spec, "--samples"),
                               seeds, strategy, first_seed)
     if loop:
-        _evaluate_loop(wh, protocol, save, fmt, output, **loop_options)
+        _evaluate_loop(wh, engine, protocol, save, fmt, output, **loop_options)
         return
     with progress_callback() as on_progress:
         result = api.evaluate(wh, protocol, on_progress, engine)
@@ -204,22 +204,26 @@ def evaluate(wh: Warehouse, engine: Engine, protocol_spec: str, samples_spec: st
         click.echo(f"published: {protocol.published_source}", err=True)
 
 
-def _evaluate_loop(wh: Warehouse, protocol: Protocol, save: bool, fmt: str, output: Path | None,
-                   budgets: str | None, rounds: int | None, per_budget: int | None,
-                   confidence: float | None, draw: str | None, dataset: str | None) -> None:
+def _evaluate_loop(wh: Warehouse, engine: Engine, protocol: Protocol, save: bool, fmt: str,
+                   output: Path | None, budgets: str | None, rounds: int | None,
+                   per_budget: int | None, confidence: float | None, draw: str | None,
+                   dataset: str | None) -> None:
     """`evaluate --search`: simulate the loop, store the runs if asked, render the summary."""
     chosen = {"budgets": budgets, "rounds": rounds, "per_budget": per_budget,
               "confidence": confidence}
     settings = LoopSettings(**{k: v for k, v in chosen.items() if v is not None},
                             draws=DRAWS if draw in (None, "both") else (draw,))
     with progress_callback() as on_progress:
-        rows = loop_api.simulate_loop(wh, protocol, settings, dataset, on_progress)
+        rows = loop_api.simulate_loop(wh, protocol, settings, dataset, on_progress, engine)
     if save:
         loop_api.save_loop(wh, rows)
     title = (f"{protocol.name}: verify loop at {settings.budgets}, ≤ {settings.rounds} rounds × "
              f"{settings.per_budget} per budget, confidence {settings.confidence:g}, seeds "
              f"{protocol.first_seed}…{protocol.first_seed + protocol.seeds - 1}")
-    render(summarize_loop(rows), fmt, output, title=title)
+    summary = summarize_loop(rows)
+    if fmt == "table":  # three decimals on a terminal; csv / json keep every digit
+        summary = pl.from_arrow(summary).with_columns(pl.col(pl.Float64).round(3)).to_arrow()
+    render(summary, fmt, output, title=title)
     click.echo("shares of picks over budget are over the picks made; final_* counts the shipped "
                "(verified) picks — a measurement is the truth here, so none is over budget; "
                "pending: budgets whose best pick was still unmeasured when the loop ended",

@@ -28,18 +28,22 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 from oneproxy.analytics import baselines
+from oneproxy.analytics.adaptation import ProxyModels
 from oneproxy.analytics.evaluate import (
+    MapTasks,
     ProtocolData,
     check_data,
     device_splits,
     draw_samples,
     proxy_models,
+    run_tasks,
     sample_pool,
     score_rows,
 )
 from oneproxy.analytics.intervals import DEFAULT_CONFIDENCE, check_confidence
 from oneproxy.analytics.planning import plan
 from oneproxy.analytics.protocols import Protocol
+from oneproxy.analytics.splits import DeviceSplit
 from oneproxy.search.budgets import BudgetSpec, parse_budget_spec, resolve_budgets
 from oneproxy.search.loop import LoopOutcome, run_loop
 from oneproxy.search.picks import BadPickInput
@@ -82,40 +86,50 @@ class LoopSettings:
 
 def simulate_protocol(protocol: Protocol, data: ProtocolData, accuracy: np.ndarray,
                       accuracy_dataset: str, settings: LoopSettings,
-                      on_step: Callable[[str], None] | None = None) -> pa.Table:
+                      on_step: Callable[[str], None] | None = None,
+                      map_tasks: MapTasks | None = None) -> pa.Table:
     """One `VERIFY_LOOP` row per target × n × draw × seed (module docstring).
 
-    `accuracy` (%) is over `data`'s architectures; `on_step` is called before each target × n.
+    `accuracy` (%) is over `data`'s architectures; `on_step` gets a label per target × n, and
+    `map_tasks` (an engine's `map`, see `oneproxy.scale`) runs each target × n as a task.
     """
     check_data(protocol, data)
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     splits = device_splits(protocol, data)
-    models = proxy_models(protocol, data, splits)
-    raw = {p: data.row(p) for p in protocol.proxies}
-    flops = baselines.cost(data.features, "flops")
-    rows = []
-    for target in protocol.targets:
-        true = data.row(target)
-        budgets = resolve_budgets(settings.spec, true[None, :])[0]
-        candidates = {p: m for p, m in models.items() if p != target}
-        for n in protocol.samples:
-            if on_step is not None:
-                on_step(f"{target} n={n}")
-            pool, reference = sample_pool(protocol, data, target, splits[target], n)
-            for draw, seed, initial in _draws(settings.draws, protocol, data, pool, reference, n):
-                out = run_loop(true, candidates, accuracy, budgets, initial,
-                               rounds=settings.rounds, per_budget=settings.per_budget,
-                               confidence=settings.confidence, strategy=protocol.strategy)
-                srcc = _srcc(out, true, initial, {p: raw[p] for p in candidates}, flops)
-                rows.append({"draw": draw, "target": target, "n_samples": n, "seed": seed,
-                             **_figures(out), **srcc})
-    return pl.DataFrame(rows, schema_overrides={"seed": pl.Int64}).with_columns(
+    tasks = [(t, n) for t in protocol.targets for n in protocol.samples]
+    shared = {"protocol": protocol, "data": data, "accuracy": accuracy, "settings": settings,
+              "models": proxy_models(protocol, data, splits), "splits": splits}
+    done = None if on_step is None else lambda i: on_step(f"{tasks[i][0]} n={tasks[i][1]}")
+    parts = run_tasks(_task_rows, tasks, shared, protocol.strategy, done, map_tasks)
+    return pl.DataFrame([row for part in parts for row in part],
+                        schema_overrides={"seed": pl.Int64}).with_columns(
         protocol=pl.lit(protocol.name), space_id=pl.lit(protocol.space),
         strategy=pl.lit(protocol.strategy), accuracy_dataset=pl.lit(accuracy_dataset),
         budgets=pl.lit(settings.budgets), confidence=pl.lit(float(settings.confidence)),
         max_rounds=pl.lit(settings.rounds), per_budget=pl.lit(settings.per_budget),
         computed_at=pl.lit(stamp),
     ).select(VERIFY_LOOP.names).to_arrow().cast(VERIFY_LOOP)
+
+
+def _task_rows(task: tuple[str, int], protocol: Protocol, data: ProtocolData,
+               accuracy: np.ndarray, settings: LoopSettings, models: dict[str, ProxyModels],
+               splits: dict[str, DeviceSplit]) -> list[dict]:
+    """Every run of one target and n (one task of `simulate_protocol`)."""
+    target, n = task
+    true = data.row(target)
+    budgets = resolve_budgets(settings.spec, true[None, :])[0]
+    candidates = {p: m for p, m in models.items() if p != target}
+    raw = {p: data.row(p) for p in candidates}
+    flops = baselines.cost(data.features, "flops")
+    pool, reference = sample_pool(protocol, data, target, splits[target], n)
+    rows = []
+    for draw, seed, initial in _draws(settings.draws, protocol, data, pool, reference, n):
+        out = run_loop(true, candidates, accuracy, budgets, initial, rounds=settings.rounds,
+                       per_budget=settings.per_budget, confidence=settings.confidence,
+                       strategy=protocol.strategy)
+        rows.append({"draw": draw, "target": target, "n_samples": n, "seed": seed,
+                     **_figures(out), **_srcc(out, true, initial, raw, flops)})
+    return rows
 
 
 def _draws(draws: tuple[str, ...], protocol: Protocol, data: ProtocolData, pool: np.ndarray,

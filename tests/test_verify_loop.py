@@ -110,6 +110,26 @@ def test_a_round_cap_ships_measured_picks_only(data):
     assert rows["pending"].sum() > 0  # one round leaves likely picks: they are not shipped
 
 
+def test_tasks_on_an_engine_give_the_same_rows(data):
+    protocol_data, accuracy = data
+    small = replace(PROTOCOL, seeds=1)
+    settings = LoopSettings(rounds=1, draws=("random",))
+    finished = []
+
+    def backwards(fn, items, shared, on_done):  # an engine that finishes the last task first
+        results = {i: fn(items[i], **shared) for i in reversed(range(len(items)))}
+        for i in reversed(range(len(items))):
+            on_done(i)
+            finished.append(i)
+        return [results[i] for i in range(len(items))]
+
+    here = simulate_protocol(small, protocol_data, accuracy, "cifar10", settings)
+    there = simulate_protocol(small, protocol_data, accuracy, "cifar10", settings,
+                              lambda label: None, backwards)
+    assert finished == [1, 0]
+    assert here.drop_columns("computed_at").equals(there.drop_columns("computed_at"))
+
+
 @pytest.mark.parametrize(("settings", "error", "message"), [
     ({"rounds": 0}, BadPickInput, "--rounds must be at least 1"),
     ({"per_budget": 0}, BadPickInput, "--per-budget must be at least 1"),

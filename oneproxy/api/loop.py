@@ -11,6 +11,7 @@ from oneproxy.api.evaluate import load_protocol_data
 from oneproxy.api.latency import latency_series
 from oneproxy.api.progress import Progress, silent
 from oneproxy.api.search import search_dataset
+from oneproxy.scale.engine import Engine
 from oneproxy.search.loop_eval import LoopSettings, simulate_protocol
 from oneproxy.warehouse.catalog import query, sql_text
 from oneproxy.warehouse.store import Warehouse
@@ -41,17 +42,21 @@ def protocol_accuracy(wh: Warehouse, protocol: Protocol, data: ProtocolData,
 
 
 def simulate_loop(wh: Warehouse, protocol: Protocol, settings: LoopSettings,
-                  dataset: str | None = None, on_progress: Progress = silent) -> pa.Table:
+                  dataset: str | None = None, on_progress: Progress = silent,
+                  engine: Engine | None = None) -> pa.Table:
     """Every target × n × draw × seed of the protocol through the verify loop (`VERIFY_LOOP`
-    rows); picks maximise the test accuracy of `accuracy_dataset(wh, protocol, dataset)`."""
+    rows), each target × n a task on `engine` when it is a cluster; picks maximise the test
+    accuracy of `accuracy_dataset(wh, protocol, dataset)`."""
     chosen = accuracy_dataset(wh, protocol, dataset)
     data = load_protocol_data(wh, protocol)
     accuracy = protocol_accuracy(wh, protocol, data, chosen)
     total = len(protocol.targets) * len(protocol.samples)
     done = iter(range(total))
+    spread = engine is not None and engine.distributed
     rows = simulate_protocol(protocol, data, accuracy, chosen, settings,
                              lambda label: on_progress(f"{protocol.name} loop {label}",
-                                                       next(done), total))
+                                                       next(done), total),
+                             engine.map if spread else None)
     on_progress(f"{protocol.name} loop", total, total)
     return rows
 
