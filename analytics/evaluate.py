@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
@@ -49,6 +50,7 @@ SCORE_SCHEMA = {
 
 MapTasks = Callable[..., list]
 """`map(fn, items, shared, on_done)` → `[fn(item, **shared) …]`, as `oneproxy.scale.Engine.map`."""
+T = TypeVar("T")
 
 
 class BadEvaluationInput(OneproxyError, ValueError):
@@ -185,32 +187,39 @@ def run_protocol(
     seeds of one target × n as tasks; the fitted proxy models go to it once, as shared inputs.
     Each seed draws its own samples, so the rows are the same however the seeds are grouped.
     """
-    _check_data(protocol, data)
+    check_data(protocol, data)
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
-    splits = {d: device_split(protocol, data, d) for d in (*protocol.targets, *protocol.proxies)}
-    models = {p: ProxyModels.of(data.features, _only(data.row(p), splits[p].pool))
-              for p in protocol.proxies}
+    splits = device_splits(protocol, data)
+    models = proxy_models(protocol, data, splits)
     first, last, step = protocol.first_seed, protocol.first_seed + protocol.seeds, \
         seeds_per_task or protocol.seeds
     tasks = [(t, n, range(s, min(s + step, last))) for t in protocol.targets
              for n in protocol.samples for s in range(first, last, step)]
     shared = {"protocol": protocol, "data": data, "models": models, "splits": splits}
     done = None if on_step is None else lambda i: on_step(f"{tasks[i][0]} n={tasks[i][1]}")
-    if map_tasks is None:
-        frames = []
-        for i, task in enumerate(tasks):
-            if done is not None:
-                done(i)
-            frames.append(_group_task(task, **shared))
-    else:
-        shared["models"] = {p: m.fitted(protocol.strategy) for p, m in models.items()}
-        frames = map_tasks(_group_task, tasks, shared, done)
+    frames = run_tasks(_group_task, tasks, shared, protocol.strategy, done, map_tasks)
     long = _in_protocol_order(pl.concat(frames, how="diagonal_relaxed"), protocol).with_columns(
         protocol=pl.lit(protocol.name), space_id=pl.lit(protocol.space),
         strategy=pl.lit(protocol.strategy), computed_at=pl.lit(stamp),
     ).select(PREDICTOR_EVAL.names)
     long_table = long.to_arrow().cast(PREDICTOR_EVAL)
     return Evaluation(long_table, summarize(long_table, protocol, stamp), overall(long_table))
+
+
+def run_tasks(fn: Callable[..., T], tasks: list, shared: dict, strategy: str,
+              done: Callable[[int], None] | None, map_tasks: MapTasks | None) -> list[T]:
+    """`[fn(task, **shared) …]`: in process (`done(i)` before task i), or on `map_tasks` with
+    the proxy models in `shared["models"]` fitted for `strategy` first, so that they are
+    fitted once, not once per worker (`done(i)` as task i finishes)."""
+    if map_tasks is not None:
+        shared = shared | {"models": {p: m.fitted(strategy) for p, m in shared["models"].items()}}
+        return map_tasks(fn, tasks, shared, done)
+    results = []
+    for i, task in enumerate(tasks):
+        if done is not None:
+            done(i)
+        results.append(fn(task, **shared))
+    return results
 
 
 def _in_protocol_order(long: pl.DataFrame, protocol: Protocol) -> pl.DataFrame:
@@ -231,6 +240,35 @@ def _group_task(task: tuple[str, int, range], protocol: Protocol, data: Protocol
     target, n, seeds = task
     candidates = {p: m for p, m in models.items() if p != target}
     return _run_group(protocol, data, target, splits[target], candidates, n, seeds)
+
+
+def device_splits(protocol: Protocol, data: ProtocolData) -> dict[str, DeviceSplit]:
+    """`device_split` of every target and proxy of the protocol."""
+    return {d: device_split(protocol, data, d) for d in (*protocol.targets, *protocol.proxies)}
+
+
+def proxy_models(protocol: Protocol, data: ProtocolData,
+                 splits: dict[str, DeviceSplit]) -> dict[str, ProxyModels]:
+    """Each proxy's models, fitted on its own pool (the target-independent half of adapting)."""
+    return {p: ProxyModels.of(data.features, _only(data.row(p), splits[p].pool))
+            for p in protocol.proxies}
+
+
+def sample_pool(protocol: Protocol, data: ProtocolData, target: str, split: DeviceSplit,
+                n: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """What `draw_samples` draws a target's n samples from: its pool (with the reference
+    architectures it measured, when the protocol counts them) and the references, or None."""
+    if n >= split.pool.size:
+        raise TooManySamples(
+            f"protocol {protocol.name}: n={n} samples but target '{target}' has only "
+            f"{split.pool.size} architectures to draw from; use fewer samples"
+        )
+    reference = data.reference if protocol.reference else None
+    pool = split.pool
+    if reference is not None:  # measured on the target whether or not its pool holds them
+        true = data.row(target)
+        pool = np.union1d(pool, reference[np.isfinite(true[reference])])
+    return pool, reference
 
 
 def device_split(protocol: Protocol, data: ProtocolData, device: str) -> DeviceSplit:
@@ -270,15 +308,7 @@ def _run_group(protocol: Protocol, data: ProtocolData, target: str, split: Devic
     """All seeds (or `seeds`) of one target and n: adapt each and run the baselines, then
     score them."""
     true = data.row(target)
-    pool = split.pool
-    if n >= pool.size:
-        raise TooManySamples(
-            f"protocol {protocol.name}: n={n} samples but target '{target}' has only "
-            f"{pool.size} architectures to draw from; use fewer samples"
-        )
-    reference = data.reference if protocol.reference else None
-    if reference is not None:  # measured on the target whether or not its pool holds them
-        pool = np.union1d(pool, reference[np.isfinite(true[reference])])
+    pool, reference = sample_pool(protocol, data, target, split, n)
     raw = {name: data.row(name) for name in models}
     costs = {m: baselines.cost(data.features, m) for m in baselines.COSTS}
     onehot = data.features.matrix(baselines.RIDGE_ENCODING)
@@ -405,7 +435,8 @@ def with_method(stored: pa.Table | None, schema: pa.Schema) -> pa.Table | None:
     return added.select(schema.names)
 
 
-def _check_data(protocol: Protocol, data: ProtocolData) -> None:
+def check_data(protocol: Protocol, data: ProtocolData) -> None:
+    """Every device of the protocol has a row of `data`, and the rows are one per device."""
     missing = [d for d in (*protocol.targets, *protocol.proxies) if d not in data.devices]
     if missing:
         raise BadEvaluationInput(

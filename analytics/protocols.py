@@ -141,10 +141,12 @@ def with_overrides(
     samples: tuple[int, ...] | None = None,
     seeds: int | None = None,
     strategy: str | None = None,
+    first_seed: int | None = None,
 ) -> Protocol:
-    """The protocol with the sample counts, seed count or strategy replaced (validated)."""
-    changes = {k: v for k, v in (("samples", samples), ("seeds", seeds), ("strategy", strategy))
-               if v is not None}
+    """The protocol with the sample counts, seed count, strategy or first seed replaced
+    (validated)."""
+    changes = {k: v for k, v in (("samples", samples), ("seeds", seeds), ("strategy", strategy),
+                                 ("first_seed", first_seed)) if v is not None}
     return replace(protocol, **changes)
 
 

@@ -37,6 +37,7 @@ HOW_TO = {
     "adaptation": "oneproxy evaluate --protocol help-nb201",
     "search": "oneproxy search --space nb201 --dataset cifar10 --budget q5:q95:20 "
               "--proxy auto --samples 20",
+    "verify_loop": "oneproxy evaluate --protocol help-nb201 --search --samples 20 --save",
 }
 
 
@@ -49,6 +50,8 @@ class ReportTables:
     - srcc: `report_srcc.sql` (device pairs); adaptation: `report_adaptation.sql`
     - search: `report_search.sql` (picks); search_summary: `search.oneproxy.summarize` of them
       per space, with a space_id column
+    - verify_loop: `search.loop_eval.summarize_loop` of `report_verify_loop.sql` (the simulated
+      loop per protocol × draw × n × target, and over all targets)
     """
 
     spaces: pa.Table | None = None
@@ -58,6 +61,7 @@ class ReportTables:
     adaptation: pa.Table | None = None
     search: pa.Table | None = None
     search_summary: pa.Table | None = None
+    verify_loop: pa.Table | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,7 @@ def build_report(tables: ReportTables, info: dict[str, Any]) -> tuple[str, dict[
         environments_section(tables.srcc),
         adaptation_section(tables.adaptation),
         search_section(tables.search, tables.search_summary),
+        verify_loop_section(tables.verify_loop),
         build_section(info),
     ]
     summary = {"headline": found, **{s.id: s.summary for s in sections}}
@@ -534,6 +539,47 @@ def _runs_table(runs: pl.DataFrame) -> str:
     return _table(shown, caption="Regret over the judged picks that fit the budget; overshoot "
                   "over the picks beyond it.",
                   formats={c: "{:.2f}" for c in shown.columns if c.endswith(("%", "pp"))})
+
+
+def verify_loop_section(loop: pa.Table | None) -> Section:
+    """Per protocol and n: the simulated verify loop's figures per target and draw."""
+    title = "Verify loop: picks you can ship"
+    if _empty(loop):
+        return Section("verify_loop", title, _missing("verify-loop results", "verify_loop"), None)
+    rows = pl.from_arrow(loop)
+    body = [
+        "<p>The loop a practitioner runs on a new device, simulated on devices whose every "
+        "latency is known: measure n architectures (<b>random</b>: drawn per seed as the "
+        "protocol draws them; <b>planned</b>: <code>oneproxy plan</code>, one run per target), "
+        "adapt, pick per budget (verified, or likely: upper bound within the budget), measure "
+        "what <code>oneproxy propose</code> lists, and again. <b>first over</b>: share of the "
+        "first round's picks whose true latency exceeds the budget; <b>coverage</b>: share of "
+        "unmeasured architectures inside their first-round interval. The loop ships measured "
+        "picks only, so <b>final over</b> counts shipped picks over budget (none: here a "
+        "measurement is the truth); <b>none</b>: budgets without a measured pick; "
+        "<b>pending</b>: budgets whose best pick was still unmeasured when the rounds ran out "
+        "(they ship their best measured pick instead). Regret against the target's true "
+        "optimum, in pp of accuracy, over the shipped picks.</p>"
+    ]
+    for (protocol, n), group in rows.group_by("protocol", "n_samples", maintain_order=True):
+        body.append(f"<h3>{html.escape(f'{protocol} · n = {n}')}</h3>")
+        body.append(_loop_table(group))
+    return Section("verify_loop", title, "\n".join(body), _records(rows))
+
+
+def _loop_table(rows: pl.DataFrame) -> str:
+    shares = {"first_over_share": "first over %", "first_coverage": "coverage %",
+              "final_over_share": "final over %", "final_none_share": "none %",
+              "pending_share": "pending %"}
+    shown = rows.select(
+        "draw", "target", "runs",
+        *[(pl.col(c) * 100).alias(label) for c, label in shares.items()],
+        pl.col("mean_regret_pp").alias("regret mean pp"),
+        pl.col("max_regret_pp").alias("regret max pp"),
+        pl.col("extra_per_budget").alias("extra / budget"))
+    formats = {c: "{:.1f}" for c in shares.values()} | {
+        c: "{:.2f}" for c in ("regret mean pp", "regret max pp", "extra / budget")}
+    return _table(shown, formats=formats)
 
 
 def build_section(info: dict[str, Any]) -> Section:

@@ -18,7 +18,9 @@ from oneproxy.analytics.protocols import (
     with_overrides,
 )
 from oneproxy.api import evaluate as api
+from oneproxy.api import loop as loop_api
 from oneproxy.api.evaluate import EVAL_TABLE, SUMMARY_TABLE
+from oneproxy.api.loop import LOOP_TABLE
 from oneproxy.options import (
     int_list,
     output_options,
@@ -29,7 +31,11 @@ from oneproxy.options import (
 from oneproxy.output import render
 from oneproxy.progress import progress_callback
 from oneproxy.scale import Engine
+from oneproxy.search.budgets import BadBudget, parse_budget_spec
+from oneproxy.search.loop_eval import DEFAULT_BUDGETS, DRAWS, LoopSettings, summarize_loop
 from oneproxy.warehouse.store import Warehouse
+
+LOOP_OPTIONS = ("budgets", "rounds", "per_budget", "confidence", "draw", "dataset")
 
 
 def paper_table(result: Evaluation, protocol: Protocol) -> pa.Table:
@@ -91,6 +97,16 @@ def _num(value: float | None) -> str:
     return "" if value is None else f"{value:.3f}"
 
 
+def _budgets(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Option callback: --budgets parses (a usage error otherwise)."""
+    if value is not None:
+        try:
+            parse_budget_spec(value)
+        except BadBudget as exc:
+            raise click.BadParameter(str(exc), ctx, param) from None
+    return value
+
+
 @click.command()
 @click.option("--protocol", "protocol_spec", required=True,
               help="A built-in protocol (oneproxy-nb201, help-nb201, help-fbnet, "
@@ -99,16 +115,41 @@ def _num(value: float | None) -> str:
 @click.option("--samples", "samples_spec", default=None,
               help="Override the sample counts n, e.g. 5,10,20.")
 @click.option("--seeds", type=click.IntRange(min=1), default=None,
-              help="Override the number of seeds (0…seeds-1) per target and n.")
+              help="Override the number of seeds per target and n.")
+@click.option("--first-seed", type=click.IntRange(min=0), default=None,
+              help="Seeds start here (default the protocol's, 0): tune on other seeds than "
+              "those you report.")
 @click.option("--strategy", type=click.Choice(STRATEGY_CHOICES), default=None,
               help="Override the adaptation strategy.")
-@save_option(f"{SUMMARY_TABLE} (per target and n) and {EVAL_TABLE} (per seed)")
+@click.option("--search", "loop", is_flag=True,
+              help="Simulate the verify loop (plan/sample → adapt → pick → propose → measure …) "
+              "on every target instead of scoring SRCC.")
+@click.option("--budgets", default=None, callback=_budgets,
+              help=f"With --search: latency budgets per target [default: {DEFAULT_BUDGETS}, "
+              "percentiles of its latency; or ms, e.g. 5ms,10ms].")
+@click.option("--rounds", type=click.IntRange(min=1), default=None,
+              help="With --search: at most this many measuring rounds [default: 5].")
+@click.option("--per-budget", type=click.IntRange(min=1), default=None,
+              help="With --search: at most this many measurements per budget and round "
+              "[default: 1].")
+@click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=None, help="With --search: interval confidence of the picks [default: 0.9].")
+@click.option("--draw", type=click.Choice([*DRAWS, "both"]), default=None,
+              help="With --search: the first n measurements drawn at random (per seed, as the "
+              "protocol draws them), planned (`oneproxy plan`, one run per target) or both "
+              "[default: both].")
+@click.option("--dataset", default=None,
+              help="With --search: the accuracy the picks maximise [default: the latency "
+              "dataset's, NB201 cifar10].")
+@save_option(f"{SUMMARY_TABLE} (per target and n) and {EVAL_TABLE} (per seed); with --search "
+             f"{LOOP_TABLE} (per run)")
 @output_options
 @scale_options
 @warehouse_option
 def evaluate(wh: Warehouse, engine: Engine, protocol_spec: str, samples_spec: str | None,
-             seeds: int | None, strategy: str | None, save: bool, fmt: str,
-             output: Path | None) -> None:
+             seeds: int | None, first_seed: int | None, strategy: str | None, loop: bool,
+             save: bool, fmt: str, output: Path | None, **loop_options: str | int | float | None,
+             ) -> None:
     """Run an AdaProxy evaluation protocol: adapt every target × n × seed and score it.
 
     Per seed, n of the target's measured architectures are drawn (HELP protocols count their
@@ -120,15 +161,35 @@ def evaluate(wh: Warehouse, engine: Engine, protocol_spec: str, samples_spec: st
     samples. The table shows mean ± std over seeds, one row per target and method; --format
     csv/json gives the full summary (Kendall, RMSE, MAPE, share within ±10%).
 
+    With --search, every target × n × seed instead runs the verify loop a practitioner runs,
+    "measuring" by looking the target's true latency up: adapt on what is measured, pick per
+    budget (verified, or likely: upper bound within it), measure what `propose` lists, and
+    again, until nothing is left to propose or --rounds ran out. The loop ships verified picks
+    only: a budget whose best pick is still unmeasured when the rounds run out falls back to
+    its best measured pick, or none (pending_share, final_none_share). Per target (and over
+    all targets): the first round's share of picks over budget and interval coverage, the
+    shipped picks' share over budget and share of budgets without one, mean / max regret (pp
+    of accuracy) against the target's true optimum, extra measurements per budget; --draw
+    compares random and planned first measurements.
+
     \b
     Examples:
       oneproxy evaluate --protocol help-nb201
       oneproxy evaluate --protocol help-nb201-paper --samples 10 --seeds 10 --format json
       oneproxy evaluate --protocol oneproxy-nb201 --samples 10,20 --seeds 5 --format csv
       oneproxy evaluate --protocol my-protocol.toml --strategy linear --no-save
+      oneproxy evaluate --protocol help-nb201 --search --samples 20 --draw both --save
+      oneproxy evaluate --protocol oneproxy-nb201 --search --samples 20 --seeds 5 \\
+          --first-seed 100 --budgets q10,q50,q90 --rounds 3 --per-budget 2 --draw random
     """
+    given = [f"--{k.replace('_', '-')}" for k in LOOP_OPTIONS if loop_options[k] is not None]
+    if given and not loop:
+        raise click.UsageError(f"{', '.join(given)} apply to --search only")
     protocol = with_overrides(get_protocol(protocol_spec), int_list(samples_spec, "--samples"),
-                              seeds, strategy)
+                              seeds, strategy, first_seed)
+    if loop:
+        _evaluate_loop(wh, engine, protocol, save, fmt, output, **loop_options)
+        return
     with progress_callback() as on_progress:
         result = api.evaluate(wh, protocol, on_progress, engine)
     if save:
@@ -141,3 +202,29 @@ def evaluate(wh: Warehouse, engine: Engine, protocol_spec: str, samples_spec: st
         render(result.summary, fmt, output)
     if protocol.published_source:
         click.echo(f"published: {protocol.published_source}", err=True)
+
+
+def _evaluate_loop(wh: Warehouse, engine: Engine, protocol: Protocol, save: bool, fmt: str,
+                   output: Path | None, budgets: str | None, rounds: int | None,
+                   per_budget: int | None, confidence: float | None, draw: str | None,
+                   dataset: str | None) -> None:
+    """`evaluate --search`: simulate the loop, store the runs if asked, render the summary."""
+    chosen = {"budgets": budgets, "rounds": rounds, "per_budget": per_budget,
+              "confidence": confidence}
+    settings = LoopSettings(**{k: v for k, v in chosen.items() if v is not None},
+                            draws=DRAWS if draw in (None, "both") else (draw,))
+    with progress_callback() as on_progress:
+        rows = loop_api.simulate_loop(wh, protocol, settings, dataset, on_progress, engine)
+    if save:
+        loop_api.save_loop(wh, rows)
+    title = (f"{protocol.name}: verify loop at {settings.budgets}, ≤ {settings.rounds} rounds × "
+             f"{settings.per_budget} per budget, confidence {settings.confidence:g}, seeds "
+             f"{protocol.first_seed}…{protocol.first_seed + protocol.seeds - 1}")
+    summary = summarize_loop(rows)
+    if fmt == "table":  # three decimals on a terminal; csv / json keep every digit
+        summary = pl.from_arrow(summary).with_columns(pl.col(pl.Float64).round(3)).to_arrow()
+    render(summary, fmt, output, title=title)
+    click.echo("shares of picks over budget are over the picks made; final_* counts the shipped "
+               "(verified) picks — a measurement is the truth here, so none is over budget; "
+               "pending: budgets whose best pick was still unmeasured when the loop ended",
+               err=True)

@@ -3,8 +3,10 @@
 A pick per budget is the most accurate architecture that is either measured on the device within
 the budget (``verified``) or unmeasured with the upper end of its interval within it
 (``likely``); ``none`` when neither exists. A measured latency always overrides the prediction:
-an architecture measured over the budget is never picked for it. Ties in accuracy go to the lower
-latency (measured, else predicted), then to the lower index. `p_fit` is 1 for a verified pick
+an architecture measured over the budget is never picked for it. Ties in accuracy go to a measured
+architecture (NAS-Bench-201 lists isomorphic cells with the same accuracy: a verified one is never
+passed over for its unmeasured twin), then to the lower latency (measured, else predicted), then
+to the lower index. `p_fit` is 1 for a verified pick
 and the calibrated probability (`Adapted.p_fit`) for a likely one.
 
 `propose` lists, per budget, the unmeasured architectures more accurate than the budget's
@@ -73,7 +75,8 @@ def pick_budgets(
     b = np.asarray(budgets, dtype=np.float64).ravel()
     is_measured = np.isfinite(meas)
     latency = np.where(is_measured, meas, pred)
-    order = np.lexsort((np.arange(acc.size), latency, -np.nan_to_num(acc, nan=-np.inf)))
+    order = np.lexsort((np.arange(acc.size), latency, ~is_measured,
+                        -np.nan_to_num(acc, nan=-np.inf)))
     arch = np.full(b.size, -1, dtype=np.int64)
     status = np.full(b.size, "none", dtype=object)
     prob = np.full(b.size, np.nan)

@@ -28,6 +28,7 @@ SECTIONS = {
     "environments": "Mobile environments: what breaks monotonicity",
     "adaptation": "Adaptation (AdaProxy)",
     "search": "Search: one proxy versus each device's optimum",
+    "verify_loop": "Verify loop: picks you can ship",
     "build": "Build",
 }
 INFO = {"generated_at": "2026-01-01T00:00:00+00:00", "version": "0.1.0", "warehouse": "/wh",
@@ -184,7 +185,7 @@ def test_missing_tables_name_the_command_that_makes_them():
         assert command in page
     assert {k: v for k, v in summary.items() if k != "build"} == {
         "headline": None, "coverage": None, "monotonicity": None, "environments": None,
-        "adaptation": None, "search": None}
+        "adaptation": None, "search": None, "verify_loop": None}
     assert "Not built by <code>oneproxy run</code>" in page
 
 

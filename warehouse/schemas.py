@@ -292,6 +292,42 @@ LUT_EVAL = pa.schema([
     ("computed_at", pa.string()),
 ])
 
+# `oneproxy evaluate --search`: the verify loop simulated on a protocol's targets, one row per
+# protocol × draw (random / planned first measurements) × target × n × seed (null for the planned
+# draw, which is deterministic). Counts are over the run's budgets: first_* the first round's
+# picks (verified or likely), final_* the shipped ones (verified only), pending the budgets whose
+# best pick was still likely (unmeasured) when the loop ended. Regret in percentage points.
+VERIFY_LOOP = pa.schema([
+    ("protocol", pa.string()),
+    ("space_id", pa.string()),
+    ("strategy", pa.string()),
+    ("accuracy_dataset", pa.string()),
+    ("draw", pa.string()),
+    ("target", pa.string()),
+    ("n_samples", pa.int64()),
+    ("seed", pa.int64()),
+    ("budgets", pa.string()),
+    ("confidence", pa.float64()),
+    ("max_rounds", pa.int64()),
+    ("per_budget", pa.int64()),
+    ("n_budgets", pa.int64()),
+    ("first_picks", pa.int64()),
+    ("first_over", pa.int64()),
+    ("first_coverage", pa.float64()),
+    ("final_picks", pa.int64()),
+    ("final_over", pa.int64()),
+    ("pending", pa.int64()),
+    ("pending_over", pa.int64()),
+    ("mean_regret_pp", pa.float64()),
+    ("max_regret_pp", pa.float64()),
+    ("extra", pa.int64()),
+    ("rounds", pa.int64()),
+    ("settled", pa.bool_()),
+    ("first_srcc", pa.float64()),
+    ("baseline_srcc", pa.float64()),
+    ("computed_at", pa.string()),
+])
+
 @dataclass(frozen=True)
 class TableDef:
     """One warehouse table: `key` identifies a row; a new result replaces the stored rows that
@@ -315,6 +351,7 @@ _SEARCH_RUN = ("space_id", "dataset", "method", "proxy", "n_samples", "device_id
 # A new evaluation replaces all seeds of a group at once: a re-run with fewer seeds leaves no
 # stale seeds behind.
 _EVAL_GROUP = ("protocol", "strategy", "target", "method", "n_samples")
+_LOOP_GROUP = ("protocol", "strategy", "draw", "target", "n_samples")
 
 REGISTRY: dict[str, TableDef] = {t.name: t for t in (
     TableDef("sources", SOURCES, ("source_id",), ("source_id",)),
@@ -348,6 +385,8 @@ REGISTRY: dict[str, TableDef] = {t.name: t for t in (
              ("space_id", "device_id", "arch_id"), replace_key=("space_id", "device_id")),
     TableDef("search_result", SEARCH_RESULT, (*_SEARCH_RUN, "budget_ms"),
              (*_SEARCH_RUN, "budget_ms"), replace_key=_SEARCH_RUN),
+    TableDef("verify_loop", VERIFY_LOOP, (*_LOOP_GROUP, "seed"), (*_LOOP_GROUP, "seed"),
+             replace_key=_LOOP_GROUP),
     TableDef("lut_eval", LUT_EVAL, ("device_id", "mode", "train_resolutions", "resolution", "seed"),
              ("device_id", "mode", "train_resolutions", "resolution", "seed")),
 )}

@@ -13,6 +13,7 @@ import polars as pl
 import pyarrow as pa
 
 from oneproxy.analytics.report import ReportTables, build_report
+from oneproxy.search.loop_eval import summarize_loop
 from oneproxy.search.oneproxy import summarize
 from oneproxy.warehouse.catalog import query, sql_text
 from oneproxy.warehouse.errors import WarehouseEmpty
@@ -31,6 +32,7 @@ def read_report_tables(wh: Warehouse) -> ReportTables:
         return query(wh, sql_text(f"queries/report_{name}.sql"))
 
     picks = rows("search", "search_result")
+    loop = rows("verify_loop", "verify_loop")
     return ReportTables(
         spaces=rows("spaces", "spaces", "latency"),
         coverage=rows("coverage", "latency", "devices"),
@@ -39,6 +41,7 @@ def read_report_tables(wh: Warehouse) -> ReportTables:
         adaptation=rows("adaptation", "adaptation"),
         search=picks,
         search_summary=None if picks is None else search_summary(picks),
+        verify_loop=None if loop is None or loop.num_rows == 0 else summarize_loop(loop),
     )
 
 
