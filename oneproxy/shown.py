@@ -79,9 +79,10 @@ def _widths(least: list[int], most: list[int], width: int) -> list[int]:
 
 def _key_columns(rows: list[tuple[str, ...]], least: list[int], width: int) -> int:
     """How many leading columns tell the rows apart (repeated in every panel so that a row can
-    be followed across them), taking at most half the width; at least the first."""
+    be followed across them), taking at most half the width: at least the first, unless it is
+    wider than that."""
     for n in range(1, len(least) + 1):
-        if n > 1 and _cost(least[:n]) > width // 2:
+        if _cost(least[:n]) > width // 2:
             return n - 1
         if len({row[:n] for row in rows}) == len(rows):
             return n

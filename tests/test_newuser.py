@@ -283,15 +283,15 @@ def test_a_parquet_file_with_float_ids_is_accepted(synth, tmp_path, offline):
     assert sorted(rows["arch_id"].to_list()) == [0, 7]
 
 
-def test_wide_tables_fold_instead_of_cutting_identifiers(synth, monkeypatch):
-    monkeypatch.setattr("oneproxy.output._width", lambda: 60)
+def test_wide_tables_never_cut_or_fold_identifiers(synth, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "60")
     result = cli(synth, "sql", "SELECT arch_key, arch_id FROM architectures WHERE arch_id = 7")
     assert result.exit_code == 0, result.output
     (key,) = pl.from_arrow(synth.read("architectures")).filter(pl.col("arch_id") == 7)["arch_key"]
     assert "…" not in result.stdout
-    cells = "".join(line.split("│")[1].strip() for line in result.stdout.splitlines()
-                    if line.startswith("│"))
-    assert cells == key
+    cells = [line.split("│")[1].strip() for line in result.stdout.splitlines()
+             if line.startswith("│")]
+    assert cells == [key, "7"]  # the key in a panel of its own, whole on one line
 
 
 def test_run_summary_names_the_report_file(tmp_path):
