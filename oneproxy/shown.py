@@ -14,7 +14,7 @@ COLUMN_COST = 3
 TABLE_COST = 1
 # Cells at most this wide are never wrapped (a number with its interval, a device name); longer
 # ones wrap at their spaces, never inside a word.
-SHORT_CELL = 24
+SHORT_CELL = 40
 
 
 def cell(value: object) -> str:
