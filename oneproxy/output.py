@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from oneproxy.shown import cell, layout
 from oneproxy.warehouse.atomic import atomic_path
@@ -55,10 +56,10 @@ def _table_text(table: pa.Table, title: str | None, width: int) -> str:
         part = f" ({k}/{len(panels)})" if len(panels) > 1 else ""
         view = Table(title=f"{title or ''}{part}".strip() or None)
         for i, w in zip(panel.columns, panel.widths, strict=True):
-            view.add_column(header[i], justify="right" if right[i] else "left", width=w,
+            view.add_column(Text(header[i]), justify="right" if right[i] else "left", width=w,
                             overflow="fold")
-        for row in rows:
-            view.add_row(*(row[i] for i in panel.columns))
+        for row in rows:  # Text: a cell is shown as it is, never read as rich markup
+            view.add_row(*(Text(row[i]) for i in panel.columns))
         console.print(view)
     if frame.is_empty():
         buffer.write("(no rows)\n")
