@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 ONEPROXY_MIRROR ?= $(abspath $(wildcard ../shared/datasets))
 export ONEPROXY_MIRROR
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench readme clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.help_paper --space nb201 --seeds 20
 	$(BIN)/python -m bench.help_paper --space fbnet --seeds 20
 	$(BIN)/python -m bench.oneproxy_notebook --all-targets
+
+readme: $(STAMP)
+	$(BIN)/python -m bench.readme_blocks
 
 clean:
 	rm -rf $(VENV) oneproxy-warehouse .pytest_cache .ruff_cache

@@ -504,7 +504,10 @@ def _search_part(picks: pl.DataFrame, space: str, dataset: str) -> str:
     image = figures.budget_curves(curves, devices,
                                   f"{space} {dataset}: accuracy of the pick under each budget")
     caption = (f"{len(devices)} devices spread over the range of mean regret (highest first). "
-               "Budgets are per device; the optimum searches the device's own latencies.")
+               "Budgets are per device; the optimum searches the device's own latencies. "
+               "Crosses mark a search's picks whose latency on the device exceeds the budget; "
+               "ticks along the bottom mark budgets under which the search found no "
+               "architecture (e.g. none is that fast on the proxy's own latencies).")
     if not (curves["label"] == figures.OPTIMUM).any():
         caption += " No optimum curve: run the same search without --proxy to add it."
     return "\n".join([

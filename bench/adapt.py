@@ -31,7 +31,7 @@ def _seconds(command: list[str]) -> float:
               help="Warm runs (the best is reported).")
 def main(warehouse: Path, target: str, repeat: int) -> None:
     cli = [sys.executable, "-m", "oneproxy.cli"]
-    adapt = [*cli, "adapt", "--target", target, "--proxy", "auto", "--samples", "20",
+    adapt = [*cli, "adapt", "--device", target, "--proxy", "auto", "--samples", "20",
              "--no-save", "--format", "json", "--warehouse", str(warehouse)]
     shutil.rmtree(warehouse / "models", ignore_errors=True)
     cold = _seconds(adapt)

@@ -16,7 +16,14 @@ from oneproxy.analytics.predictors.files import PredictorMeta
 from oneproxy.analytics.protocols import STRATEGY_CHOICES
 from oneproxy.api import adapt as api
 from oneproxy.api.adapt import PREDICTIONS_TABLE, AdaptRun
-from oneproxy.options import int_list, output_options, save_option, space_option, warehouse_option
+from oneproxy.options import (
+    int_list,
+    output_options,
+    renamed,
+    save_option,
+    space_option,
+    warehouse_option,
+)
 from oneproxy.output import render
 from oneproxy.progress import progress_callback
 from oneproxy.search.proxy_choice import AUTO
@@ -63,7 +70,9 @@ def _proxy_notes(run: AdaptRun, proxy: str) -> list[str]:
 
 @click.command()
 @space_option
-@click.option("--target", required=True, help="The device to predict.")
+@click.option("--device", "target", default=None, help="The device to predict (the target).")
+@click.option("--target", "legacy_target", default=None, hidden=True,
+              help="Old spelling of --device (deprecated).")
 @click.option("--proxy", default=AUTO, show_default=True,
               help="Proxy device, or 'auto': the full-coverage device whose adaptation has the "
               "lowest leave-one-out error on the samples.")
@@ -78,9 +87,9 @@ def _proxy_notes(run: AdaptRun, proxy: str) -> list[str]:
 @save_option(PREDICTIONS_TABLE, default=True)
 @output_options
 @warehouse_option
-def adapt(wh: Warehouse, space: str, target: str, proxy: str, samples: int | None,
-                  seed: int, from_measured: bool, strategy: str, save: bool, fmt: str,
-                  output: Path | None) -> None:
+def adapt(wh: Warehouse, space: str, target: str | None, legacy_target: str | None, proxy: str,
+          samples: int | None, seed: int, from_measured: bool, strategy: str, save: bool,
+          fmt: str, output: Path | None) -> None:
     """Predict every architecture of a space on a target from a proxy and a few measurements.
 
     Prints the chosen proxy and why, and the scores on the target's measured architectures
@@ -89,10 +98,14 @@ def adapt(wh: Warehouse, space: str, target: str, proxy: str, samples: int | Non
 
     \b
     Examples:
-      oneproxy adapt --target raspi4 --proxy pixel3 --samples 20
-      oneproxy adapt --target fpga --samples 10 --seed 3 -o fpga.parquet --format parquet
-      oneproxy adapt --target nnmeter_adreno640 --proxy pixel3 --from-measured
+      oneproxy adapt --device raspi4 --proxy pixel3 --samples 20
+      oneproxy adapt --device fpga --samples 10 --seed 3 -o fpga.parquet --format parquet
+      oneproxy adapt --device nnmeter_adreno640 --proxy pixel3 --from-measured
     """
+    target = renamed(target, legacy_target, "--device D", "`adapt --target D`",
+                     " (--device names the one device a command works on everywhere)")
+    if target is None:
+        raise click.UsageError("give --device D: the device to predict")
     if (samples is None) == (not from_measured):
         raise click.UsageError("give --samples N or --from-measured (one of them)")
     with progress_callback() as on_progress:

@@ -193,4 +193,4 @@ def ingest_table(wh: Warehouse, file: Path, space: str, device_id: str, dataset:
     if stale:
         click.echo(f"warning: the {stale:,} stored predictions of {device_id} on {space} were "
                    f"made before these measurements; re-run `oneproxy adapt --space {space} "
-                   f"--target {device_id} …` to refresh them", err=True)
+                   f"--device {device_id} …` to refresh them", err=True)

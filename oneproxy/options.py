@@ -131,6 +131,18 @@ def save_option(table: str, default: bool = False) -> Callable[[Callable], Calla
                         help=f"Store the rows in the warehouse table {table} [{when}].")
 
 
+def renamed(value: Any, old_value: Any, new: str, old: str, why: str = "") -> Any:
+    """The value of an option, or of its deprecated spelling `old` (kept for one release, with a
+    note on stderr that keeps standard output parseable); both at once is a usage error."""
+    if value is not None and old_value is not None:
+        raise click.UsageError(f"give {new} ({old} is its old spelling), not both")
+    if old_value is None:
+        return value
+    click.echo(f"note: {old} is deprecated and will be removed in the next release; use {new}"
+               f"{why}", err=True)
+    return old_value
+
+
 def int_list(value: str | None, option: str) -> tuple[int, ...] | None:
     """Comma-separated integers of an option (e.g. --samples 5,10,20), or None when not given."""
     if value is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -14,7 +15,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from oneproxy.shown import cell, layout
 from oneproxy.warehouse.atomic import atomic_path
 
 FORMATS = ("table", "csv", "json", "parquet")
@@ -31,23 +34,33 @@ def _flat(table: pa.Table) -> pl.DataFrame:
     )
 
 
-def _width() -> int:
-    """The terminal's width on a terminal; wide enough for any table when piped."""
-    return shutil.get_terminal_size().columns if sys.stdout.isatty() else 1000
+def _width(to_file: bool) -> int:
+    """The terminal's width (`COLUMNS` when set, as `shutil` reads it) for standard output on a
+    terminal; wide enough for any table when piped or written to a file."""
+    if not to_file and ("COLUMNS" in os.environ or sys.stdout.isatty()):
+        return shutil.get_terminal_size().columns
+    return 1000
 
 
-def _table_text(table: pa.Table, title: str | None) -> str:
+def _table_text(table: pa.Table, title: str | None, width: int) -> str:
+    """The table as rich draws it within `width` cells: in panels of columns when it is wider
+    (see `oneproxy.shown.layout`); no cell is cut or folded inside a word."""
     frame = _flat(table)
-    view = Table(title=title, show_lines=False)
-    for name, dtype in frame.schema.items():
-        # fold rather than cut: an identifier is never shortened to "n…" on a narrow terminal
-        view.add_column(name, justify="right" if dtype.is_numeric() else "left",
-                        overflow="fold")
-    for row in frame.iter_rows():
-        view.add_row(*("" if v is None else f"{v:.6g}" if isinstance(v, float) else str(v)
-                       for v in row))
+    header = list(frame.columns)
+    rows = [tuple(cell(v) for v in row) for row in frame.iter_rows()]
+    right = [dtype.is_numeric() for dtype in frame.schema.values()]
+    panels = layout(header, rows, width)
     buffer = io.StringIO()
-    Console(file=buffer, width=_width()).print(view)
+    console = Console(file=buffer, width=max(width, *(p.width for p in panels)))
+    for k, panel in enumerate(panels, 1):
+        part = f" ({k}/{len(panels)})" if len(panels) > 1 else ""
+        view = Table(title=f"{title or ''}{part}".strip() or None)
+        for i, w in zip(panel.columns, panel.widths, strict=True):
+            view.add_column(Text(header[i]), justify="right" if right[i] else "left", width=w,
+                            overflow="fold")
+        for row in rows:  # Text: a cell is shown as it is, never read as rich markup
+            view.add_row(*(Text(row[i]) for i in panel.columns))
+        console.print(view)
     if frame.is_empty():
         buffer.write("(no rows)\n")
     return buffer.getvalue()
@@ -63,7 +76,7 @@ def render(table: pa.Table, fmt: str, output: Path | None = None, title: str | N
             pq.write_table(table, f, compression="zstd")  # deletes it on failure
         return
     if fmt == "table":
-        text = _table_text(table, title)
+        text = _table_text(table, title, _width(output is not None))
     elif fmt == "csv":
         text = _flat(table).write_csv()
     else:

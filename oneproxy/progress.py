@@ -14,10 +14,12 @@ stderr = Console(stderr=True)
 
 
 def progress_bar(enabled: bool = True) -> Progress:
-    """A transient progress bar on stderr: description, bar, done/total, elapsed time."""
+    """A transient progress bar on stderr when it is a terminal: description, bar, done/total,
+    elapsed time (a log file or a pipe gets nothing, not even a blank line)."""
     columns = (TextColumn("{task.description}"), BarColumn(),
                TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
-    return Progress(*columns, console=stderr, transient=True, disable=not enabled)
+    return Progress(*columns, console=stderr, transient=True,
+                    disable=not enabled or not stderr.is_terminal)
 
 
 @contextmanager

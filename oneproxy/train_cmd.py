@@ -9,26 +9,12 @@ import click
 from oneproxy.analytics.predictors.files import KINDS, save_predictor
 from oneproxy.api import train as api
 from oneproxy.api.train import ENCODINGS
-from oneproxy.options import out_file_option, space_option, warehouse_option
+from oneproxy.options import out_file_option, renamed, space_option, warehouse_option
 from oneproxy.output import render
 from oneproxy.shown import vertical
 from oneproxy.warehouse.store import Warehouse
 
 SUMMARY_FORMATS = ("table", "csv", "json")
-
-
-def _model_path(model: Path | None, legacy: Path | None) -> Path:
-    """--model FILE, or the deprecated -o FILE (with a note on stderr)."""
-    if model is not None and legacy is not None:
-        raise click.UsageError("give --model FILE (-o is its old spelling), not both")
-    if legacy is not None:
-        click.echo("note: `train -o FILE` is deprecated and will be removed in the next "
-                   "release; use --model FILE (-o means the table output everywhere else)",
-                   err=True)
-        return legacy
-    if model is None:
-        raise click.UsageError("give --model FILE: the predictor file to write")
-    return model
 
 
 @click.command()
@@ -68,7 +54,10 @@ def train(wh: Warehouse, space: str, device: str, kind: str, encoding: str | Non
       oneproxy train --device raspi4 --samples 1000 --seed 1 --model raspi4.json --format json
       oneproxy train --space fbnet --device eyeriss --kind kernel --model eyeriss.lgb.txt
     """
-    model = _model_path(model, legacy_model)
+    model = renamed(model, legacy_model, "--model FILE", "`train -o FILE`",
+                    " (-o means the table output everywhere else)")
+    if model is None:
+        raise click.UsageError("give --model FILE: the predictor file to write")
     if alpha is not None and kind != "linear":
         raise click.UsageError("--alpha goes with --kind linear")
     if kind == "kernel" and model.suffix == ".json":

@@ -64,7 +64,7 @@ def test_oneproxy_nb201_on_the_shared_1999(ingested):
 
 
 def test_adapt_with_samples_stores_the_whole_space(writable):
-    out = ok(invoke(writable, "adapt", "--target", "raspi4", "--proxy", "pixel3",
+    out = ok(invoke(writable, "adapt", "--device", "raspi4", "--proxy", "pixel3",
                     "--samples", "20", "--seed", "1", "--format", "json"))
     summary = json.loads(out.stdout)[0]
     assert summary["proxy"] == "pixel3" and summary["n_samples"] == 20
@@ -85,7 +85,7 @@ def test_adapt_with_samples_stores_the_whole_space(writable):
 
 
 def test_adapt_from_measured_predicts_the_space(writable):
-    out = ok(invoke(writable, "adapt", "--target", "nnmeter_adreno640", "--proxy", "pixel3",
+    out = ok(invoke(writable, "adapt", "--device", "nnmeter_adreno640", "--proxy", "pixel3",
                     "--from-measured", "--strategy", "linear", "--format", "csv"))
     assert "nnmeter_adreno640,pixel3,linear" in out.stdout
     stored = pl.from_arrow(writable.read("predictions"))
@@ -107,15 +107,15 @@ def test_predict_falls_back_to_measured(ingested):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["adapt", "--space", "ofa_fpga", "--target", "zynq_dpu", "--samples", "10"],
+        (["adapt", "--space", "ofa_fpga", "--device", "zynq_dpu", "--samples", "10"],
          "space ofa_fpga has no whole-network latency in the warehouse"),
         (["evaluate", "--protocol", "help-nb999"], "unknown protocol 'help-nb999'"),
-        (["adapt", "--target", "nosuch", "--samples", "10"], "unknown target device 'nosuch'"),
-        (["adapt", "--target", "raspi4", "--proxy", "nosuch", "--samples", "10"],
+        (["adapt", "--device", "nosuch", "--samples", "10"], "unknown target device 'nosuch'"),
+        (["adapt", "--device", "raspi4", "--proxy", "nosuch", "--samples", "10"],
          "unknown proxy device 'nosuch'"),
-        (["adapt", "--space", "nb999", "--target", "raspi4", "--samples", "10"],
+        (["adapt", "--space", "nb999", "--device", "raspi4", "--samples", "10"],
          "unknown space 'nb999'"),
-        (["adapt", "--target", "nnmeter_adreno640", "--proxy", "pixel3", "--samples", "5000"],
+        (["adapt", "--device", "nnmeter_adreno640", "--proxy", "pixel3", "--samples", "5000"],
          "5000 samples asked of a target that measured 1999"),
         (["predict", "--device", "raspi4", "--archs", "99999"], "arch id 99999 is not"),
         (["predict", "--device", "nosuch"], "device 'nosuch' has neither"),
@@ -129,7 +129,7 @@ def test_errors_are_one_line(ingested, args, message):
 
 
 def test_usage_errors_exit_2(ingested):
-    assert invoke(ingested, "adapt", "--target", "raspi4").exit_code == 2
+    assert invoke(ingested, "adapt", "--device", "raspi4").exit_code == 2
     assert invoke(ingested, "evaluate", "--protocol", "help-nb201", "--samples", "a").exit_code == 2
 
 

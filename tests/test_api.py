@@ -78,7 +78,7 @@ def test_readme_python_example_gives_the_cli_values(ingested, tmp_path):
                                    "--format", "json", "--warehouse", str(ingested.root)])
     for row in json.loads(cli.stdout):
         assert f"{row['value']:.4f}"[:6] in done.stdout, row
-    adapt = CliRunner().invoke(CLI, ["adapt", "--target", "raspi4", "--proxy", "pixel3",
+    adapt = CliRunner().invoke(CLI, ["adapt", "--device", "raspi4", "--proxy", "pixel3",
                                      "--samples", "20", "--no-save", "--format", "json",
                                      "--warehouse", str(ingested.root)])
     assert repr(json.loads(adapt.stdout)[0]["srcc_rest"]) in done.stdout

@@ -109,7 +109,7 @@ def test_unknown_devices_are_domain_errors_in_the_api_and_one_line_in_the_cli(sy
         op.srcc(synth, "nb201", devices=["phone_a", "nosuch"])
     before = snapshot(synth.root)
     for args in (["srcc", "--devices", "phone_a,nosuch"],
-                 ["adapt", "--target", "nosuch", "--samples", "20"],
+                 ["adapt", "--device", "nosuch", "--samples", "20"],
                  ["search", "--dataset", "cifar10", "--devices", "nosuch", "--budget", "5ms"]):
         result = cli(synth, *args)
         assert result.exit_code == 1, args
@@ -122,7 +122,7 @@ def test_cli_commands_render_the_api_values(synth):
     assert result.exit_code == 0, result.output
     value = op.srcc(synth, "nb201", devices=["phone_a", "phone_b"]).pairs["value"][0]
     assert json.loads(result.stdout)[0]["value"] == pytest.approx(value)
-    result = cli(synth, "adapt", "--target", "gpu_a", "--proxy", "phone_a", "--samples", "20",
+    result = cli(synth, "adapt", "--device", "gpu_a", "--proxy", "phone_a", "--samples", "20",
                  "--format", "json")
     assert result.exit_code == 0, result.output
     assert synth.read("predictions").num_rows == 15_625

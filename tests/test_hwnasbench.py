@@ -155,6 +155,6 @@ def test_commands_default_to_the_dataset_most_devices_measured(warehouse, pickle
     assert dataset == "cifar10" and series.height == 41
     dataset, series = latency_series(warehouse, "nb201", "cifar100")
     assert series["device_id"].to_list() == ["raspi4"]
-    result = invoke(warehouse, "adapt", "--target", "fpga", "--proxy", "pixel3",
+    result = invoke(warehouse, "adapt", "--device", "fpga", "--proxy", "pixel3",
                     "--samples", "10", "--no-save", "--format", "json")
     assert result.exit_code == 0, result.output

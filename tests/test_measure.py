@@ -194,7 +194,7 @@ def test_measure_ingest_adapt_end_to_end(cache, tmp_path, warehouse):
     wh = ["--warehouse", str(warehouse.root)]
     steps = [
         ["ingest", "table", str(out), "--space", "nb201", "--device", "ci_cpu", *wh],
-        ["adapt", "--target", "ci_cpu", "--samples", "10", "--proxy", "auto", *wh],
+        ["adapt", "--device", "ci_cpu", "--samples", "10", "--proxy", "auto", *wh],
         ["search", "--dataset", "cifar10", "--devices", "ci_cpu", "--budget", "q50", *wh],
     ]
     for step in steps:

@@ -116,7 +116,7 @@ def test_run_refuses_an_unknown_protocol(synth):
 def test_misspelled_devices_get_a_suggestion(synth):
     for args in (["srcc", "--devices", "phone_a,phone_bb"],
                  ["search", "--dataset", "cifar10", "--devices", "phone_bb", "--budget", "5ms"],
-                 ["adapt", "--target", "phone_bb", "--samples", "5"],
+                 ["adapt", "--device", "phone_bb", "--samples", "5"],
                  ["predict", "--device", "phone_bb"],
                  ["devices", "remove", "phone_bb"]):
         one_line_error(cli(synth, *args), "'phone_bb'", "did you mean 'phone_b'?")
@@ -176,10 +176,22 @@ def test_train_model_option_and_the_deprecated_o(synth, tmp_path):
     assert "`train -o FILE` is deprecated" in old.stderr and "--model FILE" in old.stderr
 
 
+def test_adapt_device_option_and_the_deprecated_target(synth):
+    args = ["--proxy", "phone_a", "--samples", "10", "--format", "csv", "--no-save"]
+    new = cli(synth, "adapt", "--device", "phone_b", *args)
+    assert new.exit_code == 0 and "deprecated" not in new.output
+    old = cli(synth, "adapt", "--target", "phone_b", *args)
+    assert old.exit_code == 0 and old.stdout == new.stdout  # stdout parses as before
+    assert "`adapt --target D` is deprecated" in old.stderr and "--device D" in old.stderr
+    both = cli(synth, "adapt", "--device", "phone_b", "--target", "phone_a", *args)
+    assert both.exit_code == 2 and "not both" in both.output
+    assert cli(synth, "adapt", *args).exit_code == 2
+
+
 def _with_derived_rows(synth: Warehouse) -> None:
     """Predictions, SRCC pairs and search results of phone_b, stored as the CLI stores them."""
     for args in (["srcc", "--save"],
-                 ["adapt", "--target", "phone_b", "--proxy", "phone_a", "--samples", "10"],
+                 ["adapt", "--device", "phone_b", "--proxy", "phone_a", "--samples", "10"],
                  ["search", "--dataset", "cifar10", "--budget", "q50", "--save"]):
         assert cli(synth, *args).exit_code == 0
 
@@ -283,15 +295,15 @@ def test_a_parquet_file_with_float_ids_is_accepted(synth, tmp_path, offline):
     assert sorted(rows["arch_id"].to_list()) == [0, 7]
 
 
-def test_wide_tables_fold_instead_of_cutting_identifiers(synth, monkeypatch):
-    monkeypatch.setattr("oneproxy.output._width", lambda: 60)
+def test_wide_tables_never_cut_or_fold_identifiers(synth, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "60")
     result = cli(synth, "sql", "SELECT arch_key, arch_id FROM architectures WHERE arch_id = 7")
     assert result.exit_code == 0, result.output
     (key,) = pl.from_arrow(synth.read("architectures")).filter(pl.col("arch_id") == 7)["arch_key"]
     assert "…" not in result.stdout
-    cells = "".join(line.split("│")[1].strip() for line in result.stdout.splitlines()
-                    if line.startswith("│"))
-    assert cells == key
+    cells = [line.split("│")[1].strip() for line in result.stdout.splitlines()
+             if line.startswith("│")]
+    assert cells == [key, "7"]  # the key in a panel of its own, whole on one line
 
 
 def test_run_summary_names_the_report_file(tmp_path):

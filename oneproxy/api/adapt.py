@@ -150,7 +150,7 @@ def predict(
     if device not in series["device_id"].to_list() and predicted.is_empty():
         raise UnknownDevice(f"device '{device}' has neither measured latency nor stored "
                             f"predictions in space {space}: run `oneproxy adapt --space {space} "
-                            f"--target {device} …` or use one of "
+                            f"--device {device} …` or use one of "
                             f"{', '.join(series['device_id'].to_list())}"
                             f"{did_you_mean(device, series['device_id'].to_list())}")
     measured = pl.from_arrow(query(wh, sql_text("queries/adapt_latency.sql"),
