@@ -135,6 +135,19 @@ def loo_srccs(y: np.ndarray, loo_residuals: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(rho), rho, -1.0)
 
 
+Fit = tuple[tuple[str, str], AdaptationFit, bool]  # (strategy, encoding), its fit, baseline
+
+
+def scored(y: np.ndarray, groups: list[list[Fit]]) -> list[list[Candidate]]:
+    """The candidates of each group of fits to the same samples `y`, with their LOO SRCC (all
+    ranked in one batch)."""
+    fits = [fit for group in groups for fit in group]
+    srccs = iter(loo_srccs(y, np.array([fit.loo_residuals for _, fit, _ in fits]))
+                 if fits else [])
+    return [[Candidate(cand[0], cand[1], fit, float(next(srccs)), baseline)
+             for cand, fit, baseline in group] for group in groups]
+
+
 def choose(cands: list[Candidate], bar: float) -> Candidate | None:
     """The least-LOO-RMSE candidate whose LOO SRCC reaches `bar` (None when none does)."""
     eligible = [c for c in cands if c.loo_srcc >= bar]
@@ -238,6 +251,18 @@ class ProxyModels:
         lambdas: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, list[Candidate]]:
         """The checked samples and every candidate (adaptations, then baselines) fitted to them."""
+        idx, y, fits = self.fits(sample_idx, y_sample, strategy=strategy, lambdas=lambdas)
+        return idx, y, scored(y, [fits])[0]
+
+    def fits(
+        self,
+        sample_idx: ArrayLike,
+        y_sample: ArrayLike,
+        *,
+        strategy: str = "auto",
+        lambdas: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, list[Fit]]:
+        """`candidates` before their LOO SRCC is computed (`scored` ranks many in one batch)."""
         tried = candidates(strategy)
         idx = check_sample_indices(sample_idx, self.features.n_archs)
         y = np.asarray(y_sample, dtype=np.float64)
@@ -255,14 +280,12 @@ class ProxyModels:
         for cand in (*tried, *(tuple(b.split("/")) for b in self._baselines)):
             s, Z = self._design(*cand, rows=idx)
             try:
-                fits.append((cand, fit_adaptation(s, Z, y, lambdas=lambdas)))
+                fits.append((cand, fit_adaptation(s, Z, y, lambdas=lambdas), cand not in tried))
             except InvalidPredictorInput:
                 if cand in tried:
                     raise
                 # a baseline the samples cannot tell apart (e.g. equal FLOPs) is left out
-        srccs = loo_srccs(y, np.array([fit.loo_residuals for _, fit in fits]))
-        return idx, y, [Candidate(cand[0], cand[1], fit, float(rho), cand not in tried)
-                        for (cand, fit), rho in zip(fits, srccs, strict=True)]
+        return idx, y, fits
 
     def adapt(
         self,
@@ -402,11 +425,15 @@ def select_proxy_models(
     """
     if not models:
         raise InvalidPredictorInput("proxies is empty: pass at least one proxy's latencies")
-    fitted = {}
+    fits = {}
     for name, model in sorted(models.items()):
         if on_proxy is not None:
             on_proxy(name)
-        fitted[name] = model.candidates(sample_idx, y_sample, strategy=strategy)
+        fits[name] = model.fits(sample_idx, y_sample, strategy=strategy)
+    y = next(iter(fits.values()))[1]
+    ranked = scored(y, [group for _, _, group in fits.values()])
+    fitted = {name: (idx, y, cands) for (name, (idx, _, _)), cands
+              in zip(fits.items(), ranked, strict=True)}
     bar = max(baseline_bar(cands) for _, _, cands in fitted.values())
     chosen = {name: choose(cands, bar) for name, (_, _, cands) in fitted.items()}
     best = choose([c for c in chosen.values() if c is not None], -np.inf)

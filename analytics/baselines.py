@@ -20,7 +20,7 @@ from collections.abc import Mapping
 
 import numpy as np
 from oneproxy.analytics.predictors.encodings import SpaceFeatures
-from oneproxy.analytics.ranks import spearman
+from oneproxy.analytics.ranks import spearman, spearman_rows
 
 METHODS = ("flops", "params", "raw_proxy", "ridge", "adaproxy")  # baselines first, ours last
 OURS = "adaproxy"
@@ -41,15 +41,18 @@ def ranked_raw_proxies(proxies: Mapping[str, np.ndarray], idx: np.ndarray,
                        y: np.ndarray) -> list[str]:
     """Proxy names by the Spearman of their measured latency with `y` on the samples, best first
     (ties by name; a proxy that cannot be ranked there comes last)."""
-    def agreement(name: str) -> float:
-        lat = proxies[name][idx]
-        ok = np.isfinite(lat)
-        if ok.sum() < 2 or np.ptp(lat[ok]) == 0 or np.ptp(y[ok]) == 0:
-            return -np.inf
-        rho = spearman(lat[ok], y[ok])
-        return rho if np.isfinite(rho) else -np.inf
-
-    return sorted(proxies, key=lambda name: (-agreement(name), name))
+    names = list(proxies)
+    lat = np.array([proxies[name][idx] for name in names]).reshape(len(names), len(idx))
+    whole = np.isfinite(lat).all(axis=1)
+    agreement = np.full(len(names), -np.inf)
+    if whole.any():  # proxies that measured every sample: one batch
+        agreement[whole] = spearman_rows(y, lat[whole])
+    for i in np.flatnonzero(~whole):
+        ok = np.isfinite(lat[i])
+        if ok.sum() >= 2:
+            agreement[i] = spearman(y[ok], lat[i, ok])
+    agreement = np.where(np.isfinite(agreement), agreement, -np.inf)
+    return sorted(names, key=lambda name: (-agreement[names.index(name)], name))
 
 
 def best_raw_proxy(proxies: Mapping[str, np.ndarray], idx: np.ndarray,

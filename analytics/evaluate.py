@@ -49,6 +49,8 @@ SCORE_SCHEMA = {
 }
 
 MapTasks = Callable[..., list]
+# (data, proxy -> its latency row) -> proxy -> its models
+BuildModels = Callable[["ProtocolData", dict[str, np.ndarray]], dict[str, "ProxyModels"]]
 """`map(fn, items, shared, on_done)` → `[fn(item, **shared) …]`, as `oneproxy.scale.Engine.map`."""
 T = TypeVar("T")
 
@@ -70,6 +72,7 @@ class ProtocolData:
     features: SpaceFeatures  # encodings of the same architectures, in the same order
     reference: np.ndarray  # column indices of the reference architectures, in their order
     order: np.ndarray | None = None  # columns in the paper's file order (HELP's split needs it)
+    arch_ids: np.ndarray | None = None  # the architectures' ids (columns), where known
 
     def row(self, device: str) -> np.ndarray:
         return self.latency[self.devices.index(device)]
@@ -173,6 +176,7 @@ def run_protocol(
     on_step: Callable[[str], None] | None = None,
     map_tasks: MapTasks | None = None,
     seeds_per_task: int | None = None,
+    build_models: BuildModels | None = None,
 ) -> Evaluation:
     """Adapt and score every target × n × seed of the protocol, beside the baselines.
 
@@ -186,11 +190,12 @@ def run_protocol(
     `map_tasks` (an engine's `map`, see `oneproxy.scale`) runs the groups of `seeds_per_task`
     seeds of one target × n as tasks; the fitted proxy models go to it once, as shared inputs.
     Each seed draws its own samples, so the rows are the same however the seeds are grouped.
+    `build_models` is `proxy_models`'s `build`.
     """
     check_data(protocol, data)
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     splits = device_splits(protocol, data)
-    models = proxy_models(protocol, data, splits)
+    models = proxy_models(protocol, data, splits, build_models)
     first, last, step = protocol.first_seed, protocol.first_seed + protocol.seeds, \
         seeds_per_task or protocol.seeds
     tasks = [(t, n, range(s, min(s + step, last))) for t in protocol.targets
@@ -247,11 +252,14 @@ def device_splits(protocol: Protocol, data: ProtocolData) -> dict[str, DeviceSpl
     return {d: device_split(protocol, data, d) for d in (*protocol.targets, *protocol.proxies)}
 
 
-def proxy_models(protocol: Protocol, data: ProtocolData,
-                 splits: dict[str, DeviceSplit]) -> dict[str, ProxyModels]:
-    """Each proxy's models, fitted on its own pool (the target-independent half of adapting)."""
-    return {p: ProxyModels.of(data.features, _only(data.row(p), splits[p].pool))
-            for p in protocol.proxies}
+def proxy_models(protocol: Protocol, data: ProtocolData, splits: dict[str, DeviceSplit],
+                 build: BuildModels | None = None) -> dict[str, ProxyModels]:
+    """Each proxy's models, fitted on its own pool (the target-independent half of adapting);
+    `build` makes them from the proxies' rows instead (e.g. read back from a store)."""
+    rows = {p: _only(data.row(p), splits[p].pool) for p in protocol.proxies}
+    if build is not None:
+        return build(data, rows)
+    return {p: ProxyModels.of(data.features, row) for p, row in rows.items()}
 
 
 def sample_pool(protocol: Protocol, data: ProtocolData, target: str, split: DeviceSplit,

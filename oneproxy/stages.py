@@ -28,7 +28,12 @@ import pyarrow as pa
 
 from oneproxy.analytics.protocols import Protocol
 from oneproxy.api.errors import NoLatency
-from oneproxy.api.evaluate import evaluation_tables, load_protocol_data, run_evaluation
+from oneproxy.api.evaluate import (
+    evaluation_tables,
+    load_protocol_data,
+    run_evaluation,
+    stored_models,
+)
 from oneproxy.api.ingest import ingest
 from oneproxy.api.report import REPORT_HTML, write_report
 from oneproxy.api.search import RESULT_TABLE as SEARCH_TABLE
@@ -281,7 +286,7 @@ def evaluate_stage(wh: Warehouse, inputs: Inputs, protocol: Protocol,
             data = load_protocol_data(wh, protocol)
         except (NoLatency, UnknownDevice) as exc:
             raise NotApplicable(str(exc)) from None
-        result = run_evaluation(protocol, data, step, engine)
+        result = run_evaluation(protocol, data, step, engine, stored_models(wh, protocol))
         top = pl.from_arrow(result.overall).row(-1, named=True)
         return StageResult(
             f"{len(protocol.targets)} targets × n={','.join(map(str, protocol.samples))} × "

@@ -30,6 +30,7 @@ import pyarrow as pa
 from oneproxy.analytics import baselines
 from oneproxy.analytics.adaptation import ProxyModels
 from oneproxy.analytics.evaluate import (
+    BuildModels,
     MapTasks,
     ProtocolData,
     check_data,
@@ -87,18 +88,20 @@ class LoopSettings:
 def simulate_protocol(protocol: Protocol, data: ProtocolData, accuracy: np.ndarray,
                       accuracy_dataset: str, settings: LoopSettings,
                       on_step: Callable[[str], None] | None = None,
-                      map_tasks: MapTasks | None = None) -> pa.Table:
+                      map_tasks: MapTasks | None = None,
+                      build_models: BuildModels | None = None) -> pa.Table:
     """One `VERIFY_LOOP` row per target × n × draw × seed (module docstring).
 
     `accuracy` (%) is over `data`'s architectures; `on_step` gets a label per target × n, and
-    `map_tasks` (an engine's `map`, see `oneproxy.scale`) runs each target × n as a task.
+    `map_tasks` (an engine's `map`, see `oneproxy.scale`) runs each target × n as a task;
+    `build_models` is `analytics.evaluate.proxy_models`'s `build`.
     """
     check_data(protocol, data)
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     splits = device_splits(protocol, data)
     tasks = [(t, n) for t in protocol.targets for n in protocol.samples]
     shared = {"protocol": protocol, "data": data, "accuracy": accuracy, "settings": settings,
-              "models": proxy_models(protocol, data, splits), "splits": splits}
+              "models": proxy_models(protocol, data, splits, build_models), "splits": splits}
     done = None if on_step is None else lambda i: on_step(f"{tasks[i][0]} n={tasks[i][1]}")
     parts = run_tasks(_task_rows, tasks, shared, protocol.strategy, done, map_tasks)
     return pl.DataFrame([row for part in parts for row in part],

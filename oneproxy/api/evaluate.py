@@ -5,12 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from oneproxy.analytics.evaluate import Evaluation, ProtocolData, run_protocol, with_method
+from oneproxy.analytics.adaptation import ProxyModels
+from oneproxy.analytics.evaluate import (
+    BuildModels,
+    Evaluation,
+    ProtocolData,
+    run_protocol,
+    with_method,
+)
 from oneproxy.analytics.protocols import Protocol
 from oneproxy.api.errors import NoLatency
 from oneproxy.api.features import features_of
 from oneproxy.api.latency import check_devices, latency_series, load_space
 from oneproxy.api.progress import Progress, silent
+from oneproxy.api.proxy_cache import cached_models
 from oneproxy.help_order import help_columns
 from oneproxy.scale.engine import Engine, seeds_per_task
 from oneproxy.warehouse.catalog import query, sql_text
@@ -36,7 +44,18 @@ def load_protocol_data(wh: Warehouse, protocol: Protocol) -> ProtocolData:
     keys = [k for k, kept in zip(data.arch_keys, keep, strict=True) if kept]
     order = help_columns(protocol.space, keys) if protocol.split == "help" else None
     return ProtocolData(devices, data.latency[:, keep], features_of(wh, protocol.space, keys),
-                        reference, order)
+                        reference, order, arch_ids)
+
+
+def stored_models(wh: Warehouse, protocol: Protocol) -> BuildModels:
+    """`run_protocol`'s `build_models`: the proxies' fits read back from (or stored in) the
+    warehouse's proxy cache, as `adapt` does."""
+    dataset = latency_series(wh, protocol.space, protocol.dataset)[0]
+
+    def build(data: ProtocolData, rows: dict[str, np.ndarray]) -> dict[str, ProxyModels]:
+        return cached_models(wh, protocol.space, dataset, data.features, data.arch_ids, rows)
+
+    return build
 
 
 def _reference_columns(wh: Warehouse, protocol: Protocol, arch_ids: np.ndarray) -> np.ndarray:
@@ -53,12 +72,15 @@ def evaluate(wh: Warehouse, protocol: Protocol, on_progress: Progress = silent,
              engine: Engine | None = None) -> Evaluation:
     """Load the protocol's data and run it: every target × n × seed adapted and scored, as
     tasks on `engine` when one is given (see `oneproxy.scale`)."""
-    return run_evaluation(protocol, load_protocol_data(wh, protocol), on_progress, engine)
+    return run_evaluation(protocol, load_protocol_data(wh, protocol), on_progress, engine,
+                          stored_models(wh, protocol))
 
 
 def run_evaluation(protocol: Protocol, data: ProtocolData, on_progress: Progress = silent,
-                   engine: Engine | None = None) -> Evaluation:
-    """`run_protocol` with progress, in process or as tasks of some seeds on `engine`."""
+                   engine: Engine | None = None,
+                   build_models: BuildModels | None = None) -> Evaluation:
+    """`run_protocol` with progress, in process or as tasks of some seeds on `engine`
+    (`build_models`: see `run_protocol`)."""
     groups = len(protocol.targets) * len(protocol.samples)
     spread = engine is not None and engine.distributed
     per_task = seeds_per_task(groups, protocol.seeds, engine.workers) if spread else None
@@ -66,7 +88,7 @@ def run_evaluation(protocol: Protocol, data: ProtocolData, on_progress: Progress
     done = iter(range(total))
     result = run_protocol(protocol, data,
                           lambda label: on_progress(f"{protocol.name} {label}", next(done), total),
-                          engine.map if spread else None, per_task)
+                          engine.map if spread else None, per_task, build_models)
     on_progress(protocol.name, total, total)
     return result
 

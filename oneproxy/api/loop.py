@@ -7,7 +7,7 @@ import pyarrow as pa
 
 from oneproxy.analytics.evaluate import ProtocolData
 from oneproxy.analytics.protocols import Protocol
-from oneproxy.api.evaluate import load_protocol_data
+from oneproxy.api.evaluate import load_protocol_data, stored_models
 from oneproxy.api.latency import latency_series
 from oneproxy.api.progress import Progress, silent
 from oneproxy.api.search import search_dataset
@@ -56,7 +56,7 @@ def simulate_loop(wh: Warehouse, protocol: Protocol, settings: LoopSettings,
     rows = simulate_protocol(protocol, data, accuracy, chosen, settings,
                              lambda label: on_progress(f"{protocol.name} loop {label}",
                                                        next(done), total),
-                             engine.map if spread else None)
+                             engine.map if spread else None, stored_models(wh, protocol))
     on_progress(f"{protocol.name} loop", total, total)
     return rows
 

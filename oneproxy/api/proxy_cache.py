@@ -1,7 +1,8 @@
 """Proxy-side models built once: a proxy's fitted predictors are stored in the warehouse folder
 and reused by every adaptation until the proxy's latencies or the predictor code change.
 
-Per proxy series, `<warehouse>/models/<space>/<dataset>/<device>/` holds `base.parquet` (the
+Per proxy series and set of architectures, `<warehouse>/models/<space>/<dataset>/<device>/<slot>/`
+holds `base.parquet` (the
 kernel predictor's latency of every architecture of the space) and `meta.json` (the linear
 predictors' weights per encoding, the key the files were built for, and the sha256 of
 base.parquet). No pickle: a file whose sha256 or key does not match is ignored and rebuilt.
@@ -54,9 +55,20 @@ def series_key(arch_ids: np.ndarray, latency: np.ndarray) -> str:
 
 def cached_models(wh: Warehouse, space: str, dataset: str, features: SpaceFeatures,
                   arch_ids: np.ndarray, proxies: dict[str, np.ndarray]) -> dict[str, ProxyModels]:
-    """`ProxyModels` of each proxy (device -> latency row), fitted now or read back."""
-    return {device: _one(wh.root / FOLDER / space / dataset / device, features, arch_ids,
-                         latency) for device, latency in proxies.items()}
+    """`ProxyModels` of each proxy (device -> latency row), fitted now or read back.
+
+    A proxy has one stored slot per set of architectures it is fitted on (the whole series, or
+    the pool of an evaluation split), so that adapting and evaluating do not evict each other.
+    """
+    return {device: _one(wh.root / FOLDER / space / dataset / device / _slot(arch_ids, latency),
+                         features, arch_ids, latency) for device, latency in proxies.items()}
+
+
+def _slot(arch_ids: np.ndarray, latency: np.ndarray) -> str:
+    """Which architectures a proxy row covers and measured: its slot's folder name."""
+    h = hashlib.sha256(np.ascontiguousarray(arch_ids, dtype="<i8").tobytes())
+    h.update(np.packbits(np.isfinite(latency)).tobytes())
+    return h.hexdigest()[:12]
 
 
 def _one(folder: Path, features: SpaceFeatures, arch_ids: np.ndarray,
