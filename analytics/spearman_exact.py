@@ -1,27 +1,33 @@
 """Exact all-pairs Spearman correlation under partial coverage, each device sorted once.
 
-A device's ranks over any subset S of its architectures follow from its one sort order: with C
-the prefix count of S's mask in that order, an architecture whose tie run spans the sorted
-positions [s, e) has rank C[s] + (C[e] - C[s] + 1) / 2. Ranks are kept doubled and centred,
-v = 2r - (n + 1) = C[s] + C[e] - n: integers of magnitude below n, exact in float32 while
-n < 2**24. Their products are summed in float64, exact while the sums stay below 2**53
-(n < 3 * 10**5 shared architectures), so a correlation carries only the rounding of its final
-division and square root (relative error a few units of 2**-53).
+One sort gives every architecture i of a device its run start s(i): how many of the device's
+values are strictly smaller. Over any subset S of its coverage, i's rank follows from counts of
+those starts: with below(i) = #{j in S : s(j) < s(i)} and ties(i) = #{j in S : s(j) = s(i)},
+the doubled centred rank is v = 2r - (n + 1) = 2 below(i) + ties(i) - n, an integer of magnitude
+below n: exact in float32 while n < 2**24. Products of ranks are summed in float64, exact while
+the sums stay below 2**53 (n < 2 * 10**5 shared architectures), so a correlation carries only
+the rounding of its final division and square root.
 
 Devices sharing a coverage pattern form a group; the Spearman block of two groups is one blocked
 matrix product of their ranks over the shared coverage. Pairs outside large groups (ragged,
-per-device coverage) go through the same prefix-count step in batches of pairs: a few NumPy passes
-over each pair's architectures and no Python call per pair.
+per-device coverage) are ranked over each pair's own shared set, in batches of pairs, which costs
+pairs x architectures. With `ragged="approx"` (or `"auto"` beyond `EXACT_RAGGED_ELEMENTS`) they
+take `analytics.spearman_masked` instead: masked matrix products, linear in memory.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+from oneproxy.analytics.spearman_masked import masked_pairs
+
+Ragged = Literal["auto", "exact", "approx"]
 
 GEMM_MIN_PAIRS = 16
-_BATCH_ELEMENTS = 1 << 21
+EXACT_RAGGED_ELEMENTS = 2 * 10**9
+_CHUNK_ELEMENTS = 1 << 21
 _GEMM_BYTES = 1 << 26
 
 
@@ -38,47 +44,59 @@ class SpearmanPairs:
 
 
 @dataclass(frozen=True)
-class _Sorted:
-    """One sort per device: order (absent last); per sorted position its tie run [start, end)."""
+class SortedDevices:
+    """Each device's run starts (int32, device x architecture) and its coverage mask."""
 
-    order: np.ndarray
     start: np.ndarray
-    end: np.ndarray
     present: np.ndarray
-    count: np.ndarray
 
 
-def spearman_pairs(values: np.ndarray, min_common: int) -> SpearmanPairs:
-    """Spearman correlation of every device pair (rows of `values`, NaN = absent) on shared columns.
+def sort_devices(values: np.ndarray) -> SortedDevices:
+    """Run starts of every device (rows of `values`, NaN = absent), a block of rows per sort."""
+    n_devices, n_archs = values.shape
+    start = np.empty((n_devices, n_archs), dtype=np.int32)
+    positions = np.arange(n_archs, dtype=np.int32)
+    step = max(1, _CHUNK_ELEMENTS // max(n_archs, 1))
+    for lo in range(0, n_devices, step):
+        block = values[lo:lo + step]
+        order = np.argsort(block, axis=1)
+        order += np.arange(0, block.size, n_archs)[:, None]
+        ordered = block.ravel().take(order)
+        new_run = np.ones(ordered.shape, dtype=bool)
+        np.not_equal(ordered[:, 1:], ordered[:, :-1], out=new_run[:, 1:])
+        runs = np.maximum.accumulate(np.where(new_run, positions, 0), axis=1)
+        start[lo:lo + step].ravel()[order] = runs
+    return SortedDevices(start, ~np.isnan(values))
+
+
+def spearman_pairs(
+    sorted_: SortedDevices, min_common: int, ragged: Ragged = "auto"
+) -> SpearmanPairs:
+    """Spearman correlation of every device pair on the architectures both cover.
 
     `value` is NaN where the pair shares fewer than `min_common` columns or a device is constant
-    over them (then its `const_*` flag is set).
+    over them (then its `const_*` flag is set). Pairs outside coverage groups are exact with
+    `ragged="exact"`, approximate (`analytics.spearman_masked`) with `"approx"`, and with
+    `"auto"` exact while their work, pairs x architectures, stays within `EXACT_RAGGED_ELEMENTS`.
     """
-    present = ~np.isnan(values)
-    groups = coverage_groups(present)
-    sorted_ = _sort_devices(values, present)
+    groups = coverage_groups(sorted_.present)
     parts: list[SpearmanPairs] = []
     ragged_a: list[np.ndarray] = []
     ragged_b: list[np.ndarray] = []
     for g, members_g in enumerate(groups):
         for members_h in groups[g:]:
-            same = members_h is members_g
-            n_pairs = members_g.size * (members_g.size - 1) // 2 if same else (
-                members_g.size * members_h.size)
-            if n_pairs == 0:
-                continue
-            if n_pairs >= GEMM_MIN_PAIRS:
+            rows, cols = _block_positions(members_g, members_h)
+            if rows.size >= GEMM_MIN_PAIRS:
                 parts.append(_group_block(sorted_, members_g, members_h, min_common))
-            elif same:
-                rows, cols = np.triu_indices(members_g.size, k=1)
+            elif rows.size:
                 ragged_a.append(members_g[rows])
-                ragged_b.append(members_g[cols])
-            else:
-                ragged_a.append(np.repeat(members_g, members_h.size))
-                ragged_b.append(np.tile(members_h, members_g.size))
+                ragged_b.append(members_h[cols])
     if ragged_a:
-        parts.append(_ragged_pairs(sorted_, np.concatenate(ragged_a), np.concatenate(ragged_b),
-                                   min_common))
+        a, b = np.concatenate(ragged_a), np.concatenate(ragged_b)
+        exact = ragged == "exact" or (
+            ragged == "auto" and a.size * sorted_.start.shape[1] <= EXACT_RAGGED_ELEMENTS)
+        pairs = _ragged_pairs if exact else _approx_pairs
+        parts.append(pairs(sorted_, a, b, min_common))
     return _ordered(parts)
 
 
@@ -90,65 +108,64 @@ def coverage_groups(present: np.ndarray) -> list[np.ndarray]:
     return [np.array(members, dtype=np.intp) for members in by_pattern.values()]
 
 
-def _sort_devices(values: np.ndarray, present: np.ndarray) -> _Sorted:
-    n_devices, n_archs = values.shape
-    order = np.empty((n_devices, n_archs), dtype=np.int32)
-    start = np.empty_like(order)
-    end = np.empty_like(order)
-    new_run = np.ones(n_archs + 1, dtype=bool)
-    for device, row in enumerate(values):
-        order[device] = np.argsort(row)
-        ordered = row.take(order[device])
-        np.not_equal(ordered[1:], ordered[:-1], out=new_run[1:-1])
-        start[device], end[device] = _run_bounds(new_run)
-    return _Sorted(order, start, end, present, np.count_nonzero(present, axis=1))
+def own_ranks(sorted_: SortedDevices, devices: np.ndarray) -> np.ndarray:
+    """float32 doubled centred ranks of `devices` over their own coverage, 0 where absent."""
+    out = np.empty((devices.size, sorted_.start.shape[1]), dtype=np.float32)
+    step = _row_step(sorted_)
+    for lo in range(0, devices.size, step):
+        rows = devices[lo:lo + step]
+        mask = sorted_.present[rows]
+        out[lo:lo + step] = _ranks(sorted_.start[rows], mask, np.count_nonzero(mask, axis=1),
+                                   _span(sorted_))
+    return out
 
 
-def _run_bounds(new_run: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per position of a sorted sequence, its tie run's [start, end); `new_run` has n + 1 flags,
-    True where a run starts (and at both ends)."""
-    firsts = np.flatnonzero(new_run).astype(np.int32)
-    run = np.cumsum(new_run[:-1], dtype=np.int32)
-    return firsts.take(run - 1), firsts.take(run)
+def _span(sorted_: SortedDevices) -> int:
+    return sorted_.start.shape[1] + 1
 
 
-def _ranks_under(sorted_: _Sorted, devices: np.ndarray, masks: np.ndarray) -> np.ndarray:
-    """Doubled centred ranks (int32) of each device over its row of `masks`; 0 off the mask."""
-    ranks = np.empty(masks.shape, dtype=np.int32)
-    counts = np.zeros(masks.shape[1] + 1, dtype=np.int32)
-    for row, device in enumerate(devices):
-        order, mask = sorted_.order[device], masks[row]
-        np.cumsum(mask.take(order), out=counts[1:])
-        ranked = counts.take(sorted_.start[device])
-        ranked += counts.take(sorted_.end[device])
-        ranked -= counts[-1]
-        ranks[row, order] = ranked
-    ranks *= masks
-    return ranks
+def _row_step(sorted_: SortedDevices) -> int:
+    return max(1, _CHUNK_ELEMENTS // _span(sorted_))
 
 
-def _ranks_over(sorted_: _Sorted, devices: np.ndarray, coverage: np.ndarray) -> np.ndarray:
-    """float32 doubled centred ranks of `devices` over `coverage` (a subset of each device's
-    own), one column per covered architecture: the sort filtered to it, runs re-cut."""
-    column = np.cumsum(coverage, dtype=np.int32) - 1
-    n = int(np.count_nonzero(coverage))
-    ranks = np.empty((devices.size, n), dtype=np.float32)
-    new_run = np.ones(n + 1, dtype=bool)
-    for row, device in enumerate(devices):
-        order = sorted_.order[device]
-        if sorted_.count[device] == n:
-            archs, start, end = order[:n], sorted_.start[device][:n], sorted_.end[device][:n]
-        else:
-            kept = np.flatnonzero(coverage.take(order))
-            archs = order.take(kept)
-            np.not_equal(sorted_.start[device].take(kept[1:]),
-                         sorted_.start[device].take(kept[:-1]), out=new_run[1:-1])
-            start, end = _run_bounds(new_run)
-        ranks[row, column.take(archs)] = start + end - n
-    return ranks
+def _ranks(starts: np.ndarray, mask: np.ndarray | None, n: np.ndarray, span: int) -> np.ndarray:
+    """int64 doubled centred ranks of each row of `starts` over the `n` columns where `mask`
+    holds (all columns when None), 0 elsewhere. Equal starts tie; every start is below span - 1,
+    the bucket of the columns off the mask.
+    """
+    offsets = np.arange(0, starts.shape[0] * span, span)[:, None]
+    keys = (starts if mask is None else np.where(mask, starts, span - 1)) + offsets
+    counts = np.bincount(keys.ravel(), minlength=keys.shape[0] * span).reshape(-1, span)
+    table = np.cumsum(counts, axis=1, dtype=np.int32)
+    table *= 2
+    table -= counts
+    table -= np.reshape(n, (-1, 1))
+    table[:, -1] = 0
+    return table.ravel().take(keys)
 
 
-def _gram(left: np.ndarray, right: np.ndarray | None) -> np.ndarray:
+def _shared_ranks(sorted_: SortedDevices, devices: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """float32 doubled centred ranks of `devices` over `columns` (covered by all of them)."""
+    out = np.empty((devices.size, columns.size), dtype=np.float32)
+    step = _row_step(sorted_)
+    for lo in range(0, devices.size, step):
+        starts = sorted_.start[devices[lo:lo + step]].take(columns, axis=1)
+        out[lo:lo + step] = _ranks(starts, None, np.array(columns.size), _span(sorted_))
+    return out
+
+
+def _block_positions(
+    members_g: np.ndarray, members_h: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (in g, in h) of the pairs of two groups (within one group if they are one)."""
+    if members_g is members_h:
+        rows, cols = np.triu_indices(members_g.size, k=1)
+    else:
+        rows, cols = (ix.ravel() for ix in np.indices((members_g.size, members_h.size)))
+    return rows, cols
+
+
+def gram(left: np.ndarray, right: np.ndarray | None) -> np.ndarray:
     """left @ right.T (left @ left.T when right is None) in float64, blocked over columns."""
     rows = left.shape[0] + (0 if right is None else right.shape[0])
     step = max(1, _GEMM_BYTES // (8 * max(rows, 1)))
@@ -161,62 +178,64 @@ def _gram(left: np.ndarray, right: np.ndarray | None) -> np.ndarray:
 
 
 def _group_block(
-    sorted_: _Sorted, members_g: np.ndarray, members_h: np.ndarray, min_common: int
+    sorted_: SortedDevices, members_g: np.ndarray, members_h: np.ndarray, min_common: int
 ) -> SpearmanPairs:
     same = members_g is members_h
-    coverage = sorted_.present[members_g[0]] & sorted_.present[members_h[0]]
-    n_common = int(np.count_nonzero(coverage))
-    if same:
-        rows, cols = np.triu_indices(members_g.size, k=1)
-    else:
-        rows, cols = (ix.ravel() for ix in np.indices((members_g.size, members_h.size)))
+    columns = np.flatnonzero(sorted_.present[members_g[0]] & sorted_.present[members_h[0]])
+    rows, cols = _block_positions(members_g, members_h)
     value = np.full(rows.size, np.nan)
     const_g = np.zeros(members_g.size, dtype=bool)
     const_h = np.zeros(members_h.size, dtype=bool)
-    if n_common >= min_common:
-        ranks_g = _ranks_over(sorted_, members_g, coverage)
-        ranks_h = ranks_g if same else _ranks_over(sorted_, members_h, coverage)
-        gram = _gram(ranks_g, None if same else ranks_h)
-        norm_g = np.sqrt(np.einsum("ij,ij->i", ranks_g, ranks_g, dtype=np.float64))
-        norm_h = norm_g if same else np.sqrt(
-            np.einsum("ij,ij->i", ranks_h, ranks_h, dtype=np.float64))
+    if columns.size >= min_common:
+        ranks_g = _shared_ranks(sorted_, members_g, columns)
+        ranks_h = ranks_g if same else _shared_ranks(sorted_, members_h, columns)
+        cross = gram(ranks_g, None if same else ranks_h)
+        norm_g = np.sqrt(np.diag(cross)) if same else _norms(ranks_g)
+        norm_h = norm_g if same else _norms(ranks_h)
         const_g, const_h = norm_g == 0, norm_h == 0
         with np.errstate(divide="ignore", invalid="ignore"):
-            value = gram[rows, cols] / (norm_g[rows] * norm_h[cols])
+            value = cross[rows, cols] / (norm_g[rows] * norm_h[cols])
     return SpearmanPairs(
-        members_g[rows], members_h[cols], np.full(rows.size, n_common, dtype=np.int64),
+        members_g[rows], members_h[cols], np.full(rows.size, columns.size, dtype=np.int64),
         np.clip(value, -1.0, 1.0), const_g[rows], const_h[cols],
     )
 
 
+def _norms(ranks: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.einsum("ij,ij->i", ranks, ranks, dtype=np.float64))
+
+
 def _ragged_pairs(
-    sorted_: _Sorted, a: np.ndarray, b: np.ndarray, min_common: int
+    sorted_: SortedDevices, a: np.ndarray, b: np.ndarray, min_common: int
 ) -> SpearmanPairs:
-    """Pairs with their own shared coverage, in batches: ranks of both sides under each mask."""
-    n_archs = sorted_.present.shape[1]
+    """Exact pairs with their own shared coverage, in batches: both sides ranked under its mask."""
     n_common = np.zeros(a.size, dtype=np.int64)
     value = np.full(a.size, np.nan)
     const_a = np.zeros(a.size, dtype=bool)
     const_b = np.zeros(a.size, dtype=bool)
-    step = max(1, _BATCH_ELEMENTS // max(n_archs, 1))
+    step = _row_step(sorted_)
     for lo in range(0, a.size, step):
         batch_a, batch_b = a[lo:lo + step], b[lo:lo + step]
         masks = sorted_.present[batch_a] & sorted_.present[batch_b]
-        counts = np.count_nonzero(masks, axis=1)
-        n_common[lo:lo + step] = counts
-        keep = counts >= min_common
-        if not keep.any():
-            continue
-        masks = masks[keep]
-        ranks_a = _ranks_under(sorted_, batch_a[keep], masks).astype(np.float64)
-        ranks_b = _ranks_under(sorted_, batch_b[keep], masks).astype(np.float64)
-        cross = np.einsum("ij,ij->i", ranks_a, ranks_b)
-        norm_a = np.sqrt(np.einsum("ij,ij->i", ranks_a, ranks_a))
-        norm_b = np.sqrt(np.einsum("ij,ij->i", ranks_b, ranks_b))
-        where = lo + np.flatnonzero(keep)
-        const_a[where], const_b[where] = norm_a == 0, norm_b == 0
+        n = n_common[lo:lo + step] = np.count_nonzero(masks, axis=1)
+        ranks_a = _ranks(sorted_.start[batch_a], masks, n, _span(sorted_)).astype(np.float64)
+        ranks_b = _ranks(sorted_.start[batch_b], masks, n, _span(sorted_)).astype(np.float64)
+        norm_a, norm_b = _norms(ranks_a), _norms(ranks_b)
+        const_a[lo:lo + step], const_b[lo:lo + step] = norm_a == 0, norm_b == 0
         with np.errstate(divide="ignore", invalid="ignore"):
-            value[where] = np.clip(cross / (norm_a * norm_b), -1.0, 1.0)
+            value[lo:lo + step] = np.einsum("ij,ij->i", ranks_a, ranks_b) / (norm_a * norm_b)
+    value[n_common < min_common] = np.nan
+    return SpearmanPairs(a, b, n_common, np.clip(value, -1.0, 1.0), const_a, const_b)
+
+
+def _approx_pairs(
+    sorted_: SortedDevices, a: np.ndarray, b: np.ndarray, min_common: int
+) -> SpearmanPairs:
+    """Pairs with their own shared coverage by masked matrix products (see spearman_masked)."""
+    devices, index = np.unique(np.concatenate([a, b]), return_inverse=True)
+    n_common, value, const_a, const_b = masked_pairs(
+        own_ranks(sorted_, devices), sorted_.present[devices], index[:a.size], index[a.size:],
+        min_common)
     return SpearmanPairs(a, b, n_common, value, const_a, const_b)
 
 
@@ -235,4 +254,3 @@ def _ordered(parts: list[SpearmanPairs]) -> SpearmanPairs:
         np.where(swap, b, a), np.where(swap, a, b), n, value,
         np.where(swap, const_b, const_a), np.where(swap, const_a, const_b),
     )
-

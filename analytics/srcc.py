@@ -1,7 +1,8 @@
 """All-pairs rank correlation (Spearman SRCC or Kendall tau-b) between device latency series.
 
 Spearman comes from `analytics.spearman_exact` (each device sorted once, exact ranks over any
-shared coverage from prefix counts, blocked matrix products). Kendall tau-b and the bootstrap
+shared coverage from counts of run starts, blocked matrix products; ragged per-device coverage
+optionally approximated by `analytics.spearman_masked`). Kendall tau-b and the bootstrap
 intervals work per coverage-group block: devices with the same coverage pattern are restricted to
 the architectures two groups share.
 """
@@ -9,12 +10,18 @@ the architectures two groups share.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Callable, Sequence
+from typing import Literal, get_args
 
 import numpy as np
 import polars as pl
-from oneproxy.analytics.spearman_exact import SpearmanPairs, coverage_groups, spearman_pairs
+from oneproxy.analytics.spearman_exact import (
+    Ragged,
+    SpearmanPairs,
+    coverage_groups,
+    sort_devices,
+    spearman_pairs,
+)
 from oneproxy.warehouse.errors import OneproxyError, UnknownDevice
 from oneproxy.warehouse.names import did_you_mean
 from scipy.stats import kendalltau
@@ -33,6 +40,7 @@ PAIR_SCHEMA: dict[str, pl.DataType] = {
 }
 
 _BOOTSTRAP_CHUNK_ELEMENTS = 1 << 24
+_PIVOT_ROWS = 1 << 22
 
 
 class InvalidSrccInput(OneproxyError, ValueError):
@@ -47,6 +55,7 @@ def srcc_matrix(
     ci: float | None = None,
     n_bootstrap: int = 200,
     seed: int = 0,
+    ragged: Ragged = "auto",
 ) -> pl.DataFrame:
     """Rank correlation of every unordered device pair over the architectures both measured.
 
@@ -55,16 +64,20 @@ def srcc_matrix(
     `PAIR_SCHEMA`; `value` is null with a `reason` when the pair shares fewer than `min_common`
     architectures or a device's latency is constant over them. With `ci` (e.g. 0.95) a percentile
     bootstrap interval over resampled architectures is added (Spearman only), seeded by `seed`.
+    `ragged` chooses how Spearman treats pairs outside coverage groups (devices with their own
+    gaps): "exact", "approx" (masked matrix products, `analytics.spearman_masked`) or "auto"
+    (exact up to `spearman_exact.EXACT_RAGGED_ELEMENTS` pairs x architectures).
     """
-    _check_parameters(method, min_common, ci, n_bootstrap)
+    _check_parameters(method, min_common, ci, n_bootstrap, ragged)
     devices, values = _wide(latency)
     if method == "kendall":
-        pairs = _kendall_pairs(values, min_common)
-    else:
-        pairs = _spearman_frame(spearman_pairs(values, min_common))
-        if ci is not None:
-            intervals = _intervals(values, min_common, ci, n_bootstrap, seed)
-            pairs = pairs.drop("ci_low", "ci_high").join(intervals, on=["a", "b"], how="left")
+        return _finish(_kendall_pairs(values, min_common), devices, method, min_common)
+    intervals = None if ci is None else _intervals(values, min_common, ci, n_bootstrap, seed)
+    sorted_ = sort_devices(values)
+    del values  # the sort is all Spearman needs: free the matrix before the products
+    pairs = _spearman_frame(spearman_pairs(sorted_, min_common, ragged))
+    if intervals is not None:
+        pairs = pairs.drop("ci_low", "ci_high").join(intervals, on=["a", "b"], how="left")
     return _finish(pairs, devices, method, min_common)
 
 
@@ -119,9 +132,15 @@ def against(pairs: pl.DataFrame, device: str, top: int) -> pl.DataFrame:
     )
 
 
-def _check_parameters(method: str, min_common: int, ci: float | None, n_bootstrap: int) -> None:
+def _check_parameters(
+    method: str, min_common: int, ci: float | None, n_bootstrap: int, ragged: str
+) -> None:
     if method not in ("spearman", "kendall"):
         raise InvalidSrccInput(f"method must be 'spearman' or 'kendall', got {method!r}")
+    if ragged not in get_args(Ragged):
+        raise InvalidSrccInput(
+            f"ragged must be one of {', '.join(get_args(Ragged))}, got {ragged!r}"
+        )
     if min_common < 2:
         raise InvalidSrccInput(
             f"min_common must be at least 2 shared architectures, got {min_common}"
@@ -179,35 +198,39 @@ def _wide(latency: pl.DataFrame) -> tuple[list[str], np.ndarray]:
             f"latency.arch_id has {arch_col.null_count()} null value(s); every row needs an arch_id"
         )
     devices = device_col.unique().sort()
-    dev_idx = device_col.cast(pl.Enum(devices)).to_physical().to_numpy()
-    arch_idx, n_archs = _arch_columns(arch_col, devices.len())
+    column_of, n_archs = _arch_columns(arch_col, devices.len())
+    latency_col = latency.get_column("latency_ms")
     present = np.zeros((devices.len(), n_archs), dtype=bool)
-    present[dev_idx, arch_idx] = True
+    values = np.full(present.shape, np.nan)
+    for lo in range(0, latency.height, _PIVOT_ROWS):
+        rows = device_col.slice(lo, _PIVOT_ROWS).cast(pl.Enum(devices)).to_physical().to_numpy()
+        cells = column_of(arch_col.slice(lo, _PIVOT_ROWS)) + rows.astype(np.int64) * n_archs
+        present.ravel()[cells] = True
+        values.ravel()[cells] = latency_col.slice(lo, _PIVOT_ROWS).cast(pl.Float64).to_numpy()
     if np.count_nonzero(present) != latency.height:
         raise _duplicate_error(latency)
-    del present
-    values = np.full((devices.len(), n_archs), np.nan)
-    values[dev_idx, arch_idx] = latency.get_column("latency_ms").cast(pl.Float64).to_numpy()
     return devices.to_list(), values
 
 
-def _arch_columns(arch_col: pl.Series, n_devices: int) -> tuple[np.ndarray, int]:
-    """Column index of each row's architecture and the number of columns.
+def _arch_columns(
+    arch_col: pl.Series, n_devices: int
+) -> tuple[Callable[[pl.Series], np.ndarray], int]:
+    """How to map a slice of `arch_col` to column indices, and the number of columns.
 
     Dense ids (NB201's 0…15624) index columns directly as arch_id − min; an id range more than
     twice as large as the table would fill falls back to ranks among the distinct ids. Columns
     no device measured are all-NaN and drop out of every shared set.
     """
     if arch_col.len() == 0:
-        return np.zeros(0, dtype=np.intp), 0
-    if arch_col.dtype != pl.UInt64:
-        arch_col = arch_col.cast(pl.Int64)
+        return lambda ids: np.zeros(0, dtype=np.intp), 0
     low, high = arch_col.min(), arch_col.max()
     if n_devices * (high - low + 1) <= 2 * arch_col.len():
-        return (arch_col - low).to_numpy(), high - low + 1
+        wide_type = pl.UInt64 if arch_col.dtype == pl.UInt64 else pl.Int64
+        return lambda ids: (ids.cast(wide_type) - low).cast(pl.Int64).to_numpy(), high - low + 1
     archs = arch_col.unique().sort()
     ranks = pl.int_range(archs.len(), eager=True, dtype=pl.UInt32)
-    return arch_col.replace_strict(archs, ranks, return_dtype=pl.UInt32).to_numpy(), archs.len()
+    return (lambda ids: ids.replace_strict(archs, ranks, return_dtype=pl.UInt32).to_numpy(),
+            archs.len())
 
 
 def _duplicate_error(latency: pl.DataFrame) -> InvalidSrccInput:

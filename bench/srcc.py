@@ -6,8 +6,7 @@ full-coverage subset), then generated fleets of 1,000 devices x 100,000 architec
 and with per-device gaps (each device misses its own random 10 %). Latencies are rounded, so ties
 abound. Every method starts from the same long table (device_id, arch_id, latency_ms; its pivot
 is timed) and runs in its own subprocess, which reports wall time and its peak RSS
-(`resource.getrusage`, including the input it was handed); the input's own RSS is printed beside
-it. Baselines:
+(including the input it was handed, see below). Baselines:
 
 - scipy pair loop: `scipy.stats.spearmanr` on each pair's shared architectures. At fleet scale it
   is timed on 40 random pairs and extrapolated to all pairs (printed "extrapolated").
@@ -17,9 +16,14 @@ it. Baselines:
 - rank + GEMM floor: `scipy.stats.rankdata` of every device once and one float64 matrix product,
   coverage ignored (its answer is wrong under partial coverage: a floor, not a competitor).
 
-Ours on per-device gaps: the pivot and the sort of every device run in full (so the peak RSS is
-the real one), 1 % of the pairs (25 % with `--quick`; `--ragged-share`) go through the batched
-pair kernel and the rest is extrapolated, printed as such (`--ragged-share 1` computes all).
+Ours on per-device gaps, twice: `ragged="approx"` (masked matrix products, the reference of that
+scenario's ratios) in full, and exact, where the pivot and the sort of every device run in full
+(so the peak RSS is the real one), 1 % of the pairs (25 % with `--quick`; `--ragged-share`) go
+through the batched exact pair kernel and the rest is extrapolated, printed as such
+(`--ragged-share 1` computes all). The exact row's max |diff| is the approximation's error.
+
+Peak RSS is the process's high-water mark from the moment its input is built (reset through
+/proc/self/clear_refs), so it is the input plus what the method adds; the input is printed beside.
 
 The measured float64 GEMM throughput and the implied time of the scenario's one product are
 printed, and the BLAS thread comparison (1 vs 2 threads for the SRCC block product, quiet and with
@@ -32,7 +36,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -52,10 +55,11 @@ METHODS = {
     "real_full": ("ours", "scipy_matrix", "rank_gemm"),
     "full": ("ours", "scipy_loop", "scipy_matrix", "pandas", "rank_gemm"),
     "block": ("ours", "scipy_loop", "pandas", "rank_gemm"),
-    "ragged": ("ours", "scipy_loop", "pandas"),
+    "ragged": ("ours_approx", "ours", "scipy_loop", "pandas"),
 }
 LABELS = {
-    "ours": "ours (srcc_matrix, long table in)",
+    "ours": "ours (srcc_matrix, exact)",
+    "ours_approx": "ours, ragged='approx' (masked GEMMs)",
     "scipy_loop": "scipy.stats.spearmanr pair loop",
     "scipy_matrix": "scipy.stats.spearmanr(matrix)",
     "pandas": "pandas DataFrame.corr(spearman)",
@@ -128,24 +132,25 @@ def wide(latency: pl.DataFrame) -> np.ndarray:
 # ---- methods (each returns a square matrix, NaN where not computed, and a note) --------------
 
 
-def ours(latency: pl.DataFrame) -> tuple[np.ndarray, float]:
+def ours(latency: pl.DataFrame, ragged: str = "auto") -> tuple[np.ndarray, float]:
     from oneproxy.analytics.srcc import srcc_matrix, to_square
 
-    return to_square(srcc_matrix(latency, min_common=MIN_COMMON))[0], 1.0
+    return to_square(srcc_matrix(latency, min_common=MIN_COMMON, ragged=ragged))[0], 1.0
 
 
 def ours_sampled(latency: pl.DataFrame, share: float) -> tuple[np.ndarray, float, float]:
     """Ours on per-device gaps with the pair work sampled: the pivot and the sort of every device
     run in full (their memory is measured), a random `share` of the pairs goes through the same
     batched pair kernel; returns the square, the share and the extrapolated seconds."""
-    from oneproxy.analytics.spearman_exact import _ragged_pairs, _sort_devices
+    from oneproxy.analytics.spearman_exact import _ragged_pairs, sort_devices
     from oneproxy.analytics.srcc import _wide
 
     start = time.perf_counter()
     values = _wide(latency)[1]
-    sorted_ = _sort_devices(values, ~np.isnan(values))
+    sorted_ = sort_devices(values)
+    del values
     fixed = time.perf_counter() - start
-    n = values.shape[0]
+    n = sorted_.start.shape[0]
     rows, cols = np.triu_indices(n, k=1)
     pick = np.sort(np.random.default_rng(2).choice(rows.size, max(1, int(share * rows.size)),
                                                    replace=False))
@@ -207,11 +212,17 @@ def rank_gemm(values: np.ndarray) -> tuple[np.ndarray, float]:
 # ---- child process: one method on one scenario ----------------------------------------------
 
 
-def _rss_gib() -> float:
+def _status_gib(field: str) -> float:
+    """A /proc/self/status memory field (VmRSS, VmHWM) in GiB."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 2**20
     return float("nan")
+
+
+def _reset_peak() -> None:
+    """Start the high-water mark (VmHWM) afresh at the current RSS."""
+    Path("/proc/self/clear_refs").write_text("5")
 
 
 def run_case(scenario: str, method: str, size: tuple[int, int], warehouse: Path,
@@ -232,12 +243,14 @@ def run_case(scenario: str, method: str, size: tuple[int, int], warehouse: Path,
     sample = not scenario.startswith("real")
     calls: dict[str, Callable[[], tuple[np.ndarray, float]]] = {
         "ours": lambda: ours(latency),
+        "ours_approx": lambda: ours(latency, "approx"),
         "scipy_loop": lambda: scipy_loop(wide(latency), sample),
         "scipy_matrix": lambda: scipy_matrix(wide(latency)),
         "pandas": lambda: pandas_corr(wide(latency), sample),
         "rank_gemm": lambda: rank_gemm(wide(latency)),
     }
-    input_gib = _rss_gib()
+    input_gib = _status_gib("VmRSS")
+    _reset_peak()
     if scenario == "ragged" and method == "ours" and ragged_share < 1:
         square, fraction, seconds = ours_sampled(latency, ragged_share)
     else:
@@ -247,7 +260,7 @@ def run_case(scenario: str, method: str, size: tuple[int, int], warehouse: Path,
             square, fraction = calls[method]()
             seconds = min(seconds, time.perf_counter() - start)
         seconds /= fraction
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    peak = _status_gib("VmHWM")
     np.save(out, square)
     return {"seconds": seconds, "fraction": fraction, "peak_gib": peak,
             "input_gib": input_gib}
@@ -264,9 +277,9 @@ def gemm_throughput() -> dict:
 
 
 def thread_comparison(size: tuple[int, int]) -> dict:
-    """Block-product time (the SRCC `_gram`) at 1 and 2 BLAS threads, quiet and beside a busy
+    """Block-product time (the SRCC `gram`) at 1 and 2 BLAS threads, quiet and beside a busy
     process that stands for the rest of the batch."""
-    from oneproxy.analytics.spearman_exact import _gram
+    from oneproxy.analytics.spearman_exact import gram
     from threadpoolctl import threadpool_limits
 
     rows, cols = min(size[0], 500), min(size[1], 50_000)
@@ -278,7 +291,7 @@ def thread_comparison(size: tuple[int, int]) -> dict:
         try:
             for threads in (1, 2):
                 with threadpool_limits(limits=threads, user_api="blas"):
-                    result[f"{load}_{threads}"] = min(_timed(lambda: _gram(ranks, None))
+                    result[f"{load}_{threads}"] = min(_timed(lambda: gram(ranks, None))
                                                       for _ in range(3))
         finally:
             if busy is not None:
@@ -325,18 +338,20 @@ def report(scenario: str, size: tuple[int, int], warehouse: Path, tmp: Path, gfl
                                   str(size[1]), "--warehouse", str(warehouse), "--out", str(out),
                                   "--ragged-share", str(ragged_share)])
         squares[method] = np.load(out)
-    n = squares["ours"].shape[0]
+    reference = METHODS[scenario][0]
+    n = squares[reference].shape[0]
     n_archs = size[1] if not scenario.startswith("real") else 15_625
-    mine = results["ours"]["seconds"]
+    mine = results[reference]["seconds"]
     for method, res in results.items():
         full_time = res["seconds"]
         note = (f" (extrapolated from {res['fraction']:.2%} of the pairs)"
                 if res["fraction"] < 1 else "")
         line = (f"  {LABELS[method]:38s} {full_time:9.3f} s  peak RSS {res['peak_gib']:5.2f} GiB "
                 f"(input {res['input_gib']:.2f})")
-        if method != "ours":
-            both = ~np.isnan(squares[method]) & ~np.isnan(squares["ours"])
-            diff = np.abs(squares[method] - squares["ours"])[both].max() if both.any() else np.nan
+        if method != reference:
+            both = ~np.isnan(squares[method]) & ~np.isnan(squares[reference])
+            diff = (np.abs(squares[method] - squares[reference])[both].max() if both.any()
+                    else np.nan)
             line += f"  ratio {full_time / mine:7.1f}x  max |diff| {diff:.1e}{note}"
         click.echo(line)
     click.echo(f"  one {n:,}^2 x {n_archs:,} float64 product at {gflops:.0f} GFLOP/s: "

@@ -46,6 +46,11 @@ def _names(spec: str | None) -> list[str] | None:
 @click.option("--bootstrap", type=click.IntRange(min=10), default=200, show_default=True,
               help="Bootstrap resamples for --ci.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+@click.option("--ragged", type=click.Choice(["auto", "exact", "approx"]), default="auto",
+              show_default=True,
+              help="Spearman of devices with their own gaps: exact (pairs x architectures work), "
+              "approx (masked matrix products, error ~1e-3) or auto (exact up to 2e9 pair-"
+              "architectures, approx beyond).")
 @click.option("--against", "device", default=None,
               help="List the most and least monotone partners of this device.")
 @click.option("--top", type=click.IntRange(min=1), default=5, show_default=True,
@@ -60,7 +65,7 @@ def _names(spec: str | None) -> list[str] | None:
 @warehouse_option
 def srcc(wh: Warehouse, engine: Engine, space: str, dataset: str | None, device_spec: str | None,
          platform_spec: str | None, method: str, min_common: int, ci: float | None,
-         bootstrap: int, seed: int, device: str | None, top: int, heatmap: Path | None,
+         bootstrap: int, seed: int, ragged: str, device: str | None, top: int, heatmap: Path | None,
          group_by: str, save: bool, fmt: str, output: Path | None) -> None:
     """Spearman (or Kendall) rank correlation of latency between every pair of devices.
 
@@ -80,7 +85,7 @@ def srcc(wh: Warehouse, engine: Engine, space: str, dataset: str | None, device_
         raise click.UsageError("--ci is computed for --method spearman only")
     result = api.srcc(wh, space, dataset=dataset, devices=_names(device_spec),
                       platforms=_names(platform_spec), method=method, min_common=min_common,
-                      ci=ci, bootstrap=bootstrap, seed=seed, engine=engine)
+                      ci=ci, bootstrap=bootstrap, seed=seed, ragged=ragged, engine=engine)
     if save:
         api.save_srcc(wh, result, now())
     if heatmap is not None:

@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from oneproxy.analytics.spearman_exact import Ragged
 from oneproxy.analytics.srcc import InvalidSrccInput, Method, srcc_matrix, to_square
 from oneproxy.api.latency import latency_rows
 from oneproxy.scale.engine import Engine
@@ -53,11 +54,14 @@ def srcc(
     ci: float | None = None,
     bootstrap: int = 200,
     seed: int = 0,
+    ragged: Ragged = "auto",
     engine: Engine | None = None,
 ) -> SrccResult:
     """Rank correlation of every pair of the space's devices over the architectures both measured.
 
     Without `dataset`, the dataset most devices measured. `ci` adds a seeded bootstrap interval.
+    `ragged` ("auto", "exact", "approx") is how Spearman treats devices with their own gaps
+    (`analytics.srcc.srcc_matrix`).
     With a distributed `engine`, as tasks over device blocks (`oneproxy.scale.srcc`).
     """
     if devices is not None and len(set(devices)) < 2:
@@ -65,11 +69,11 @@ def srcc(
                                f"{', '.join(devices) or 'none'} (or leave out --devices)")
     dataset, rows = latency_rows(wh, space, dataset, devices, platforms)
     params = {"method": method, "min_common": min_common, "ci": ci, "n_bootstrap": bootstrap,
-              "seed": seed}
+              "seed": seed, "ragged": ragged}
     pairs = (blocked_srcc(rows, engine, **params) if engine is not None and engine.distributed
              else srcc_matrix(rows, **params))
     fingerprint = digest(table_fingerprint(rows.to_arrow()), method, min_common, ci, bootstrap,
-                         seed)
+                         seed, ragged)
     return SrccResult(space, dataset, method, sorted(rows["device_id"].unique().to_list()),
                       pairs, fingerprint, devices is None and platforms is None)
 
