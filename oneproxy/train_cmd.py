@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from oneproxy.analytics.adaproxy import MIN_SAMPLES
 from oneproxy.analytics.predictors.files import KINDS, save_predictor
 from oneproxy.api import train as api
 from oneproxy.api.train import ENCODINGS
@@ -25,7 +26,7 @@ SUMMARY_FORMATS = ("table", "csv", "json")
               "kernel: LightGBM trees on log-latency.")
 @click.option("--encoding", type=click.Choice(ENCODINGS), default=None,
               help="Feature encoding [default: onehot for linear, kernel for kernel].")
-@click.option("--samples", type=click.IntRange(min=2), default=None,
+@click.option("--samples", type=click.IntRange(min=MIN_SAMPLES), default=None,
               help="Train on N of the device's measured architectures (drawn with --seed) and "
               "score the rest [default: train on every measured one].")
 @click.option("--seed", type=int, default=0, show_default=True,

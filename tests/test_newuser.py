@@ -134,9 +134,13 @@ def test_commands_on_a_missing_warehouse_say_there_is_none(tmp_path):
     assert not (tmp_path / "none").exists()
 
 
-def test_samples_below_three_are_refused_by_search(synth):
-    result = cli(synth, "search", "--dataset", "cifar10", "--budget", "5ms", "--proxy", "auto",
-                 "--samples", "2")
+@pytest.mark.parametrize("args", [
+    ["search", "--dataset", "cifar10", "--budget", "5ms", "--proxy", "auto"],
+    ["adapt", "--device", "phone_b", "--proxy", "auto"],
+    ["train", "--device", "phone_a"],
+])
+def test_samples_below_three_are_refused_by_every_command(synth, args):
+    result = cli(synth, *args, "--samples", "2")
     assert result.exit_code == 2 and "x>=3" in result.output
 
 
