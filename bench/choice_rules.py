@@ -1,0 +1,107 @@
+"""Research bench: do simple changes to adaptation's choice close the never-worse gap?
+
+Runs protocols on tuning seeds (100-109 by default, never the reported 0-19) with the choice of
+`analytics.adaptation` swapped for a variant, and prints per protocol × n the mean adapted SRCC
+and the worst target's gap to the better of FLOPs and the raw proxy (see `bench.never_worse`).
+
+- ``current``: the shipped rule (least LOO RMSE among candidates whose LOO SRCC reaches the best
+  baseline's);
+- ``margin0.05`` / ``margin0.1``: a non-baseline candidate must beat that bar by the margin;
+- ``top2``: only the two proxies whose raw latency ranks the samples best are adapted.
+
+    python -m bench.choice_rules --warehouse W --protocols nasflat-fbnet-5,help-nb201
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+import polars as pl
+from oneproxy.analytics import adaptation, evaluate
+from oneproxy.analytics.baselines import ranked_raw_proxies
+from oneproxy.analytics.protocols import BUILTIN, with_overrides
+from oneproxy.warehouse.store import Warehouse
+
+from bench.never_worse import BASELINES
+from oneproxy.api.evaluate import load_protocol_data, stored_models
+
+SHIPPED_SELECT = adaptation.select_proxy_models
+SHIPPED_CHOOSE = adaptation.choose
+
+
+def with_margin(delta: float) -> Callable:
+    def choose(cands: list, bar: float):
+        eligible = [c for c in cands if c.loo_srcc >= (bar if c.baseline else bar + delta)]
+        return SHIPPED_CHOOSE(eligible, bar) if eligible else None
+    return choose
+
+
+def top_proxies(k: int) -> Callable:
+    def select(models: dict, idx, y, **options):
+        raw = {name: m.proxy_latency for name, m in models.items()}
+        keep = ranked_raw_proxies(raw, idx, y)[:k]
+        return SHIPPED_SELECT({name: models[name] for name in keep}, idx, y, **options)
+    return select
+
+
+RULES: dict[str, tuple[str, Callable] | None] = {
+    "current": None, "margin0.05": ("choose", with_margin(0.05)),
+    "margin0.1": ("choose", with_margin(0.1)), "top2": ("select", top_proxies(2)),
+}
+
+
+def run(wh: Warehouse, name: str, rule: str, seeds: int, first_seed: int) -> pl.DataFrame:
+    """Mean SRCC per target × n × method of one protocol under one rule."""
+    base = BUILTIN[name]
+    protocol = with_overrides(base, samples=tuple(n for n in base.samples if n <= 20),
+                              seeds=seeds, first_seed=first_seed)
+    swap = RULES[rule]
+    try:
+        if swap is not None and swap[0] == "choose":
+            adaptation.choose = swap[1]
+        if swap is not None and swap[0] == "select":
+            evaluate.select_proxy_models = swap[1]
+        result = evaluate.run_protocol(protocol, load_protocol_data(wh, protocol),
+                                       build_models=stored_models(wh, protocol))
+    finally:
+        adaptation.choose, evaluate.select_proxy_models = SHIPPED_CHOOSE, SHIPPED_SELECT
+    means = (pl.from_arrow(result.long).group_by("target", "n_samples", "method")
+             .agg(pl.col("after_srcc").mean())
+             .pivot(on="method", index=["target", "n_samples"], values="after_srcc"))
+    present = [b for b in BASELINES if b in means.columns]
+    return means.with_columns(best=pl.max_horizontal(present)).with_columns(
+        gap=pl.col("adaproxy") - pl.col("best"), protocol=pl.lit(name), rule=pl.lit(rule))
+
+
+@click.command()
+@click.option("--warehouse", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              default=Path("oneproxy-warehouse"), show_default=True)
+@click.option("--protocols", default="nasflat-fbnet-5,nasflat-fbnet-1,mobile-nas,"
+              "help-fbnet-paper,help-nb201,oneproxy-nb201", show_default=True)
+@click.option("--rules", default=",".join(RULES), show_default=True)
+@click.option("--seeds", type=int, default=10, show_default=True)
+@click.option("--first-seed", type=int, default=100, show_default=True)
+def main(warehouse: Path, protocols: str, rules: str, seeds: int, first_seed: int) -> None:
+    wh = Warehouse(warehouse)
+    parts = []
+    for name in protocols.split(","):
+        for rule in rules.split(","):
+            start = time.perf_counter()
+            parts.append(run(wh, name, rule, seeds, first_seed))
+            click.echo(f"{name} {rule}: {time.perf_counter() - start:.0f} s", err=True)
+    rows = pl.concat(parts, how="diagonal_relaxed")
+    per_n = rows.group_by("protocol", "n_samples", "rule").agg(
+        mean=pl.col("adaproxy").mean(), worst=pl.col("gap").min(),
+        below=(pl.col("gap") < -0.01).sum(), targets=pl.len()).sort("protocol", "n_samples", "rule")
+    with pl.Config(tbl_rows=-1, tbl_hide_dataframe_shape=True):
+        click.echo(per_n)
+        click.echo(per_n.group_by("rule", maintain_order=True).agg(
+            mean_srcc=pl.col("mean").mean(), worst_gap=pl.col("worst").min(),
+            target_n_below=pl.col("below").sum()))
+
+
+if __name__ == "__main__":
+    main()
