@@ -37,7 +37,10 @@ def test_help_nb201_table_and_stored_rows(writable):
     for target in HELP_TARGETS:
         assert any(line.startswith(f"│ {target} ") for line in lines), target
     assert "published n=20" in out.stdout and "0.932" in out.stdout
+    assert "proxy at n=20" in out.stdout  # the report's label: the proxy at the largest n
     summary = pl.from_arrow(writable.read("adaptation")).filter(pl.col("method") == "adaproxy")
+    for row in summary.iter_rows(named=True):  # the share the report shows, in the table
+        assert f"{row['proxy']} ({row['proxy_share']:.0%})" in out.stdout
     assert summary["target"].to_list() == sorted(HELP_TARGETS)
     assert summary["after_srcc_mean"].mean() > summary["before_srcc_mean"].mean()
     assert summary.filter(pl.col("target") == "pixel2")["published_srcc"].to_list() == [0.802]
