@@ -24,7 +24,6 @@ from oneproxy.analytics.spearman_exact import (
 )
 from oneproxy.warehouse.errors import OneproxyError, UnknownDevice
 from oneproxy.warehouse.names import did_you_mean
-from scipy.stats import kendalltau
 
 Method = Literal["spearman", "kendall"]
 
@@ -356,6 +355,8 @@ def _correlate(r_g: np.ndarray, r_h: np.ndarray) -> np.ndarray:
 def _kendall_block(
     x_g: np.ndarray, x_h: np.ndarray, same: bool, const_g: np.ndarray, const_h: np.ndarray
 ) -> np.ndarray:
+    from scipy.stats import kendalltau  # slow to import; Spearman never needs it
+
     corr = np.full((x_g.shape[0], x_h.shape[0]), np.nan)
     for i in np.flatnonzero(~const_g):
         for j in np.flatnonzero(~const_h):

@@ -73,6 +73,7 @@ class Ledger:
         self.wh = wh
         self.started_at = now()
         self.run_id = new_run_id(self.started_at)
+        self._pending: list[pa.Table] = []  # stage rows not committed yet (see `record`)
 
     def open(self) -> dict[str, str]:
         """Write the run row (status running); returns stage → input fingerprint of its last
@@ -91,17 +92,27 @@ class Ledger:
 
     def record(self, stage: str, status: str, started_at: str, fingerprint: str, message: str,
                tables: dict[str, pa.Table] | None = None) -> None:
-        """Commit a stage's row together with its result tables, in one manifest swap."""
-        row = _row(self.run_id, stage, status, started_at, fingerprint=fingerprint,
-                   finished_at=now(), message=message)
-        self.wh.commit({**(tables or {}),
-                        TABLE: replace_rows(self.wh.read_or_none(TABLE), row, ROW_KEY)})
+        """Commit a stage's row together with its result tables, in one manifest swap.
+
+        The row of a stage that wrote no table (skipped, failed, or files only) waits for the
+        next commit or `close`, so a warm run commits once, not once per stage; a process killed
+        before then loses only such rows, and the next run checks those stages again.
+        """
+        self._pending.append(_row(self.run_id, stage, status, started_at,
+                                  fingerprint=fingerprint, finished_at=now(), message=message))
+        if tables:
+            self._commit(tables)
 
     def close(self, status: str, message: str) -> None:
         """Replace the run row by its final status and a one-line summary."""
-        row = _row(self.run_id, RUN_STAGE, status, self.started_at, finished_at=now(),
-                   message=message)
-        self.wh.commit({TABLE: replace_rows(self.wh.read_or_none(TABLE), row, ROW_KEY)})
+        self._pending.append(_row(self.run_id, RUN_STAGE, status, self.started_at,
+                                  finished_at=now(), message=message))
+        self._commit({})
+
+    def _commit(self, tables: dict[str, pa.Table]) -> None:
+        rows = pa.concat_tables(self._pending)
+        self.wh.commit({**tables, TABLE: replace_rows(self.wh.read_or_none(TABLE), rows, ROW_KEY)})
+        self._pending = []
 
 
 def _ledger(wh: Warehouse) -> pl.DataFrame:

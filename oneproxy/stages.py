@@ -54,6 +54,7 @@ from oneproxy.search.budgets import parse_budget_spec
 from oneproxy.search.oneproxy import summarize
 from oneproxy.search.proxy_choice import NoProxy, one_proxy
 from oneproxy.warehouse.atomic import atomic_write_bytes
+from oneproxy.warehouse.catalog import query
 from oneproxy.warehouse.errors import OneproxyError, UnknownDevice
 from oneproxy.warehouse.fingerprint import digest
 from oneproxy.warehouse.store import Warehouse, table_fingerprint
@@ -213,8 +214,10 @@ class Inputs:
 
     def spaces(self) -> list[str]:
         """Spaces with latency rows."""
-        latency = self.frame("latency")
-        return [] if latency is None else sorted(latency["space_id"].unique().to_list())
+        if not self.wh.has("latency"):
+            return []
+        found = query(self.wh, "SELECT DISTINCT space_id FROM latency ORDER BY space_id")
+        return found.column("space_id").to_pylist()
 
     def values(self, name: str, space: str, column: str, **equal: str) -> list[str]:
         """Sorted distinct values of `column` among the space's rows with these column values."""

@@ -8,22 +8,27 @@ import tempfile
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 import pyarrow as pa
 
-from oneproxy.analytics.report import ReportTables, build_report
 from oneproxy.search.loop_eval import summarize_loop
 from oneproxy.search.oneproxy import summarize
 from oneproxy.warehouse.catalog import query, sql_text
 from oneproxy.warehouse.errors import WarehouseEmpty
 from oneproxy.warehouse.store import Warehouse
 
+if TYPE_CHECKING:
+    from oneproxy.analytics.report import ReportTables
+
 REPORT_HTML, SUMMARY_JSON = "report.html", "summary.json"
 
 
 def read_report_tables(wh: Warehouse) -> ReportTables:
     """The rows of each `sql/queries/report_*.sql` whose warehouse tables exist (else None)."""
+    from oneproxy.analytics.report import ReportTables  # matplotlib: only when a report is made
+
     present = set(wh.manifest())
 
     def rows(name: str, *needs: str) -> pa.Table | None:
@@ -75,6 +80,8 @@ def write_report(wh: Warehouse, out: Path, run_info: dict | None = None,
         "run": run_info,
         "tables": wh.manifest(),
     }
+    from oneproxy.analytics.report import build_report
+
     page, summary = build_report(read_report_tables(wh), info)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
