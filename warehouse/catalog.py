@@ -168,6 +168,7 @@ def connect(wh: Warehouse, *, user: bool = False,
     path = ensure_catalog(wh)
     if not user:
         return _held(path).cursor()
+    _release(path)  # DuckDB shares one database per file: settings locked below would stay on it
     con = duckdb.connect(str(path), read_only=True, config=dict(_NO_EXTENSIONS))
     if not allow_files:
         con.execute(f"SET allowed_directories = [{_quote(str(wh.root) + os.sep)}]")

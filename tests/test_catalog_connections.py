@@ -1,0 +1,33 @@
+"""Catalog connections: plain queries share one held connection, users' SQL gets its own locked
+one, and neither changes what the other may do; a replaced catalog is reopened."""
+
+from __future__ import annotations
+
+import pytest
+from oneproxy.warehouse import catalog
+from oneproxy.warehouse.catalog import QueryRefused, query
+
+
+def count(wh) -> int:
+    return query(wh, "SELECT count(*) AS n FROM latency").column("n")[0].as_py()
+
+
+def test_plain_and_user_queries_interleave(synth, tmp_path):
+    outside = tmp_path / "outside.csv"
+    outside.write_text("a\n1\n")
+    rows = count(synth)
+    for _ in range(2):  # a user query locks only its own connection
+        assert query(synth, "SELECT count(*) AS n FROM latency", guard=True).column(
+            "n")[0].as_py() == rows
+        with pytest.raises(QueryRefused):
+            query(synth, f"SELECT * FROM read_csv('{outside}')", guard=True)
+        assert count(synth) == rows
+        assert query(synth, f"SELECT * FROM read_csv('{outside}')").num_rows == 1
+
+
+def test_a_rebuilt_catalog_is_reopened(synth):
+    before = count(synth)
+    held = catalog._HELD[str(catalog.catalog_path(synth))][1]
+    catalog.build_catalog(synth)  # a new file under the same name
+    assert count(synth) == before
+    assert catalog._HELD[str(catalog.catalog_path(synth))][1] is not held
