@@ -66,10 +66,7 @@ class SourceBatch:
         ok = np.isfinite(values) & (values > 0)
         n = len(values)
         self.latency.append(pa.table({
-            "space_id": pa.array([space_id] * n, pa.string()),
-            "dataset": pa.array([dataset] * n, pa.string()),
-            "device_id": pa.array([device.device_id] * n, pa.string()),
-            "arch_id": pa.array(np.asarray(arch_id, dtype=np.int64)),
+            **_series_keys(space_id, dataset, device, arch_id),
             "latency_ms": pa.array(values, mask=~ok),
             "status": pa.array(np.where(ok, "ok", "failed")),
             "source_id": pa.array([self.source_id] * n, pa.string()),
@@ -84,10 +81,7 @@ class SourceBatch:
         values = np.asarray(std_ms, dtype=np.float64)
         n = len(values)
         self.latency_std.append(pa.table({
-            "space_id": pa.array([space_id] * n, pa.string()),
-            "dataset": pa.array([dataset] * n, pa.string()),
-            "device_id": pa.array([device.device_id] * n, pa.string()),
-            "arch_id": pa.array(np.asarray(arch_id, dtype=np.int64)),
+            **_series_keys(space_id, dataset, device, arch_id),
             "latency_std_ms": pa.array(values, mask=~np.isfinite(values)),
             "source_id": pa.array([self.source_id] * n, pa.string()),
         }, schema=LATENCY_STD))
@@ -100,10 +94,7 @@ class SourceBatch:
         spread = np.asarray(std, dtype=np.float64)
         n = len(values)
         self.throughput.append(pa.table({
-            "space_id": pa.array([space_id] * n, pa.string()),
-            "dataset": pa.array([dataset] * n, pa.string()),
-            "device_id": pa.array([device.device_id] * n, pa.string()),
-            "arch_id": pa.array(np.asarray(arch_id, dtype=np.int64)),
+            **_series_keys(space_id, dataset, device, arch_id),
             "images_per_s": pa.array(values, mask=~(np.isfinite(values) & (values > 0))),
             "images_per_s_std": pa.array(spread, mask=~np.isfinite(spread)),
             "batch_size": pa.array([batch_size] * n, pa.int32()),
@@ -163,3 +154,13 @@ class SourceBatch:
 
     def accuracy_table(self) -> pa.Table:
         return pa.concat_tables(self.accuracy) if self.accuracy else ACCURACY.empty_table()
+
+
+def _series_keys(space_id: str, dataset: str, device: Device,
+                 arch_id: np.ndarray) -> dict[str, pa.Array]:
+    """The columns that name one device series' rows: space, dataset, device, architecture."""
+    ids = pa.array(np.asarray(arch_id, dtype=np.int64))
+    return {"space_id": pa.array([space_id] * len(ids), pa.string()),
+            "dataset": pa.array([dataset] * len(ids), pa.string()),
+            "device_id": pa.array([device.device_id] * len(ids), pa.string()),
+            "arch_id": ids}
