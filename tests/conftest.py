@@ -58,6 +58,29 @@ def snapshot():
     return _snapshot
 
 
+@pytest.fixture
+def refused_ingest(tmp_path, monkeypatch):
+    """Check that `oneproxy ingest SOURCE` from `tmp_path/mirror` fails with one line naming
+    `message` and leaves the warehouse exactly as it was (the registry's pinned sha256 is not
+    consulted first, so the doctored file is loaded)."""
+    from click.testing import CliRunner
+
+    from oneproxy.cli import main
+
+    def check(warehouse: Warehouse, source: str, message: str) -> None:
+        monkeypatch.setattr("oneproxy.api.ingest.unchanged", lambda *_: None)
+        before = _snapshot(warehouse.root)
+        result = CliRunner().invoke(main, [
+            "ingest", source, "--mirror", str(tmp_path / "mirror"), "--cache",
+            str(tmp_path / "cache"), "--warehouse", str(warehouse.root)])
+        assert result.exit_code == 1
+        assert message in result.output
+        assert "Traceback" not in result.output
+        assert _snapshot(warehouse.root) == before
+
+    return check
+
+
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory) -> Path:
     """A synthetic NB201 warehouse (tests/synthetic.py), built once; read-only for tests."""
