@@ -73,6 +73,7 @@ class ProtocolData:
     reference: np.ndarray  # column indices of the reference architectures, in their order
     order: np.ndarray | None = None  # columns in the paper's file order (HELP's split needs it)
     arch_ids: np.ndarray | None = None  # the architectures' ids (columns), where known
+    dataset: str | None = None  # the latency dataset the rows are of, where known
 
     def row(self, device: str) -> np.ndarray:
         return self.latency[self.devices.index(device)]

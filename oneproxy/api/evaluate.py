@@ -44,16 +44,16 @@ def load_protocol_data(wh: Warehouse, protocol: Protocol) -> ProtocolData:
     keys = [k for k, kept in zip(data.arch_keys, keep, strict=True) if kept]
     order = help_columns(protocol.space, keys) if protocol.split == "help" else None
     return ProtocolData(devices, data.latency[:, keep], features_of(wh, protocol.space, keys),
-                        reference, order, arch_ids)
+                        reference, order, arch_ids, dataset)
 
 
 def stored_models(wh: Warehouse, protocol: Protocol) -> BuildModels:
-    """`run_protocol`'s `build_models`: the proxies' fits read back from (or stored in) the
-    warehouse's proxy cache, as `adapt` does."""
-    dataset = latency_series(wh, protocol.space, protocol.dataset)[0]
+    """`run_protocol`'s `build_models` for data from `load_protocol_data`: the proxies' fits
+    read back from (or stored in) the warehouse's proxy cache, as `adapt` does."""
 
     def build(data: ProtocolData, rows: dict[str, np.ndarray]) -> dict[str, ProxyModels]:
-        return cached_models(wh, protocol.space, dataset, data.features, data.arch_ids, rows)
+        return cached_models(wh, protocol.space, data.dataset, data.features, data.arch_ids,
+                             rows)
 
     return build
 
