@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import polars as pl
@@ -178,6 +180,40 @@ def test_code_version_parses_the_code_once_per_content(tmp_path, monkeypatch):
         assert stages.code_version() != first  # another file's content: parsed, another version
     finally:
         stages.code_version.cache_clear()
+
+
+def test_evaluate_reads_the_proxy_fits_back_from_the_warehouse(synth, monkeypatch):
+    from oneproxy.analytics.predictors.kernel import KernelLatencyPredictor
+
+    protocol = protocol_from_dict({"space": "nb201", "proxies": ["phone_a", "gpu_a"],
+                                   "targets": ["phone_b"], "samples": [10], "seeds": 2},
+                                  default_name="cached", where="test")
+    first = op.evaluate(synth, protocol)
+
+    def refit(*args, **kwargs):
+        raise AssertionError("a stored proxy was fitted again")
+
+    monkeypatch.setattr(KernelLatencyPredictor, "fit", refit)
+    again = op.evaluate(synth, protocol)
+    columns = ["target", "method", "seed", "proxy", "after_srcc", "rmse_ms"]
+    assert again.long.select(columns).equals(first.long.select(columns))
+
+
+def test_warm_adapt_and_the_batch_modules_load_no_scipy_stats_lightgbm_or_matplotlib(synth):
+    adapt = ["adapt", "--warehouse", str(synth.root), "--device", "phone_b", "--proxy", "auto",
+             "--samples", "20", "--no-save", "--format", "json"]
+    probe = (
+        "import sys\n"
+        "from oneproxy.cli import main\n"
+        f"main({adapt!r}, standalone_mode=False)\n"
+        "import oneproxy.batch, oneproxy.stages\n"
+        "print(sorted(m for m in ('scipy.stats', 'lightgbm', 'matplotlib') if m in sys.modules),"
+        " file=sys.stderr)\n"
+    )
+    for _ in range(2):  # the first call fits and stores the proxies (LightGBM); then warm
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                              check=True)
+    assert done.stderr.strip().splitlines()[-1] == "[]"
 
 
 def test_proxy_fits_are_stored_once_and_rebuilt_when_damaged(synth, monkeypatch):

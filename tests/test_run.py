@@ -123,11 +123,16 @@ def test_first_run_runs_every_stage_the_data_feeds(ran):
         op.srcc(Warehouse(ran), "nb201", min_common=SRCC_MIN_COMMON).input_fingerprint}
 
 
-def test_second_run_skips_every_stage_and_says_nothing_changed(ran, tmp_path):
+def test_second_run_skips_every_stage_and_says_nothing_changed(ran, tmp_path, monkeypatch):
     root = copy(ran, tmp_path)
     before = {k: v for k, v in Warehouse(root).manifest().items() if k != "runs"}
+    commits = []
+    commit = Warehouse.commit
+    monkeypatch.setattr(Warehouse, "commit",
+                        lambda self, *a, **k: commits.append(1) or commit(self, *a, **k))
     result = run_cli(root, *FAST)
     assert result.exit_code == 0, result.output
+    assert len(commits) == 2  # the run row when it opens and when it closes, not one per stage
     assert result.stdout.startswith("nothing changed: all ")
     stages = last_stages(root)
     assert set(stages) == set(last_stages(ran))
