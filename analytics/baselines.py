@@ -51,8 +51,8 @@ def ranked_raw_proxies(proxies: Mapping[str, np.ndarray], idx: np.ndarray,
         ok = np.isfinite(lat[i])
         if ok.sum() >= 2:
             agreement[i] = spearman(y[ok], lat[i, ok])
-    agreement = np.where(np.isfinite(agreement), agreement, -np.inf)
-    return sorted(names, key=lambda name: (-agreement[names.index(name)], name))
+    score = dict(zip(names, np.where(np.isfinite(agreement), agreement, -np.inf), strict=True))
+    return sorted(names, key=lambda name: (-score[name], name))
 
 
 def best_raw_proxy(proxies: Mapping[str, np.ndarray], idx: np.ndarray,
