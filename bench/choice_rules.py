@@ -7,7 +7,11 @@ and the worst target's gap to the better of FLOPs and the raw proxy (see `bench.
 - ``current``: the shipped rule (least LOO RMSE among candidates whose LOO SRCC reaches the best
   baseline's);
 - ``margin0.05`` / ``margin0.1``: a non-baseline candidate must beat that bar by the margin;
-- ``top2``: only the two proxies whose raw latency ranks the samples best are adapted.
+- ``top2``: only the two proxies whose raw latency ranks the samples best are adapted;
+- ``nested`` / ``nested_split``: the candidates form families (FLOPs and params fits, raw
+  proxies, adaptations; ``nested_split`` has FLOPs and params apart); each family's own choice
+  (least LOO RMSE) is scored out of sample, the choice for sample i made without i's residual,
+  and the family whose choice ranks the samples best wins (ties to the simpler family).
 
     python -m bench.choice_rules --warehouse W --protocols nasflat-fbnet-5,help-nb201
 """
@@ -19,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import click
+import numpy as np
 import polars as pl
 from oneproxy.analytics import adaptation, evaluate
 from oneproxy.analytics.baselines import ranked_raw_proxies
@@ -47,9 +52,42 @@ def top_proxies(k: int) -> Callable:
     return select
 
 
+def family_choice(order: tuple[tuple[str, ...], ...]) -> Callable:
+    """`nested` rules: families (by `family`) in `order`, simplest first."""
+    def select(models: dict, idx, y, *, strategy="auto", confidence=0.9, **_):
+        fits = {name: m.fits(idx, y, strategy=strategy) for name, m in sorted(models.items())}
+        y = next(iter(fits.values()))[1]
+        ranked = dict(zip(fits, adaptation.scored(y, [g for _, _, g in fits.values()]),
+                          strict=True))
+        every = [(name, c) for name, cands in ranked.items() for c in cands]
+        best, best_score = None, -np.inf
+        for names in order:
+            group = [(n, c) for n, c in every if family(c) in names]
+            if group and (score := out_of_sample_srcc(y, group)) > best_score + 1e-9:
+                best, best_score = group, score
+        name, chosen = min(best, key=lambda nc: nc[1].fit.loo_rmse)
+        return name, models[name].adapted(chosen, fits[name][0], y, ranked[name], confidence), {}
+    return select
+
+
+def out_of_sample_srcc(y: np.ndarray, group: list) -> float:
+    """LOO SRCC of "the least LOO RMSE in `group`", the choice for sample i made without i."""
+    E = np.array([c.fit.loo_residuals for _, c in group])
+    without = (E**2).sum(axis=1, keepdims=True) - E**2
+    residual = E[np.argmin(without, axis=0), np.arange(E.shape[1])]
+    return float(adaptation.loo_srccs(y, residual[None])[0])
+
+
+def family(c) -> str:
+    return c.strategy if c.baseline else "adapted"
+
+
 RULES: dict[str, tuple[str, Callable] | None] = {
     "current": None, "margin0.05": ("choose", with_margin(0.05)),
     "margin0.1": ("choose", with_margin(0.1)), "top2": ("select", top_proxies(2)),
+    "nested": ("select", family_choice((("flops", "params"), ("proxy",), ("adapted",)))),
+    "nested_split": ("select", family_choice((("flops",), ("params",), ("proxy",),
+                                              ("adapted",)))),
 }
 
 
