@@ -25,6 +25,7 @@ from oneproxy.analytics.predictors.encodings import SpaceFeatures
 
 CELL_CLASSES = ("live", "dead_ops", "disconnected")
 DEFAULT_CONFIDENCE = 0.9
+CALIBRATED = "adaproxy@"  # + a confidence: the search method that picks by the upper bounds
 
 
 def cell_class(features: SpaceFeatures) -> np.ndarray:

@@ -20,6 +20,7 @@ from oneproxy.analytics import report_figures as figures
 from oneproxy.analytics.baselines import METHODS, OURS
 from oneproxy.analytics.environments import environment_summary, findings
 from oneproxy.analytics.heatmap import THRESHOLD
+from oneproxy.analytics.intervals import CALIBRATED
 from oneproxy.analytics.protocols import BUILTIN
 from oneproxy.analytics.srcc import to_square
 
@@ -119,6 +120,9 @@ def headline_part(srcc: pa.Table | None, search: pa.Table | None,
         why = (f"its latency ranking agrees best with the other devices' (mean SRCC "
                f"{mean:.3f})" if mean is not None else "it is the best-ranked full-coverage device")
         over = 100 * (row["violation_share"] or 0)
+        bound = runs.filter((pl.col("space_id") == space) & (pl.col("dataset") == row["dataset"])
+                            & (pl.col("proxy") == proxy) & (pl.col("n_samples") == row["n_samples"])
+                            & pl.col("method").str.starts_with(CALIBRATED))
         paragraphs.append(
             f"<p><b>{html.escape(space)} · {html.escape(row['dataset'])}</b>: one proxy, "
             f"<b>{html.escape(str(proxy))}</b>, serves {row['targets']} devices: {why}. Adapted "
@@ -127,7 +131,7 @@ def headline_part(srcc: pa.Table | None, search: pa.Table | None,
             f"on average against the device's own optimum; <b>{over:.0f}% of the picks are over "
             f"budget</b> (by {_fmt(row['mean_violation_pct'], '{:.1f}')}% on average): the "
             "adapted predictor ranks architectures well but can place one just under a budget "
-            "that it exceeds on the device, so keep that margin when you ship a pick. Budgets: "
+            f"that it exceeds on the device. {_calibrated_sentence(bound)}Budgets: "
             f"{per_device} per device, from each device's 5th to 95th latency percentile "
             f"({budgets['budget_ms'].min():.3g}–{budgets['budget_ms'].max():.3g} ms over all "
             "devices).</p>")
@@ -135,6 +139,11 @@ def headline_part(srcc: pa.Table | None, search: pa.Table | None,
                       "mean_srcc": mean, "samples": row["n_samples"],
                       "mean_regret_pp": row["mean_regret_fitting"],
                       "over_budget_share": row["violation_share"],
+                      "upper_bound": (bound.row(0, named=True)["method"].removeprefix(CALIBRATED)
+                                      if bound.height else None),
+                      "upper_bound_over_budget_share": (bound.row(0, named=True)
+                                                        ["violation_share"] if bound.height
+                                                        else None),
                       "budgets_per_device": per_device})
     if not paragraphs:
         return ("<p class=\"missing\">No adapted one-proxy search yet: <code>oneproxy run</code> "
@@ -144,6 +153,18 @@ def headline_part(srcc: pa.Table | None, search: pa.Table | None,
                          & (pl.col("dataset") == first["dataset"]))
     return "\n".join(["<h2>What this batch found</h2>", *paragraphs,
                       _search_part(group, first["space_id"], first["dataset"])]), found
+
+
+def _calibrated_sentence(bound: pl.DataFrame) -> str:
+    """What picking by the intervals' upper ends did instead (empty without such a run)."""
+    if bound.is_empty():
+        return ""
+    row = bound.row(0, named=True)
+    level = row["method"].removeprefix(CALIBRATED)
+    return (f"Picked by the upper end of the {level} interval instead (<code>search "
+            f"--confidence {level}</code>), <b>{100 * (row['violation_share'] or 0):.0f}% are "
+            f"over budget</b> and the picks lose {_fmt(row['mean_regret_fitting'], '{:.2f}')} "
+            "points; measure a pick before you ship it (<code>oneproxy propose</code>). ")
 
 
 # --- sections ---------------------------------------------------------------------------------
@@ -494,7 +515,9 @@ def search_section(search: pa.Table | None, search_summary: pa.Table | None) -> 
 def _run_label(method: pl.Expr, proxy: pl.Expr, n: pl.Expr) -> pl.Expr:
     return (pl.when(method == "exhaustive").then(pl.lit(figures.OPTIMUM))
             .when(method == "proxy").then(pl.format("via {}", proxy))
-            .otherwise(pl.format("AdaProxy {} n={}", proxy, n)))
+            .when(method == "adaproxy").then(pl.format("AdaProxy {} n={}", proxy, n))
+            .otherwise(pl.format("AdaProxy {} n={}, upper bound {}", proxy, n,
+                                 method.str.strip_prefix(CALIBRATED))))
 
 
 def _search_part(picks: pl.DataFrame, space: str, dataset: str) -> str:

@@ -94,8 +94,7 @@ def _notes(data: SearchData, dataset: str, table: pa.Table, proxy: str | None) -
         chosen = pl.from_arrow(table).unique("device_id", maintain_order=True)
         picks = ", ".join(f"{d} <- {p}" for d, p in zip(chosen["device_id"],
                                                          chosen["chosen_proxy"], strict=True))
-        notes.append(f"proxy chosen per target by leave-one-out error of the adapted model: "
-                     f"{picks}")
+        notes.append(f"proxy chosen per target by leave-one-out on its samples: {picks}")
     if proxy is not None:
         s = summarize(table).to_pylist()[0]
         notes.append(
@@ -134,8 +133,8 @@ def _fronts(data: SearchData, evaluation: ProxyEval | None, proxy: str | None) -
               "'q5:q95:50' (a range of 50).")
 @click.option("--proxy", default=None,
               help="Pick with this device's latencies and judge the picks on each target; "
-              "'auto' (with --samples) chooses per target the device whose adapted predictor "
-              "has the lowest leave-one-out error.")
+              "'auto' (with --samples) chooses the proxy per target by leave-one-out on its "
+              "samples.")
 @click.option("--samples", type=click.IntRange(min=MIN_SAMPLES), default=None,
               help="With --proxy: adapt the proxy's linear predictor with N target samples "
               "(AdaProxy).")
@@ -143,11 +142,12 @@ def _fronts(data: SearchData, evaluation: ProxyEval | None, proxy: str | None) -
               help="Seed of the target-sample draw.")
 @click.option("--strategy", type=click.Choice(STRATEGY_CHOICES), default=AUTO,
               show_default=True, help="With --samples: how the proxy is adapted (see "
-              "`oneproxy adapt --help`); auto keeps the lowest leave-one-out error.")
+              "`oneproxy adapt --help`); auto chooses by leave-one-out on the samples.")
 @click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True),
               default=None, help="Pick on the devices' adapted predictions (for devices that "
               "measured only some architectures): the most accurate architecture measured within "
-              "each budget or whose upper bound at this confidence is (e.g. 0.9).")
+              "each budget or whose upper bound at this confidence is (e.g. 0.9). With --proxy "
+              "and --samples: make the AdaProxy picks the same way (method adaproxy@C).")
 @click.option("--verified-only", is_flag=True,
               help="With predictions: answer a budget only with an architecture measured within "
               "it (status verified).")
@@ -164,10 +164,12 @@ def search(wh: Warehouse, engine: Engine, space: str, dataset: str | None, devic
 
     Without --proxy each device is searched with its own latencies (the optimum). With
     --proxy P the picks are made with P's latencies (or, with --samples N, AdaProxy
-    predictions adapted with N target measurements) and judged on each target: regret is the
-    target's optimum accuracy minus the picked one, a violation is a pick whose true latency
-    exceeds the budget. NAS-Bench-201 latency is measured on the CIFAR-10 input on every
-    device; a search on cifar100 or ImageNet16-120 pairs it with that dataset's accuracy.
+    predictions adapted with N target measurements; adding --confidence C makes them on the
+    upper ends of the intervals at C instead, which keeps most picks within budget) and judged
+    on each target: regret is the target's optimum accuracy minus the picked one, a violation
+    is a pick whose true latency exceeds the budget. NAS-Bench-201 latency is measured on the
+    CIFAR-10 input on every device; a search on cifar100 or ImageNet16-120 pairs it with that
+    dataset's accuracy.
     Devices that measured only part of the space are searched over what they have, unless
     --confidence (or --verified-only) picks on their adapted predictions instead: each row then
     says `status` (verified: measured within the budget; likely: upper bound within it; none)
@@ -182,6 +184,8 @@ def search(wh: Warehouse, engine: Engine, space: str, dataset: str | None, devic
           --samples 20 --seed 1 --pareto raspi4.png
       oneproxy search --dataset cifar100 --devices fpga,eyeriss --budget q10,q50 \\
           --proxy auto --samples 20
+      oneproxy search --dataset cifar100 --budget q10,q50 --proxy pixel3 --samples 20 \\
+          --confidence 0.9
       oneproxy search --dataset cifar100 --devices my_phone --budget 5ms,10ms --confidence 0.9
     """
     if samples is not None and proxy is None:
@@ -189,10 +193,16 @@ def search(wh: Warehouse, engine: Engine, space: str, dataset: str | None, devic
     if proxy == AUTO and samples is None:
         raise click.UsageError("--proxy auto chooses by the target's samples: give --samples N")
     devices = None if device_spec.strip() == "all" else names(device_spec)
-    predicted = confidence is not None or verified_only
-    if predicted and (proxy is not None or samples is not None or devices is None):
-        raise click.UsageError("--confidence / --verified-only pick on named devices' own "
-                               "predictions: give --devices and no --proxy / --samples")
+    if confidence is not None and proxy is not None and samples is None:
+        raise click.UsageError("--confidence with --proxy picks on adapted intervals: give "
+                               "--samples N")
+    predicted = (confidence is not None or verified_only) and proxy is None
+    if verified_only and proxy is not None:
+        raise click.UsageError("--verified-only picks on named devices' own predictions: "
+                               "give --devices and no --proxy / --samples")
+    if predicted and devices is None:
+        raise click.UsageError("--confidence / --verified-only without --proxy pick on named "
+                               "devices' own predictions: give --devices")
     dataset = api.search_dataset(wh, space, dataset)
     if predicted:
         picks = api.search_predicted(wh, space, dataset, devices, parse_budget_spec(budget_spec),
@@ -204,7 +214,7 @@ def search(wh: Warehouse, engine: Engine, space: str, dataset: str | None, devic
         return
     found = api.search(wh, space, dataset, parse_budget_spec(budget_spec), devices=devices,
                        proxy=proxy, samples=samples, seed=seed, strategy=strategy,
-                       engine=engine)
+                       engine=engine, confidence=confidence)
     data, table, evaluation = found.data, found.table, found.evaluation
     if save:
         api.save_results(wh, table)

@@ -1,8 +1,10 @@
 """One-proxy search: pick architectures with predicted latencies, judge the picks on the target.
 
 A target's picks are made by `best_under_budget` on predicted latencies (a proxy device's raw
-latencies, or AdaProxy predictions adapted with a few target samples) and judged with the
-target's true latencies: the regret is the target's own optimum accuracy minus the picked one,
+latencies, or AdaProxy predictions adapted with a few target samples; with a confidence C, the
+upper ends of the adapted intervals at C, the samples at their measured latency: the calibrated
+picks of `search --confidence`, method ``adaproxy@C``) and judged with the target's true
+latencies: the regret is the target's own optimum accuracy minus the picked one,
 and a pick violates its budget when its true latency exceeds the budget. A pick the target never
 measured cannot be judged: its regret and violation are NaN / null and `judged` is False.
 
@@ -18,8 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 import pyarrow as pa
-from oneproxy.analytics.adaptation import ProxyModels, select_proxy_models
+from oneproxy.analytics.adaptation import Adapted, ProxyModels, select_proxy_models
 from oneproxy.analytics.evaluate import draw_samples
+from oneproxy.analytics.intervals import CALIBRATED, DEFAULT_CONFIDENCE
 from oneproxy.analytics.predictors.encodings import SpaceFeatures
 from oneproxy.search.exhaustive import (
     NO_FIT,
@@ -148,6 +151,29 @@ def _target_samples(true: np.ndarray, n_samples: int, seed: int) -> list[np.ndar
     return [draw_samples(np.flatnonzero(np.isfinite(row)), n_samples, seed) for row in true]
 
 
+def calibrated_method(confidence: float) -> str:
+    """The `search_result` method of picks by the upper bound at `confidence`."""
+    return f"{CALIBRATED}{confidence:g}"
+
+
+def _is_calibrated(method: str) -> bool:
+    try:
+        return method.startswith(CALIBRATED) and 0 < float(method[len(CALIBRATED):]) < 1
+    except ValueError:
+        return False
+
+
+def _pick_latency(adapted: Adapted, row: np.ndarray, sample: np.ndarray,
+                  confidence: float | None) -> np.ndarray:
+    """What a target's picks are made on: the adapted prediction, or with `confidence` the
+    interval's upper end where the target did not measure and its measurement where it did."""
+    if confidence is None:
+        return adapted.predicted
+    latency = adapted.upper.copy()
+    latency[sample] = row[sample]
+    return latency
+
+
 def adapted_matrix(
     features: SpaceFeatures,
     proxy_latency: np.ndarray,
@@ -155,14 +181,18 @@ def adapted_matrix(
     n_samples: int,
     seed: int,
     strategy: str = "auto",
+    confidence: float | None = None,
 ) -> np.ndarray:
     """AdaProxy predictions, n_targets x n_archs: the proxy's predictors (see
     `analytics.adaptation`) adapted per target with `n_samples` of its measured latencies drawn
-    without replacement by a generator seeded with `seed`."""
+    without replacement by a generator seeded with `seed` (with `confidence`, the upper ends of
+    the intervals and the samples' own latencies: see `_pick_latency`)."""
     tru = _adaptation_inputs(features, {"proxy": proxy_latency}, true)
     models = ProxyModels.of(features, proxy_latency)
     samples = _target_samples(tru, n_samples, seed)
-    return np.stack([models.adapt(s, row[s], strategy=strategy).predicted
+    level = DEFAULT_CONFIDENCE if confidence is None else confidence
+    return np.stack([_pick_latency(models.adapt(s, row[s], strategy=strategy, confidence=level),
+                                   row, s, confidence)
                      for row, s in zip(tru, samples, strict=True)])
 
 
@@ -174,13 +204,14 @@ def auto_adapted_matrix(
     n_samples: int,
     seed: int,
     strategy: str = "auto",
+    confidence: float | None = None,
 ) -> tuple[np.ndarray, list[str], list[dict[str, float]]]:
     """AdaProxy predictions with the proxy chosen per target (`proxy="auto"`).
 
     Every candidate in `proxies` (device → latency row) except the target itself is fitted once;
-    per target the candidate whose adapted model has the lowest leave-one-out RMSE on the
-    target's samples is used. Returns the predictions, the chosen proxy of each target and
-    every candidate's LOO RMSE (ms) per target.
+    per target `select_proxy_models` chooses among them on the target's samples. Returns the
+    predictions (with `confidence`, as in `adapted_matrix`), the chosen proxy of each target and
+    every candidate's least LOO RMSE (ms) per target.
     """
     tru = _adaptation_inputs(features, proxies, true)
     models = {name: ProxyModels.of(features, latency) for name, latency in proxies.items()}
@@ -189,8 +220,10 @@ def auto_adapted_matrix(
         candidates = {name: model for name, model in models.items() if name != target}
         if not candidates:
             raise BadSearchInput(f"no candidate proxy for target {target} besides itself")
-        name, adapted, score = select_proxy_models(candidates, s, row[s], strategy=strategy)
-        predicted.append(adapted.predicted)
+        name, adapted, score = select_proxy_models(
+            candidates, s, row[s], strategy=strategy,
+            confidence=DEFAULT_CONFIDENCE if confidence is None else confidence)
+        predicted.append(_pick_latency(adapted, row, s, confidence))
         chosen.append(name)
         scores.append(score)
     return np.stack(predicted), chosen, scores
@@ -233,8 +266,9 @@ def search_result_table(
     Exhaustive outcomes (`BestPicks`) have null regret and violation; a `ProxyEval` gives the
     target's true latency of the pick and its judgement. arch_id is null when nothing fits.
     """
-    if run.method not in METHODS:
-        raise BadSearchInput(f"method must be one of {', '.join(METHODS)}, got {run.method!r}")
+    if run.method not in METHODS and not _is_calibrated(run.method):
+        raise BadSearchInput(f"method must be one of {', '.join(METHODS)} or "
+                             f"{CALIBRATED}<confidence>, got {run.method!r}")
     b = np.asarray(budgets, dtype=np.float64)
     n_dev, n_bud = b.shape
     if isinstance(outcome, ProxyEval):

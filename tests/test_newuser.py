@@ -341,7 +341,9 @@ def test_report_opens_with_what_the_batch_found(synth, tmp_path):
     for args in (["srcc", "--save"],
                  ["search", "--dataset", "cifar10", "--budget", "q5:q95:5", "--save"],
                  ["search", "--dataset", "cifar10", "--budget", "q5:q95:5", "--proxy", "phone_a",
-                  "--samples", "20", "--save"]):
+                  "--samples", "20", "--save"],
+                 ["search", "--dataset", "cifar10", "--budget", "q5:q95:5", "--proxy", "phone_a",
+                  "--samples", "20", "--confidence", "0.9", "--save"]):
         assert cli(synth, *args).exit_code == 0
     out = tmp_path / "site"
     assert cli(synth, "report", "--out", str(out)).exit_code == 0
@@ -355,4 +357,10 @@ def test_report_opens_with_what_the_batch_found(synth, tmp_path):
     assert found["proxy"] == "phone_a" and found["samples"] == 20
     assert found["mean_srcc"] == pytest.approx(pairs["value"].mean())
     assert found["budgets_per_device"] == 5
+    bound = pl.from_arrow(synth.read("search_result")).filter(pl.col("method") == "adaproxy@0.9")
+    share = bound["violation"].cast(pl.Float64).mean()
+    assert found["upper_bound"] == "0.9"
+    assert found["upper_bound_over_budget_share"] == pytest.approx(share)
+    assert (f"upper end of the 0.9 interval instead (<code>search --confidence 0.9</code>), "
+            f"<b>{100 * share:.0f}% are over budget</b>") in first
     assert 'class="scroll"' not in page

@@ -17,6 +17,7 @@ from oneproxy.search.oneproxy import (
     RunInfo,
     adapted_matrix,
     auto_adapted_matrix,
+    calibrated_method,
     evaluate_picks,
     proxy_matrix,
     search_result_table,
@@ -273,3 +274,27 @@ def test_draw_pareto_writes_a_png(tmp_path):
         draw_pareto(tmp_path / "none.png", {}, "empty")
     with pytest.raises(BadSearchInput, match="'bad'"):
         draw_pareto(tmp_path / "bad.png", {"bad": (np.ones(2), np.ones(3))}, "bad")
+
+
+def test_calibrated_picks_are_made_on_upper_bounds_and_measured_samples():
+    features, x = _features(300)
+    proxy = x @ np.linspace(0.1, 3.1, nb201.ONEHOT_DIM)
+    noise = np.random.default_rng(4).normal(0, 0.3, 300)
+    true = np.vstack([2.0 * proxy + 1.0 + noise])
+    point = adapted_matrix(features, proxy, true, n_samples=20, seed=3)
+    bound = adapted_matrix(features, proxy, true, n_samples=20, seed=3, confidence=0.9)
+    sampled = np.zeros(300, bool)
+    sampled[np.random.default_rng(3).choice(300, 20, replace=False)] = True
+    np.testing.assert_array_equal(bound[0, sampled], true[0, sampled])  # measured: as measured
+    assert (bound[0, ~sampled] > point[0, ~sampled]).all()  # elsewhere the interval's upper end
+    wider = adapted_matrix(features, proxy, true, n_samples=20, seed=3, confidence=0.99)
+    assert (wider[0, ~sampled] >= bound[0, ~sampled]).all()
+
+
+def test_calibrated_method_names_carry_their_confidence():
+    ev = evaluate_picks(PREDICTED, TRUE, ACC, BUDGETS)
+    table = _table(ev, method=calibrated_method(0.9), n_samples=20)
+    assert set(table.column("method").to_pylist()) == {"adaproxy@0.9"}
+    for bad in ("adaproxy@", "adaproxy@1.5", "adaproxy@x"):
+        with pytest.raises(BadSearchInput, match="method must be one of"):
+            _table(ev, method=bad, n_samples=20)

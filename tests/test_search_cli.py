@@ -92,6 +92,21 @@ def test_adaproxy_is_seeded(ingested):
     assert all(r["regret"] >= 0 for r in first if r["violation"] is False)
 
 
+def test_confidence_picks_by_the_upper_bound_and_stays_within_budget(ingested):
+    args = ("--dataset", "cifar100", "--devices", "raspi4,fpga,eyeriss,edgegpu", "--proxy",
+            "pixel3", "--samples", "20", "--budget", "q10,q25,q50,q75,q90", "--format", "json",
+            "--no-save")
+    point = rows(invoke(ingested, *args))
+    result = invoke(ingested, *args, "--confidence", "0.9")
+    bound = rows(result)
+    assert {r["method"] for r in bound} == {"adaproxy@0.9"}
+    assert all(r["predicted_ms"] <= r["budget_ms"] for r in bound)
+    # the same samples: the point picks put one of 20 over its budget, the bound picks none
+    assert sum(r["violation"] for r in point) == 1
+    assert sum(r["violation"] for r in bound) == 0
+    assert "0.0% of them over budget" in result.stderr
+
+
 def test_auto_proxy_is_chosen_per_target_among_full_coverage_devices(ingested):
     result = invoke(ingested, "--dataset", "cifar100", "--devices", "raspi4,fpga", "--proxy",
                     "auto", "--samples", "20", "--budget", "q50", "--format", "json",
@@ -152,6 +167,12 @@ def test_usage_errors(ingested):
     assert result.exit_code == 2
     assert "--samples adapts a proxy's predictor" in result.stderr
     assert invoke(ingested, "--dataset", "cifar100").exit_code == 2
+    result = invoke(ingested, "--dataset", "cifar100", "--budget", "5ms", "--proxy", "pixel3",
+                    "--confidence", "0.9")
+    assert result.exit_code == 2 and "give --samples N" in result.stderr
+    result = invoke(ingested, "--dataset", "cifar100", "--budget", "5ms", "--proxy", "pixel3",
+                    "--samples", "20", "--verified-only")
+    assert result.exit_code == 2 and "--verified-only picks on named devices'" in result.stderr
 
 
 def test_help_has_examples():

@@ -27,6 +27,7 @@ from oneproxy.search.oneproxy import (
     RunInfo,
     adapted_matrix,
     auto_adapted_matrix,
+    calibrated_method,
     evaluate_picks,
     proxy_matrix,
     search_result_table,
@@ -146,13 +147,15 @@ def drop_targets(data: SearchData, drop: list[str]) -> SearchData:
 def run_search(
     data: SearchData, space: str, dataset: str, budgets: BudgetSpec, proxy: str | None,
     samples: int | None, seed: int, strategy: str = AUTO, engine: Engine | None = None,
+    confidence: float | None = None,
 ) -> tuple[pa.Table, ProxyEval | None]:
     """The `search_result` rows of one search, and the proxy evaluation when a proxy is used.
 
     A target is searched over the architectures it measured: predictions of the others are
     dropped, so proxy picks are judged against the target's optimum over the same candidates.
-    With a distributed `engine` the picks are made per architecture partition
-    (`oneproxy.scale.search`).
+    With `samples` and a `confidence`, the AdaProxy picks are made on the upper ends of the
+    intervals at that confidence (method `adaproxy@C`, see `search.oneproxy`). With a
+    distributed `engine` the picks are made per architecture partition (`oneproxy.scale.search`).
     """
     ms = resolve_budgets(budgets, data.true)
     best_of = (partitioned_best(engine) if engine is not None and engine.distributed
@@ -167,14 +170,16 @@ def run_search(
             run = RunInfo(space, dataset, "proxy", proxy, 0)
         else:
             features = space_features(space, data.arch_keys, attributes=data.attributes)
+            method = "adaproxy" if confidence is None else calibrated_method(confidence)
             if proxy == AUTO:
                 predicted, chosen, _ = auto_adapted_matrix(
-                    features, data.candidates, data.targets, data.true, samples, seed, strategy)
-                run = RunInfo(space, dataset, "adaproxy", AUTO, samples, seed, tuple(chosen))
+                    features, data.candidates, data.targets, data.true, samples, seed, strategy,
+                    confidence)
+                run = RunInfo(space, dataset, method, AUTO, samples, seed, tuple(chosen))
             else:
                 predicted = adapted_matrix(features, data.proxy, data.true, samples, seed,
-                                           strategy)
-                run = RunInfo(space, dataset, "adaproxy", proxy, samples, seed)
+                                           strategy, confidence)
+                run = RunInfo(space, dataset, method, proxy, samples, seed)
         predicted = np.where(np.isfinite(data.true), predicted, np.nan)
         outcome = evaluation = evaluate_picks(predicted, data.true, data.accuracy, ms, best_of)
     table = search_result_table(run, data.targets, data.latency_datasets, ms, data.arch_ids,
@@ -246,12 +251,16 @@ def search(
     seed: int = 0,
     strategy: str = AUTO,
     engine: Engine | None = None,
+    confidence: float | None = None,
 ) -> SearchOutcome:
     """Most accurate architecture per device under each budget, searched on the device's own
     latency (no `proxy`), on a proxy's (`proxy`), or on AdaProxy predictions adapted with
-    `samples` target measurements (`proxy` a device or "auto")."""
+    `samples` target measurements (`proxy` a device or "auto"; with `confidence`, on the upper
+    ends of their intervals at that confidence)."""
     if samples is not None and proxy is None:
         raise BadSearchInput("samples adapt a proxy's predictor: give a proxy too")
+    if confidence is not None and samples is None:
+        raise BadSearchInput("a confidence picks on adapted intervals: give a proxy and samples")
     if proxy == AUTO and samples is None:
         raise BadSearchInput("proxy 'auto' chooses by the target's samples: give samples")
     spec = parse_budget_spec(budgets) if isinstance(budgets, str) else budgets
@@ -264,5 +273,5 @@ def search(
             f"too few to draw {samples} samples and judge the picks on the rest; lower --samples")
     data = drop_targets(data, thin)
     table, evaluation = run_search(data, space, dataset, spec, proxy, samples, seed, strategy,
-                                   engine)
+                                   engine, confidence)
     return SearchOutcome(data, table, evaluation, tuple(thin))
