@@ -55,8 +55,13 @@ def raw_loo_rmse(proxy_at_samples: np.ndarray, y: np.ndarray) -> float:
 
 
 def prescreen(proxies: dict[str, np.ndarray], sample_idx: np.ndarray, y: np.ndarray,
-              keep: int) -> list[str]:
+              keep: int = PRESCREEN) -> list[str]:
     """The `keep` proxies whose raw latencies fit the target's samples best (by `raw_loo_rmse`;
-    ties by name), in that order."""
-    scores = {name: raw_loo_rmse(np.asarray(row)[sample_idx], y) for name, row in proxies.items()}
+    ties by name), in that order; a proxy that did not measure every sample comes last.
+
+    `adapt --proxy auto`, `search --confidence`, `propose` and the simulated verify loop all
+    adapt these, so that they agree on a device's predictions."""
+    at = {name: np.asarray(row, dtype=np.float64)[sample_idx] for name, row in proxies.items()}
+    scores = {name: raw_loo_rmse(row, y) if np.isfinite(row).all() else np.inf
+              for name, row in at.items()}
     return sorted(scores, key=lambda name: (scores[name], name))[:keep]

@@ -11,7 +11,6 @@ import pyarrow as pa
 
 from oneproxy.analytics.adaproxy import MIN_SAMPLES
 from oneproxy.analytics.adaptation import MIN_PROXY_ROWS, Adapted, ProxyModels, select_proxy_models
-from oneproxy.analytics.baselines import ranked_raw_proxies
 from oneproxy.analytics.intervals import DEFAULT_CONFIDENCE, check_confidence
 from oneproxy.analytics.planning import design_matrix
 from oneproxy.analytics.predictors.encodings import SpaceFeatures
@@ -21,11 +20,10 @@ from oneproxy.api.latency import load_space
 from oneproxy.api.proxy_cache import cached_models
 from oneproxy.search.budgets import parse_budgets
 from oneproxy.search.picks import pick_budgets, propose
+from oneproxy.search.proxy_choice import prescreen
 from oneproxy.warehouse.catalog import query, sql_text
 from oneproxy.warehouse.errors import OneproxyError, UnknownDevice
 from oneproxy.warehouse.store import Warehouse
-
-MAX_PROXIES = 5  # proxies adapted per device: those whose raw latency ranks its samples best
 
 
 class NotEnoughMeasured(OneproxyError):
@@ -107,18 +105,14 @@ def adapt_device(state: DeviceState, confidence: float = DEFAULT_CONFIDENCE,
         raise NotEnoughMeasured(
             f"device '{state.device}' measured {idx.size} architectures of {state.space}: adapt "
             f"needs at least {MIN_SAMPLES} (see `oneproxy plan`)")
-    leading = {name: state.proxies[name] for name in leading_proxies(state, idx)}
+    leading = {name: state.proxies[name]
+               for name in prescreen(state.proxies, idx, state.measured[idx])}
     models = ({name: ProxyModels.of(state.features, row) for name, row in leading.items()}
               if wh is None else cached_models(wh, state.space, state.proxy_dataset,
                                                state.features, state.arch_ids, leading))
     name, adapted, _ = select_proxy_models(models, idx, state.measured[idx], strategy=strategy,
                                            confidence=confidence)
     return name, adapted
-
-
-def leading_proxies(state: DeviceState, idx: np.ndarray) -> list[str]:
-    """The `MAX_PROXIES` proxies whose raw latency ranks the device's samples best."""
-    return ranked_raw_proxies(state.proxies, idx, state.measured[idx])[:MAX_PROXIES]
 
 
 def propose_measurements(wh: Warehouse, space: str, device: str, budgets: str, *,
