@@ -50,8 +50,11 @@ def _proxy_notes(run: AdaptRun, proxy: str) -> list[str]:
     if proxy == AUTO:
         shown = ", ".join(f"{d} {v:.3g}" for d, v in ranked[:5])
         more = f" (+{len(ranked) - 5} more)" if len(ranked) > 5 else ""
-        why = (f"proxy {s['proxy']} chosen among {len(ranked)} full-coverage devices: lowest "
-               f"leave-one-out RMSE on the {s['n_samples']} samples (ms: {shown}{more})")
+        why = (f"proxy {s['proxy']} chosen among the {len(ranked)} full-coverage devices whose "
+               f"raw latency fits the {s['n_samples']} samples best: the least leave-one-out "
+               "RMSE among adaptations that rank the samples (each left out in turn) at least "
+               "as well as the best baseline (FLOPs, params, a raw proxy); least LOO RMSE per "
+               f"proxy, ms: {shown}{more}")
     else:
         why = f"proxy {s['proxy']} (given): leave-one-out RMSE {s['loo_rmse_ms']:.3g} ms"
     strategies = ", ".join(f"{k} {v:.3g}" for k, v in run.adapted.scores.items())
@@ -74,8 +77,9 @@ def _proxy_notes(run: AdaptRun, proxy: str) -> list[str]:
 @click.option("--target", "legacy_target", default=None, hidden=True,
               help="Old spelling of --device (deprecated).")
 @click.option("--proxy", default=AUTO, show_default=True,
-              help="Proxy device, or 'auto': the full-coverage device whose adaptation has the "
-              "lowest leave-one-out error on the samples.")
+              help="Proxy device, or 'auto': choose among the full-coverage devices by "
+              "leave-one-out on the samples (never below the FLOPs / params / raw-proxy "
+              "baselines there).")
 @click.option("--samples", type=click.IntRange(min=MIN_SAMPLES), default=None,
               help="Draw N of the target's measured architectures as the only known ones; the "
               "rest score the predictions.")
@@ -84,12 +88,15 @@ def _proxy_notes(run: AdaptRun, proxy: str) -> list[str]:
               help="Use every latency the target measured as samples.")
 @click.option("--strategy", type=click.Choice(STRATEGY_CHOICES), default=AUTO,
               show_default=True, help="Adaptation strategy.")
+@click.option("--dataset", default=None,
+              help="The target's latency dataset [default: its only one, else the space's "
+              "main one, e.g. cifar10 for nb201].")
 @save_option(PREDICTIONS_TABLE, default=True)
 @output_options
 @warehouse_option
 def adapt(wh: Warehouse, space: str, target: str | None, legacy_target: str | None, proxy: str,
-          samples: int | None, seed: int, from_measured: bool, strategy: str, save: bool,
-          fmt: str, output: Path | None) -> None:
+          samples: int | None, seed: int, from_measured: bool, strategy: str,
+          dataset: str | None, save: bool, fmt: str, output: Path | None) -> None:
     """Predict every architecture of a space on a target from a proxy and a few measurements.
 
     Prints the chosen proxy and why, and the scores on the target's measured architectures
@@ -110,7 +117,7 @@ def adapt(wh: Warehouse, space: str, target: str | None, legacy_target: str | No
         raise click.UsageError("give --samples N or --from-measured (one of them)")
     with progress_callback() as on_progress:
         run = api.adapt(wh, space, target, proxy, samples, seed=seed, strategy=strategy,
-                        on_progress=on_progress)
+                        dataset=dataset, on_progress=on_progress)
     if save:
         api.save_predictions(wh, run.predictions)
     if output is not None:

@@ -203,7 +203,7 @@ def search(wh: Warehouse, engine: Engine, space: str, dataset: str | None, devic
     if predicted and devices is None:
         raise click.UsageError("--confidence / --verified-only without --proxy pick on named "
                                "devices' own predictions: give --devices")
-    dataset = api.search_dataset(wh, space, dataset)
+    dataset = api.search_dataset(wh, space, dataset, devices)
     if predicted:
         picks = api.search_predicted(wh, space, dataset, devices, parse_budget_spec(budget_spec),
                                      confidence=confidence or DEFAULT_CONFIDENCE,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import numpy as np
 import polars as pl
 import pytest
 from click.testing import CliRunner
 from oneproxy.warehouse.catalog import query
 
+from oneproxy.api.adapt import adapt
 from oneproxy.api.propose import adapt_device, device_state, search_picks
 from oneproxy.cli import main
 
@@ -46,6 +48,22 @@ def test_plan_propose_append(warehouse, tmp_path, snapshot):
                     "--platform", "mobile_cpu")
     assert result.exit_code == 0, result.output
     assert sorted(my_phone(warehouse)) == sorted(ids)
+
+    # imported on cifar100 only: adapt, predict and search find it without --dataset
+    result = invoke(warehouse, "adapt", "--space", "nb201", "--device", "my_phone", "--proxy",
+                    "auto", "--from-measured", "--no-save", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)[0]["n_samples"] == 20
+    result = invoke(warehouse, "predict", "--space", "nb201", "--device", "my_phone", "--archs",
+                    str(ids[0]), "--format", "json")
+    assert result.exit_code == 0, result.output
+    (shown,) = json.loads(result.stdout)
+    assert shown["source"] == "measured"
+    assert shown["measured_ms"] == pytest.approx(my_phone(warehouse)[ids[0]])
+    result = invoke(warehouse, "search", "--space", "nb201", "--devices", "my_phone", "--budget",
+                    "q50", "--confidence", "0.9", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)[0]["device_id"] == "my_phone"
 
     result = invoke(warehouse, "propose", "--space", "nb201", "--device", "my_phone",
                     "--budget", "q25,q50", "--per-budget", "2", "-o", str(tmp_path / "next.csv"))
@@ -94,6 +112,13 @@ def test_plan_propose_append(warehouse, tmp_path, snapshot):
             assert row["measured_ms"] <= row["budget_ms"] and row["p_fit"] == 1.0
         if row["status"] == "likely":
             assert row["measured_ms"] is None and row["upper_ms"] <= row["budget_ms"]
+
+    # `adapt --proxy auto --from-measured` screens and chooses the proxies as search and
+    # propose do: the device's predictions are the same whichever command made them
+    name, _ = adapt_device(state, wh=warehouse)
+    run = adapt(warehouse, "nb201", "my_phone")
+    assert run.summary.column("proxy").to_pylist() == [name]
+    np.testing.assert_allclose(run.adapted.predicted, adapted.predicted, rtol=1e-12)
 
 
 def test_bad_plan_and_propose_input(warehouse, snapshot):

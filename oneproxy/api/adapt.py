@@ -17,7 +17,15 @@ from oneproxy.analytics.evaluate import draw_samples, score
 from oneproxy.analytics.predictors.files import PredictorMeta, load_predictor, predict_archs
 from oneproxy.api.errors import NoLatency, UnknownArchitecture
 from oneproxy.api.features import features_of
-from oneproxy.api.latency import check_devices, latency_series, load_space
+from oneproxy.api.latency import (
+    check_devices,
+    device_dataset,
+    latency_series,
+    load_space,
+    main_dataset,
+    proxy_dataset,
+    space_series,
+)
 from oneproxy.api.progress import Progress, silent
 from oneproxy.api.proxy_cache import cached_models
 from oneproxy.api.warehouse import check_space
@@ -51,6 +59,7 @@ def adapt(
     *,
     seed: int = 0,
     strategy: str = AUTO,
+    dataset: str | None = None,
     created: str | None = None,
     on_progress: Progress = silent,
 ) -> AdaptRun:
@@ -61,12 +70,16 @@ def adapt(
     sample. `proxy="auto"` chooses among the devices that measured the whole space: the
     `PRESCREEN` whose raw latencies fit the samples best are adapted, and the adaptation with the
     lowest leave-one-out error is kept. Proxy fits are stored in the warehouse folder and reused
-    (`oneproxy.api.proxy_cache`). `created`
-    stamps the predictions (default: now).
+    (`oneproxy.api.proxy_cache`). The target is read on `dataset`, by default its only latency
+    dataset or the space's main one (`device_dataset`); the proxies on the same one where they
+    have it (`proxy_dataset`). `created` stamps the predictions (default: now).
     """
     check_space(wh, space)
-    dataset, series = latency_series(wh, space)
-    check_devices(series, [target], space, "target")
+    every = space_series(wh, space)
+    check_devices(every.unique("device_id", maintain_order=True), [target], space, "target")
+    target_dataset = device_dataset(every, space, target, dataset)
+    dataset = proxy_dataset(every, target, target_dataset)
+    series = every.filter(pl.col("dataset") == dataset).drop("dataset")
     n_archs = query(wh, sql_text("queries/adapt_archs.sql"), [space]).num_rows
     if proxy == AUTO:
         candidates = full_coverage(series, n_archs, exclude=[target])
@@ -79,7 +92,8 @@ def adapt(
             raise UnknownDevice(f"the proxy and the target are both '{target}': choose another "
                                 "proxy or --proxy auto")
         candidates = [proxy]
-    data = load_space(wh, space, dataset, [target, *candidates])
+    data = load_space(wh, space, [target_dataset, *[dataset] * len(candidates)],
+                      [target, *candidates])
     true = data.latency[0]
     measured = np.flatnonzero(np.isfinite(true))
     idx = measured if samples is None else draw_samples(measured, samples, seed)
@@ -141,7 +155,8 @@ def predict(
     check_space(wh, space)
     archs = pl.from_arrow(query(wh, sql_text("queries/adapt_archs.sql"), [space]))
     archs = _select_archs(archs, space, arch_ids, arch_key)
-    dataset, series = latency_series(wh, space)
+    every = space_series(wh, space)
+    series = every.unique("device_id", maintain_order=True)
     stored = wh.read_or_none(PREDICTIONS_TABLE)
     predicted = (pl.from_arrow(stored).filter((pl.col("space_id") == space)
                                               & (pl.col("device_id") == device))
@@ -153,6 +168,8 @@ def predict(
                             f"--device {device} …` or use one of "
                             f"{', '.join(series['device_id'].to_list())}"
                             f"{did_you_mean(device, series['device_id'].to_list())}")
+    dataset = (device_dataset(every, space, device) if device in series["device_id"]
+               else main_dataset(every))
     measured = pl.from_arrow(query(wh, sql_text("queries/adapt_latency.sql"),
                                    [space, dataset, [device]]))
     out = (

@@ -37,18 +37,61 @@ def latency_series(
 
     Without `dataset`, the dataset most devices were measured on (NB201: cifar10).
     """
-    series = pl.from_arrow(query(wh, sql_text("queries/adapt_series.sql"), [space]))
-    if series.is_empty():
-        raise NoLatency(f"space {space} has no whole-network latency in the warehouse: ingest "
-                        "a source that measures it (`oneproxy ingest …`)")
+    series = space_series(wh, space)
     datasets = series["dataset"].unique(maintain_order=True).to_list()
     if dataset is None:
-        per_dataset = series.group_by("dataset", maintain_order=True).len()
-        dataset = per_dataset.sort("len", descending=True, maintain_order=True)["dataset"][0]
+        dataset = main_dataset(series)
     elif dataset not in datasets:
         raise NoLatency(f"space {space} has no latency for dataset '{dataset}': it has "
                         f"{', '.join(datasets)}")
     return dataset, series.filter(pl.col("dataset") == dataset).drop("dataset")
+
+
+def space_series(wh: Warehouse, space: str) -> pl.DataFrame:
+    """Every latency series of a space (device_id, dataset, rows, measured)."""
+    series = pl.from_arrow(query(wh, sql_text("queries/adapt_series.sql"), [space]))
+    if series.is_empty():
+        raise NoLatency(f"space {space} has no whole-network latency in the warehouse: ingest "
+                        "a source that measures it (`oneproxy ingest …`)")
+    return series
+
+
+def main_dataset(series: pl.DataFrame) -> str:
+    """The latency dataset most series of `space_series` were measured on (NB201: cifar10)."""
+    per_dataset = series.group_by("dataset", maintain_order=True).len()
+    return per_dataset.sort("len", descending=True, maintain_order=True)["dataset"][0]
+
+
+def device_dataset(series: pl.DataFrame, space: str, device: str,
+                   dataset: str | None = None) -> str:
+    """The latency dataset to read `device` on: `dataset` if the device has it, else its only
+    one, else the space's main one (a device imported with `--dataset cifar100` is found
+    without naming it)."""
+    mine = series.filter(pl.col("device_id") == device)
+    if mine.is_empty():
+        raise UnknownDevice(f"device '{device}' has no latency in space {space}: import its "
+                            "measurements with `oneproxy ingest table FILE --device "
+                            f"{device} --space {space}`")
+    datasets = mine["dataset"].to_list()
+    if dataset in datasets:
+        return dataset
+    if len(datasets) == 1:
+        return datasets[0]
+    if dataset is None and main_dataset(series) in datasets:
+        return main_dataset(series)
+    raise NoLatency(f"device '{device}' has latency for several datasets ({', '.join(datasets)}):"
+                    " choose one with --dataset")
+
+
+def proxy_dataset(series: pl.DataFrame, device: str, dataset: str) -> str:
+    """The dataset a device's proxies are read on: its own `dataset` if other devices measured
+    it, else the one most other devices measured."""
+    peers = series.filter(pl.col("device_id") != device)
+    if peers.is_empty():
+        raise NoLatency(f"there is no other device to adapt '{device}' from")
+    if (peers["dataset"] == dataset).any():
+        return dataset
+    return main_dataset(peers)
 
 
 def _space_values(wh: Warehouse, space: str, column: str) -> list[str]:

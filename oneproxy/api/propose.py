@@ -16,13 +16,13 @@ from oneproxy.analytics.planning import design_matrix
 from oneproxy.analytics.predictors.encodings import SpaceFeatures
 from oneproxy.api.errors import NoLatency
 from oneproxy.api.features import features_of
-from oneproxy.api.latency import load_space
+from oneproxy.api.latency import device_dataset, load_space, proxy_dataset, space_series
 from oneproxy.api.proxy_cache import cached_models
 from oneproxy.search.budgets import parse_budgets
 from oneproxy.search.picks import pick_budgets, propose
 from oneproxy.search.proxy_choice import prescreen
 from oneproxy.warehouse.catalog import query, sql_text
-from oneproxy.warehouse.errors import OneproxyError, UnknownDevice
+from oneproxy.warehouse.errors import OneproxyError
 from oneproxy.warehouse.store import Warehouse
 
 
@@ -47,37 +47,16 @@ class DeviceState:
     accuracy: np.ndarray  # % per architecture, NaN where unknown
 
 
-def _device_dataset(series: pl.DataFrame, space: str, device: str, dataset: str | None) -> str:
-    mine = series.filter(pl.col("device_id") == device)
-    if mine.is_empty():
-        raise UnknownDevice(f"device '{device}' has no latency in space {space}: import its "
-                            "measurements with `oneproxy ingest table FILE --device "
-                            f"{device} --space {space}`")
-    datasets = mine["dataset"].to_list()
-    if dataset is not None and dataset in datasets:
-        return dataset
-    if len(datasets) == 1:
-        return datasets[0]
-    raise NoLatency(f"device '{device}' has latency for several datasets ({', '.join(datasets)}):"
-                    " choose one with --dataset")
-
-
 def device_state(wh: Warehouse, space: str, device: str, dataset: str | None = None) -> DeviceState:
     """Read what the loop needs; the device's only dataset is found without `dataset`."""
-    series = pl.from_arrow(query(wh, sql_text("queries/adapt_series.sql"), [space]))
-    latency_dataset = _device_dataset(series, space, device, dataset)
-    peers = series.filter((pl.col("device_id") != device)
-                          & (pl.col("measured") >= MIN_PROXY_ROWS))
-    if peers.filter(pl.col("dataset") == latency_dataset).is_empty():  # e.g. imported as cifar100
-        common = peers.group_by("dataset").len().sort(["len", "dataset"], descending=[True, False])
-        if common.is_empty():
-            raise NoLatency(f"space {space} has no other device to adapt '{device}' from")
-        proxy_dataset = common["dataset"][0]
-    else:
-        proxy_dataset = latency_dataset
-    proxies = peers.filter(pl.col("dataset") == proxy_dataset)["device_id"].to_list()
+    series = space_series(wh, space)
+    latency_dataset = device_dataset(series, space, device, dataset)
+    usable = series.filter(pl.col("measured") >= MIN_PROXY_ROWS)
+    proxy_ds = proxy_dataset(usable, device, latency_dataset)
+    proxies = usable.filter((pl.col("dataset") == proxy_ds)
+                            & (pl.col("device_id") != device))["device_id"].to_list()
     target = load_space(wh, space, latency_dataset, [device])
-    others = load_space(wh, space, proxy_dataset, proxies)
+    others = load_space(wh, space, proxy_ds, proxies)
     accuracy_dataset = dataset or latency_dataset
     acc = pl.from_arrow(query(wh, sql_text("queries/search_accuracy.sql"),
                               [space, accuracy_dataset]))
@@ -85,7 +64,7 @@ def device_state(wh: Warehouse, space: str, device: str, dataset: str | None = N
     if not np.isfinite(accuracy).any():
         raise NoLatency(f"space {space} has no test accuracy for dataset '{accuracy_dataset}': "
                         "choose one with --dataset")
-    return DeviceState(space, device, latency_dataset, proxy_dataset, accuracy_dataset,
+    return DeviceState(space, device, latency_dataset, proxy_ds, accuracy_dataset,
                        target.arch_ids, target.arch_keys,
                        features_of(wh, space, target.arch_keys),
                        target.latency[0], dict(zip(proxies, others.latency, strict=True)),

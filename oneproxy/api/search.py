@@ -14,7 +14,7 @@ from oneproxy.analytics.intervals import DEFAULT_CONFIDENCE
 from oneproxy.analytics.predictors.encodings import space_features
 from oneproxy.api.errors import UnknownSearchDataset
 from oneproxy.api.features import attributes_of
-from oneproxy.api.latency import load_space
+from oneproxy.api.latency import load_space, space_series
 from oneproxy.api.propose import adapt_device, device_state, search_picks
 from oneproxy.api.warehouse import check_space
 from oneproxy.scale.engine import Engine
@@ -203,14 +203,24 @@ class SearchOutcome:
     """Targets left out: too few measurements for `samples` (see `thin_targets`)."""
 
 
-def search_dataset(wh: Warehouse, space: str, dataset: str | None) -> str:
-    """`dataset`, else the space's only dataset with test accuracies (an error names them)."""
+def search_dataset(wh: Warehouse, space: str, dataset: str | None,
+                   devices: list[str] | None = None) -> str:
+    """`dataset`, else the space's only dataset with test accuracies, else the one latency
+    dataset the named `devices` were imported with when it has accuracies (an error names
+    them)."""
     check_space(wh, space)
     if dataset is not None:
         _check_dataset(wh, space, dataset)
         return dataset
     known = query(wh, sql_text("queries/search_datasets.sql"), [space]).column("dataset")
     known = known.to_pylist()
+    if len(known) != 1 and devices:
+        series = space_series(wh, space)
+        imported = {d: series.filter(pl.col("device_id") == d)["dataset"].to_list()
+                    for d in devices}
+        only = {tuple(v) for v in imported.values()}
+        if len(only) == 1 and len(mine := only.pop()) == 1 and mine[0] in known:
+            return mine[0]
     if len(known) != 1:
         raise UnknownSearchDataset(
             f"space '{space}' has test accuracies for {', '.join(known) or 'no dataset'}: "
@@ -264,7 +274,7 @@ def search(
     if proxy == AUTO and samples is None:
         raise BadSearchInput("proxy 'auto' chooses by the target's samples: give samples")
     spec = parse_budget_spec(budgets) if isinstance(budgets, str) else budgets
-    dataset = search_dataset(wh, space, dataset)
+    dataset = search_dataset(wh, space, dataset, devices)
     data = load_search_data(wh, space, dataset, devices, proxy)
     thin = thin_targets(data, samples, proxy) if samples is not None else []
     if thin and len(thin) == len(data.targets):
