@@ -12,6 +12,8 @@ and the worst target's gap to the better of FLOPs and the raw proxy (see `bench.
   proxies, adaptations; ``nested_split`` has FLOPs and params apart); each family's own choice
   (least LOO RMSE) is scored out of sample, the choice for sample i made without i's residual,
   and the family whose choice ranks the samples best wins (ties to the simpler family).
+- ``flops_or_raw``: as ``nested`` with only two families, the FLOPs fits and the raw proxies: no
+  adaptation at all, only a choice between the two baselines the goal compares with.
 
     python -m bench.choice_rules --warehouse W --protocols nasflat-fbnet-5,help-nb201
 """
@@ -88,6 +90,7 @@ RULES: dict[str, tuple[str, Callable] | None] = {
     "nested": ("select", family_choice((("flops", "params"), ("proxy",), ("adapted",)))),
     "nested_split": ("select", family_choice((("flops",), ("params",), ("proxy",),
                                               ("adapted",)))),
+    "flops_or_raw": ("select", family_choice((("flops",), ("proxy",)))),
 }
 
 
