@@ -151,6 +151,9 @@ def _fronts(data: SearchData, evaluation: ProxyEval | None, proxy: str | None) -
 @click.option("--verified-only", is_flag=True,
               help="With predictions: answer a budget only with an architecture measured within "
               "it (status verified).")
+@click.option("--measured-only", is_flag=True,
+              help="Search named devices that measured only part of the space over what they "
+              "measured, not on their predictions.")
 @out_file_option("--pareto", help="Draw the Pareto fronts of the target devices to FILE.png.")
 @save_option(RESULT_TABLE)
 @output_options
@@ -158,8 +161,8 @@ def _fronts(data: SearchData, evaluation: ProxyEval | None, proxy: str | None) -
 @warehouse_option
 def search(wh: Warehouse, engine: Engine, space: str, dataset: str | None, device_spec: str,
            budget_spec: str, proxy: str | None, samples: int | None, seed: int, strategy: str,
-           confidence: float | None, verified_only: bool, pareto: Path | None, save: bool,
-           fmt: str, output: Path | None) -> None:
+           confidence: float | None, verified_only: bool, measured_only: bool,
+           pareto: Path | None, save: bool, fmt: str, output: Path | None) -> None:
     """Most accurate architecture per device under each latency budget.
 
     Without --proxy each device is searched with its own latencies (the optimum). With
@@ -170,10 +173,11 @@ def search(wh: Warehouse, engine: Engine, space: str, dataset: str | None, devic
     is a pick whose true latency exceeds the budget. NAS-Bench-201 latency is measured on the
     CIFAR-10 input on every device; a search on cifar100 or ImageNet16-120 pairs it with that
     dataset's accuracy.
-    Devices that measured only part of the space are searched over what they have, unless
-    --confidence (or --verified-only) picks on their adapted predictions instead: each row then
-    says `status` (verified: measured within the budget; likely: upper bound within it; none)
-    and `p_fit`, the estimated probability that the pick fits; a measurement always wins over a
+    Named devices that measured only part of the space are searched on their adapted
+    predictions (adapted now from everything they measured; --measured-only searches only what
+    they measured, as --devices all does): each row then says `status` (verified: measured
+    within the budget; likely: upper bound at --confidence, default 0.9, within it; none) and
+    `p_fit`, the estimated probability that the pick fits; a measurement always wins over a
     prediction. `oneproxy propose` lists what to measure next to verify a likely pick.
 
     \b
@@ -187,6 +191,7 @@ def search(wh: Warehouse, engine: Engine, space: str, dataset: str | None, devic
       oneproxy search --dataset cifar100 --budget q10,q50 --proxy pixel3 --samples 20 \\
           --confidence 0.9
       oneproxy search --dataset cifar100 --devices my_phone --budget 5ms,10ms --confidence 0.9
+      oneproxy search --devices my_phone --budget 10ms --verified-only
     """
     if samples is not None and proxy is None:
         raise click.UsageError("--samples adapts a proxy's predictor: give --proxy too")
@@ -203,8 +208,17 @@ def search(wh: Warehouse, engine: Engine, space: str, dataset: str | None, devic
     if predicted and devices is None:
         raise click.UsageError("--confidence / --verified-only without --proxy pick on named "
                                "devices' own predictions: give --devices")
+    if measured_only and (predicted or proxy is not None):
+        raise click.UsageError("--measured-only searches devices over what they measured: "
+                               "drop --confidence / --verified-only / --proxy")
     dataset = api.search_dataset(wh, space, dataset, devices)
-    if predicted:
+    partial = ([] if predicted or proxy is not None or devices is None or measured_only
+               else api.partial_devices(wh, space, devices))
+    if partial:
+        click.echo(f"{', '.join(partial)} measured only part of {space}: picks on adapted "
+                   f"predictions at confidence {DEFAULT_CONFIDENCE:g} (--measured-only searches "
+                   "what was measured)", err=True)
+    if predicted or partial:
         picks = api.search_predicted(wh, space, dataset, devices, parse_budget_spec(budget_spec),
                                      confidence=confidence or DEFAULT_CONFIDENCE,
                                      verified_only=verified_only)

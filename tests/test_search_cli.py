@@ -6,6 +6,7 @@ import shutil
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from oneproxy.warehouse.catalog import query
 from oneproxy.warehouse.store import Warehouse
 
 from oneproxy.cli import main as CLI
@@ -123,12 +124,29 @@ def test_auto_proxy_is_chosen_per_target_among_full_coverage_devices(ingested):
 
 def test_partial_coverage_devices_are_searched_over_what_they_have(ingested):
     result = invoke(ingested, "--dataset", "cifar10", "--devices", "edgetpu", "--budget",
-                    "1.5ms", "--format", "json", "--no-save")
+                    "1.5ms", "--measured-only", "--format", "json", "--no-save")
     (row,) = rows(result)
     assert row["partial_coverage"] is True
     assert row["n_searched"] == 1740  # 1,999 rows, 259 failed to compile
     assert row["latency_ms"] <= 1.5
     assert "partial coverage: edgetpu" in result.stderr
+
+
+def test_a_named_partial_device_is_searched_on_its_predictions(ingested):
+    result = invoke(ingested, "--dataset", "cifar10", "--devices", "edgetpu,pixel3", "--budget",
+                    "1.5ms,q50", "--format", "json")
+    assert result.exit_code == 0, result.output
+    picks = {(r["device_id"], r["status"]) for r in json.loads(result.stdout)}
+    assert "edgetpu measured only part of nb201: picks on adapted predictions" in result.stderr
+    assert {s for d, s in picks if d == "pixel3"} == {"verified"}  # it measured everything
+    mine = [r for r in json.loads(result.stdout) if r["device_id"] == "edgetpu"]
+    assert {r["status"] for r in mine} <= {"verified", "likely"}
+    failed = query(ingested, "SELECT arch_id FROM latency WHERE device_id = 'edgetpu' AND "
+                   "space_id = 'nb201' AND latency_ms IS NULL").column("arch_id").to_pylist()
+    assert len(failed) == 259 and not {r["arch_id"] for r in mine} & set(failed)
+    for r in mine:
+        bound = r["measured_ms"] if r["status"] == "verified" else r["upper_ms"]
+        assert bound <= r["budget_ms"]
 
 
 def test_pareto_plot(ingested, tmp_path):
@@ -173,6 +191,9 @@ def test_usage_errors(ingested):
     result = invoke(ingested, "--dataset", "cifar100", "--budget", "5ms", "--proxy", "pixel3",
                     "--samples", "20", "--verified-only")
     assert result.exit_code == 2 and "--verified-only picks on named devices'" in result.stderr
+    result = invoke(ingested, "--dataset", "cifar100", "--budget", "5ms", "--devices", "edgetpu",
+                    "--measured-only", "--confidence", "0.9")
+    assert result.exit_code == 2 and "--measured-only searches devices over" in result.stderr
 
 
 def test_help_has_examples():

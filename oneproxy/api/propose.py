@@ -25,6 +25,13 @@ from oneproxy.warehouse.catalog import query, sql_text
 from oneproxy.warehouse.errors import OneproxyError
 from oneproxy.warehouse.store import Warehouse
 
+PICKS = pa.schema([
+    ("device_id", pa.string()), ("budget_ms", pa.float64()), ("arch_id", pa.int64()),
+    ("arch_key", pa.string()), ("accuracy", pa.float64()), ("predicted_ms", pa.float64()),
+    ("upper_ms", pa.float64()), ("measured_ms", pa.float64()), ("status", pa.string()),
+    ("p_fit", pa.float64()),
+])
+
 
 class NotEnoughMeasured(OneproxyError):
     """A device with too few measurements to adapt from."""
@@ -45,6 +52,12 @@ class DeviceState:
     measured: np.ndarray  # ms per architecture, NaN where the device has no measurement
     proxies: dict[str, np.ndarray]  # device -> ms per architecture
     accuracy: np.ndarray  # % per architecture, NaN where unknown
+    failed: np.ndarray  # bool per architecture: a row without latency (it did not run)
+
+    @property
+    def complete(self) -> bool:
+        """The device has a row for every architecture: nothing is left to predict."""
+        return bool((np.isfinite(self.measured) | self.failed).all())
 
 
 def device_state(wh: Warehouse, space: str, device: str, dataset: str | None = None) -> DeviceState:
@@ -68,7 +81,7 @@ def device_state(wh: Warehouse, space: str, device: str, dataset: str | None = N
                        target.arch_ids, target.arch_keys,
                        features_of(wh, space, target.arch_keys),
                        target.latency[0], dict(zip(proxies, others.latency, strict=True)),
-                       accuracy)
+                       accuracy, target.has_row[0] & ~np.isfinite(target.latency[0]))
 
 
 def adapt_device(state: DeviceState, confidence: float = DEFAULT_CONFIDENCE,
@@ -102,7 +115,8 @@ def propose_measurements(wh: Warehouse, space: str, device: str, budgets: str, *
     _, adapted = adapt_device(state, confidence, wh=wh)
     b = parse_budgets(budgets, adapted.predicted[None, :])[0]
     todo = propose(state.accuracy, adapted.predicted, state.measured, b, adapted.p_fit,
-                   per_budget=per_budget, design=design_matrix(state.features))
+                   per_budget=per_budget, design=design_matrix(state.features),
+                   excluded=state.failed)
     rows = [i for i, _ in todo]
     return pa.table({
         "arch_id": pa.array(state.arch_ids[rows].astype(np.int64), pa.int64()),
@@ -111,11 +125,21 @@ def propose_measurements(wh: Warehouse, space: str, device: str, budgets: str, *
     })
 
 
-def search_picks(state: DeviceState, adapted: Adapted, budgets: np.ndarray, *,
+def search_picks(state: DeviceState, adapted: Adapted | None, budgets: np.ndarray, *,
                  verified_only: bool = False) -> pa.Table:
-    """Budget-aware picks of one device: the columns `search --confidence` shows."""
-    picks = pick_budgets(state.accuracy, adapted.predicted, adapted.upper, state.measured,
-                         budgets, adapted.p_fit, verified_only=verified_only)
+    """Budget-aware picks of one device: the columns `search --confidence` shows. Without
+    `adapted` (a `complete` device) the picks are made on its measurements alone; an
+    architecture that failed on the device is never picked."""
+    if adapted is None:
+        predicted = upper = state.measured
+
+        def p_fit(budget: float) -> np.ndarray:
+            return (state.measured <= budget).astype(np.float64)
+    else:
+        predicted, upper, p_fit = adapted.predicted, adapted.upper, adapted.p_fit
+    upper = np.where(state.failed, np.inf, upper)
+    picks = pick_budgets(state.accuracy, predicted, upper, state.measured, budgets, p_fit,
+                         verified_only=verified_only)
     made = picks.arch >= 0
     at = np.maximum(picks.arch, 0)
 
@@ -126,12 +150,12 @@ def search_picks(state: DeviceState, adapted: Adapted, budgets: np.ndarray, *,
     return pa.table({
         "device_id": [state.device] * picks.budget.size,
         "budget_ms": picks.budget.tolist(),
-        "arch_id": pa.array(np.where(made, state.arch_ids[at], None).tolist(), pa.int64()),
+        "arch_id": np.where(made, state.arch_ids[at], None).tolist(),
         "arch_key": [state.arch_keys[i] if ok else None for i, ok in zip(at, made, strict=True)],
         "accuracy": col(state.accuracy),
-        "predicted_ms": col(adapted.predicted),
-        "upper_ms": col(adapted.upper),
+        "predicted_ms": col(predicted),
+        "upper_ms": col(upper),
         "measured_ms": col(state.measured),
         "status": picks.status.tolist(),
         "p_fit": [None if np.isnan(p) else float(p) for p in picks.p_fit],
-    })
+    }, schema=PICKS)

@@ -14,7 +14,7 @@ from oneproxy.analytics.intervals import DEFAULT_CONFIDENCE
 from oneproxy.analytics.predictors.encodings import space_features
 from oneproxy.api.errors import UnknownSearchDataset
 from oneproxy.api.features import attributes_of
-from oneproxy.api.latency import load_space, space_series
+from oneproxy.api.latency import device_dataset, load_space, space_series
 from oneproxy.api.propose import adapt_device, device_state, search_picks
 from oneproxy.api.warehouse import check_space
 from oneproxy.scale.engine import Engine
@@ -228,13 +228,30 @@ def search_dataset(wh: Warehouse, space: str, dataset: str | None,
     return known[0]
 
 
+def partial_devices(wh: Warehouse, space: str, devices: list[str]) -> list[str]:
+    """The `devices` without a latency row for every architecture of the space (on the dataset
+    `device_dataset` reads them on): those `search` picks for on their predictions."""
+    series = space_series(wh, space)
+    n_archs = query(wh, sql_text("queries/adapt_archs.sql"), [space]).num_rows
+    partial = []
+    for device in devices:
+        if device not in series["device_id"]:
+            continue  # the search names the unknown device in its own error
+        mine = series.filter((pl.col("device_id") == device)
+                             & (pl.col("dataset") == device_dataset(series, space, device)))
+        if mine["rows"][0] < n_archs:
+            partial.append(device)
+    return partial
+
+
 def search_predicted(wh: Warehouse, space: str, dataset: str, devices: list[str],
                      budgets: BudgetSpec | str, *, confidence: float = DEFAULT_CONFIDENCE,
                      verified_only: bool = False) -> pa.Table:
     """Budget-aware picks of devices that measured only some architectures (issue 13's loop).
 
     Each device is adapted now from every architecture it measured (its measurement always
-    wins over a prediction), with intervals at `confidence`; per budget the most accurate
+    wins over a prediction; a device with a row for every architecture is not adapted), with
+    intervals at `confidence`; per budget the most accurate
     architecture measured within it (`verified`) or whose upper bound is within it (`likely`)
     is picked, with the estimated probability it fits; `verified_only` keeps verified picks.
     """
@@ -242,8 +259,9 @@ def search_predicted(wh: Warehouse, space: str, dataset: str, devices: list[str]
     parts = []
     for device in devices:
         state = device_state(wh, space, device, dataset)
-        _, adapted = adapt_device(state, confidence, wh=wh)
-        known = np.where(np.isfinite(state.measured), state.measured, adapted.predicted)
+        adapted = None if state.complete else adapt_device(state, confidence, wh=wh)[1]
+        known = (state.measured if adapted is None
+                 else np.where(np.isfinite(state.measured), state.measured, adapted.predicted))
         ms = resolve_budgets(spec, known[None, :])[0]
         parts.append(search_picks(state, adapted, ms, verified_only=verified_only))
     return pa.concat_tables(parts)
