@@ -15,12 +15,22 @@ from __future__ import annotations
 import numpy as np
 
 
+def sort_order(values: np.ndarray, axis: int = -1) -> np.ndarray:
+    """`np.argsort(values, axis)` up to the order of equal values (NaN last), through int64 keys
+    that order like the float64 values: NumPy sorts int64 about three times faster."""
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    bits = values.view(np.int64)
+    keys = bits ^ ((bits >> 63) & np.int64(0x7FFF_FFFF_FFFF_FFFF))  # negatives: flip magnitude
+    keys[np.isnan(values)] = np.iinfo(np.int64).max
+    return np.argsort(keys, axis=axis)
+
+
 def average_ranks(rows: np.ndarray) -> np.ndarray:
     """Each row's average ranks (1-based) over its finite entries; NaN where a row has NaN."""
     rows = np.atleast_2d(np.asarray(rows, dtype=np.float64))
     if rows.size == 0:
         return rows.copy()
-    order = np.argsort(rows, axis=1)  # NaN last
+    order = sort_order(rows, axis=1)  # NaN last
     ordered = np.take_along_axis(rows, order, axis=1)
     m = rows.shape[1]
     new_run = np.ones(rows.shape, dtype=bool)
@@ -92,7 +102,7 @@ def _shared_vectors(rows: np.ndarray) -> list[tuple[list[int], np.ndarray]]:
 
 def _run_starts(vector: np.ndarray) -> np.ndarray:
     """For each finite entry, the number of finite entries strictly smaller (0 where NaN)."""
-    order = np.argsort(vector)  # NaN last
+    order = sort_order(vector)  # NaN last
     ordered = vector[order]
     new_run = np.ones(vector.size, dtype=bool)
     np.not_equal(ordered[1:], ordered[:-1], out=new_run[1:])
