@@ -229,9 +229,17 @@ def _device_rows(device_col: pl.Series) -> tuple[pl.Series, Callable[[int], np.n
     if runs.len() * 8 <= device_col.len():
         names = runs.struct.field("value")
         devices = names.unique().sort()
-        rows = np.repeat(names.cast(pl.Enum(devices)).to_physical().to_numpy().astype(np.int64),
-                         runs.struct.field("len").to_numpy())
-        return devices, lambda lo: rows[lo:lo + _PIVOT_ROWS]
+        codes = names.cast(pl.Enum(devices)).to_physical().to_numpy().astype(np.int64)
+        ends = np.cumsum(runs.struct.field("len").to_numpy().astype(np.int64))
+        starts = ends - runs.struct.field("len").to_numpy()
+
+        def run_rows(lo: int) -> np.ndarray:  # rows lo … lo + _PIVOT_ROWS: their runs, cut
+            hi = min(lo + _PIVOT_ROWS, int(ends[-1]))
+            first, last = np.searchsorted(ends, [lo, hi - 1], side="right")
+            kept = slice(first, last + 1)
+            return np.repeat(codes[kept], np.minimum(ends[kept], hi) - np.maximum(starts[kept], lo))
+
+        return devices, run_rows
     devices = device_col.unique().sort()
     return devices, lambda lo: (device_col.slice(lo, _PIVOT_ROWS).cast(pl.Enum(devices))
                                 .to_physical().to_numpy().astype(np.int64))
