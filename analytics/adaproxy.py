@@ -39,7 +39,10 @@ that fit (`scale_clamped`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from threading import Lock
 from typing import Literal, get_args
 
 import numpy as np
@@ -54,6 +57,7 @@ from oneproxy.analytics.predictors import (
 DEFAULT_LAMBDAS = np.logspace(-6, 6, 49)
 H_FLOOR = 1e-10
 MIN_SAMPLES = 3
+MEMO_SIZE = 512  # fits (and bases) kept for inputs seen again
 
 Selection = Literal["1se", "min"]
 
@@ -91,6 +95,9 @@ def fit_adaptation(
 
     `s` is the base prediction of each of the n samples (a proxy's predictor, or its measured
     latency), `Z` (n×d) the penalised correction features, `y` the target's measurements.
+    The same inputs always give the same fit, so the last `MEMO_SIZE` fits are kept and reused
+    (a candidate that does not depend on the proxy is fitted once for all proxies); each call
+    gets its own arrays.
     """
     lambdas = _check_lambdas(lambdas)
     _check_options(never_worse, selection)
@@ -102,30 +109,68 @@ def fit_adaptation(
             f"{y.size} target samples: leave-one-out selection needs at least "
             f"{MIN_SAMPLES}; measure more architectures on the target"
         )
-    fit = _fit(s, Z, y, lambdas, never_worse, selection, scaled=True)
+    fit = _memo_fit(_Problem(s, Z, y, lambdas, bool(never_worse), selection))
+    return replace(fit, b=fit.b.copy(), loo_path=fit.loo_path.copy(),
+                   loo_residuals=fit.loo_residuals.copy())
+
+
+class _Problem:
+    """The inputs of one fit, hashed and compared by their bytes (a key of `_memo_fit`)."""
+
+    __slots__ = ("s", "Z", "y", "lambdas", "never_worse", "selection", "_key", "_hash")
+
+    def __init__(self, s: np.ndarray, Z: np.ndarray, y: np.ndarray, lambdas: np.ndarray,
+                 never_worse: bool, selection: Selection) -> None:
+        self.s, self.Z, self.y, self.lambdas = s, Z, y, lambdas
+        self.never_worse, self.selection = never_worse, selection
+        self._key = (Z.shape, s.tobytes(), Z.tobytes(), y.tobytes(), lambdas.tobytes(),
+                     never_worse, selection)
+        self._hash = hash(self._key)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Problem) and self._key == other._key
+
+
+@lru_cache(maxsize=MEMO_SIZE)
+def _memo_fit(p: _Problem) -> AdaptationFit:
+    fit = _fit(p.s, p.Z, p.y, p.lambdas, p.never_worse, p.selection, scaled=True)
     if fit.a < 0:
-        fit = _fit(s, Z, y, lambdas, never_worse, selection, scaled=False)
+        fit = _fit(p.s, p.Z, p.y, p.lambdas, p.never_worse, p.selection, scaled=False)
+    for values in (fit.b, fit.loo_path, fit.loo_residuals):
+        values.flags.writeable = False  # shared by every caller of these inputs
     return fit
 
 
 def _fit(s: np.ndarray, Z: np.ndarray, y: np.ndarray, lambdas: np.ndarray, never_worse: bool,
          selection: Selection, *, scaled: bool) -> AdaptationFit:
     """`fit_adaptation` with the scale a free (`scaled`) or fixed at 0."""
-    Q = _unpenalised_basis(s) if scaled else np.full((y.size, 1), 1.0 / np.sqrt(y.size))
-    U, S, Vt = _penalised_svd(Z, Q)
-    proxy_residuals = _proxy_loo_residuals(y, Q)
+    if scaled:
+        base = _scaled_base(s, y)
+        Q, proxy_residuals = base.Q, base.proxy_residuals
+    else:
+        Q = np.full((y.size, 1), 1.0 / np.sqrt(y.size))
+        proxy_residuals = _proxy_loo_residuals(y, Q, np.einsum("ij,ij->i", Q, Q))
     proxy_loo = _rmse(proxy_residuals)
-    residuals = _loo_residuals(y, Q, U, S, lambdas)
-    path = np.sqrt(np.mean(residuals**2, axis=1))
-    chosen = _choose(residuals, lambdas, proxy_loo if never_worse else np.inf, selection)
+    U, S, Vt = _penalised_svd(Z, Q)
+    S2, Uty = S**2, U.T @ y
+    residuals = _loo_residuals(y, Q, U, S2, Uty, lambdas)
+    mse = (residuals**2).sum(axis=1) / y.size  # np.mean's sum and division, to the bit
+    path = np.sqrt(mse)
+    chosen = _choose(residuals, mse, path, lambdas, proxy_loo if never_worse else np.inf,
+                     selection)
     if chosen is None and not never_worse:
         raise InvalidPredictorInput(
             f"no λ in lambdas (from {lambdas.min():g} to {lambdas.max():g}) gives a defined "
             "leave-one-out error: add larger lambdas or set never_worse=True"
         )
     lam = np.inf if chosen is None else float(lambdas[chosen])
-    b = _correction(y, U, S, Vt, lam)
-    c, a = _scale_and_intercept(y - Z @ b, s) if scaled else (float(np.mean(y - Z @ b)), 0.0)
+    b = _correction(S, S2, Uty, Vt, lam)
+    target = y - Z @ b
+    c, a = (_scale_and_intercept(target, base.design) if scaled
+            else (float(target.sum() / y.size), 0.0))
     return AdaptationFit(
         a=a,
         c=c,
@@ -133,7 +178,7 @@ def _fit(s: np.ndarray, Z: np.ndarray, y: np.ndarray, lambdas: np.ndarray, never
         lambda_=lam,
         loo_rmse=proxy_loo if chosen is None else float(path[chosen]),
         loo_path=path,
-        loo_residuals=proxy_residuals if chosen is None else residuals[chosen],
+        loo_residuals=proxy_residuals.copy() if chosen is None else residuals[chosen],
         proxy_only=chosen is None,
         scaled_proxy_loo_rmse=proxy_loo,
         scale_clamped=not scaled,
@@ -219,27 +264,66 @@ def check_sample_indices(sample_idx: ArrayLike, n: int) -> np.ndarray:
     return idx
 
 
-def _unpenalised_basis(s: np.ndarray) -> np.ndarray:
-    """Orthonormal basis Q (n×2) of the columns [1, s]."""
+@dataclass(frozen=True)
+class _ScaledBase:
+    """What every fit with the same base s and samples y shares: the design [1, s], its
+    orthonormal basis Q and the exact LOO residuals of y on it."""
+
+    design: np.ndarray
+    Q: np.ndarray
+    proxy_residuals: np.ndarray
+
+
+def _scaled_base(s: np.ndarray, y: np.ndarray) -> _ScaledBase:
+    key = (s.tobytes(), y.tobytes())
+    base = _BASES.get(key)
+    if base is None:
+        design = _design(s)
+        Q = np.linalg.qr(design)[0]
+        base = _ScaledBase(design, Q, _proxy_loo_residuals(y, Q, np.einsum("ij,ij->i", Q, Q)))
+        with _BASES_LOCK:
+            _BASES[key] = base
+            while len(_BASES) > MEMO_SIZE:
+                del _BASES[next(iter(_BASES))]
+    return base
+
+
+_BASES: dict[tuple[bytes, bytes], _ScaledBase] = {}
+_BASES_LOCK = Lock()
+
+
+def _design(s: np.ndarray) -> np.ndarray:
+    """The unpenalised columns [1, s] (n×2)."""
     if np.ptp(s) <= 1e-12 * max(np.abs(s).max(), 1.0):
         raise InvalidPredictorInput(
             f"the proxy predicts the same latency ({s[0]:g}) for every target sample, so it "
             "cannot be rescaled: sample architectures the proxy tells apart, or check proxy_coef"
         )
-    return np.linalg.qr(np.column_stack([np.ones_like(s), s]))[0]
+    design = np.empty((s.size, 2))
+    design[:, 0] = 1.0
+    design[:, 1] = s
+    return design
+
+
+def _unpenalised_basis(s: np.ndarray) -> np.ndarray:
+    """Orthonormal basis Q (n×2) of the columns [1, s]."""
+    return np.linalg.qr(_design(s))[0]
 
 
 def _penalised_svd(Z: np.ndarray, Q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Thin SVD U, S, Vᵀ of (I − QQᵀ)Z, without its numerically zero singular values."""
+    if not Z.any():  # (I − QQᵀ)0 = 0: no singular value is kept
+        return np.zeros((Z.shape[0], 0)), np.zeros(0), np.zeros((0, Z.shape[1]))
     u, sv, vt = np.linalg.svd(Z - Q @ (Q.T @ Z), full_matrices=False)
     keep = sv > sv.max(initial=0.0) * max(Z.shape) * np.finfo(float).eps
     return u[:, keep], sv[keep], vt[keep]
 
 
-def _proxy_loo_residuals(y: np.ndarray, Q: np.ndarray) -> np.ndarray:
-    """Exact LOO residuals of the scaled base alone (least squares of y on [1, s])."""
+def _proxy_loo_residuals(y: np.ndarray, Q: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Exact LOO residuals of the scaled base alone (least squares of y on [1, s]); `h` is the
+    hat diagonal Σ_k Q_ik²."""
     residual = y - Q @ (Q.T @ y)
-    one_minus_h = 1.0 - np.einsum("ij,ij->i", Q, Q)
+    one_minus_h = 1.0 - h
     if (one_minus_h < H_FLOOR).any():
         i = int(np.argmin(one_minus_h))
         raise InvalidPredictorInput(
@@ -250,58 +334,69 @@ def _proxy_loo_residuals(y: np.ndarray, Q: np.ndarray) -> np.ndarray:
 
 
 def _rmse(residuals: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(residuals**2)))
+    return float(np.sqrt((residuals**2).sum() / residuals.size))
 
 
 def _loo_residuals(
-    y: np.ndarray, Q: np.ndarray, U: np.ndarray, S: np.ndarray, lambdas: np.ndarray
+    y: np.ndarray, Q: np.ndarray, U: np.ndarray, S2: np.ndarray, Uty: np.ndarray,
+    lambdas: np.ndarray,
 ) -> np.ndarray:
-    """n_λ × n exact LOO residuals of the adapted fit (NaN rows where undefined), no loop."""
+    """n_λ × n exact LOO residuals of the adapted fit (NaN rows where undefined), no loop;
+    `S2` are the squared singular values, `Uty` = Uᵀy."""
     n = y.size
-    Uty = U.T @ y
-    if Q.shape[1] + S.size < n:  # part of y and of the hat diagonal outside both spans
+    if Q.shape[1] + S2.size < n:  # part of y and of the hat diagonal outside both spans
         outside = y - Q @ (Q.T @ y) - U @ Uty
         outside_h = np.clip(1.0 - np.einsum("ij,ij->i", Q, Q) - np.einsum("ij,ij->i", U, U), 0, 1)
     else:
         outside, outside_h = np.zeros(n), np.zeros(n)
-    kept = lambdas[:, None] / (S**2 + lambdas[:, None])  # n_λ × r, the unfitted share
+    kept = lambdas[:, None] / (S2 + lambdas[:, None])  # n_λ × r, the unfitted share
     residuals = outside + (kept * Uty) @ U.T
     one_minus_h = outside_h + kept @ (U**2).T
     defined = (one_minus_h >= H_FLOOR).all(axis=1, keepdims=True)
+    if defined.all():
+        return residuals / one_minus_h
     return np.where(defined, residuals / np.where(defined, one_minus_h, 1.0), np.nan)
 
 
 def _choose(
-    residuals: np.ndarray, lambdas: np.ndarray, to_beat: float, selection: Selection
+    residuals: np.ndarray, mse: np.ndarray, rmse: np.ndarray, lambdas: np.ndarray,
+    to_beat: float, selection: Selection,
 ) -> int | None:
     """Index of the chosen λ, or None when no λ has a LOO RMSE strictly below `to_beat`.
 
-    "min" takes the λ of least LOO MSE; "1se" the largest λ whose LOO MSE is within one
-    standard error of that least one (the standard error of the mean of the n squared LOO
-    residuals there), among the λ that beat `to_beat`.
+    `mse` and `rmse` are the mean squared `residuals` per λ and its square root. "min" takes
+    the λ of least LOO MSE; "1se" the largest λ whose LOO MSE is within one standard error of
+    that least one (the standard error of the mean of the n squared LOO residuals there), among
+    the λ that beat `to_beat`.
     """
-    mse = np.mean(residuals**2, axis=1)
-    better = ~np.isnan(mse) & (np.sqrt(mse) < to_beat)
+    undefined = np.isnan(mse)
+    better = ~undefined & (rmse < to_beat)
     if not better.any():
         return None
-    best = int(np.nanargmin(mse))
+    best = int(np.argmin(np.where(undefined, np.inf, mse) if undefined.any() else mse))
     if selection == "min":
         return best
     squared = residuals[best] ** 2
-    near = better & (mse <= mse[best] + np.std(squared, ddof=1) / np.sqrt(squared.size))
+    near = better & (mse <= mse[best] + _std(squared) / math.sqrt(squared.size))
     return int(np.flatnonzero(near)[np.argmax(lambdas[near])])
 
 
+def _std(x: np.ndarray) -> np.floating:
+    """`np.std(x, ddof=1)` of a vector, to the bit (the same sums), without its overhead."""
+    deviation = x - x.sum() / x.size
+    return np.sqrt((deviation * deviation).sum() / (x.size - 1))
+
+
 def _correction(
-    y: np.ndarray, U: np.ndarray, S: np.ndarray, Vt: np.ndarray, lam: float
+    S: np.ndarray, S2: np.ndarray, Uty: np.ndarray, Vt: np.ndarray, lam: float
 ) -> np.ndarray:
     """Penalised correction b at λ (zero at λ = ∞, the scaled proxy)."""
     if np.isinf(lam):
         return np.zeros(Vt.shape[1])
-    return Vt.T @ (S / (S**2 + lam) * (U.T @ y))
+    return Vt.T @ (S / (S2 + lam) * Uty)
 
 
-def _scale_and_intercept(target: np.ndarray, s: np.ndarray) -> tuple[float, float]:
-    """Least-squares c, a of target ≈ c + a·s."""
-    c, a = np.linalg.lstsq(np.column_stack([np.ones_like(s), s]), target, rcond=None)[0]
+def _scale_and_intercept(target: np.ndarray, design: np.ndarray) -> tuple[float, float]:
+    """Least-squares c, a of target ≈ c + a·s (`design` = [1, s])."""
+    c, a = np.linalg.lstsq(design, target, rcond=None)[0]
     return float(c), float(a)

@@ -34,7 +34,7 @@ from oneproxy.analytics import baselines
 from oneproxy.analytics.adaptation import ProxyModels, select_proxy_models
 from oneproxy.analytics.predictors.encodings import SpaceFeatures
 from oneproxy.analytics.protocols import Protocol
-from oneproxy.analytics.ranks import average_ranks
+from oneproxy.analytics.ranks import centred_ranks
 from oneproxy.analytics.splits import DeviceSplit, all_split, help_split
 from oneproxy.warehouse.errors import OneproxyError
 from oneproxy.warehouse.schemas import ADAPTATION, PREDICTOR_EVAL
@@ -344,7 +344,7 @@ def _run_group(protocol: Protocol, data: ProtocolData, target: str, split: Devic
         extra.append((seed, best, ridge_rmse, n_ref))
     held = np.stack(held_out)
     scores = score_rows(np.stack(predicted[baselines.OURS]), held)
-    before_srcc = score_rows(np.stack(before), held)["srcc"]
+    before_srcc = score_rows(np.stack(before), held, kendall=False)["srcc"]
     meta = pl.DataFrame(info, orient="row", schema=_META)
     frames = [pl.concat([meta, scores.rename({"srcc": "after_srcc"})], how="horizontal")
               .with_columns(method=pl.lit(baselines.OURS), before_srcc=before_srcc)]
@@ -467,12 +467,9 @@ def _nanmedian(t: np.ndarray) -> np.ndarray:
 
 
 def _spearman(p: np.ndarray, t: np.ndarray, mask: np.ndarray, n_eval: np.ndarray) -> np.ndarray:
-    """Row-wise Spearman correlation over the masked entries: Pearson of average ranks."""
-    rp = np.where(mask, average_ranks(p), 0.0)
-    rt = np.where(mask, average_ranks(t), 0.0)
-    centre = (n_eval + 1) / 2.0
-    cp = np.where(mask, rp - centre[:, None], 0.0)
-    ct = np.where(mask, rt - centre[:, None], 0.0)
+    """Row-wise Spearman correlation over the masked entries (`p` and `t` are NaN off `mask`):
+    Pearson of average ranks, centred (the rows of one vector share a sort)."""
+    cp, ct = centred_ranks(p), centred_ranks(t)
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = (cp * ct).sum(axis=1) / np.sqrt((cp**2).sum(axis=1) * (ct**2).sum(axis=1))
     return np.where(n_eval >= 2, np.clip(corr, -1.0, 1.0), np.nan)

@@ -52,21 +52,26 @@ class SortedDevices:
 
 
 def sort_devices(values: np.ndarray) -> SortedDevices:
-    """Run starts of every device (rows of `values`, NaN = absent), a block of rows per sort."""
+    """Run starts of every device (rows of `values`, NaN = absent), one sort of its measured
+    values per device (NumPy sorts NaN slowly). An absent entry gets a start at or above the
+    device's count, which no rank reads."""
     n_devices, n_archs = values.shape
+    present = ~np.isnan(values)
     start = np.empty((n_devices, n_archs), dtype=np.int32)
     positions = np.arange(n_archs, dtype=np.int32)
-    step = max(1, _CHUNK_ELEMENTS // max(n_archs, 1))
-    for lo in range(0, n_devices, step):
-        block = values[lo:lo + step]
-        order = np.argsort(block, axis=1)
-        order += np.arange(0, block.size, n_archs)[:, None]
-        ordered = block.ravel().take(order)
-        new_run = np.ones(ordered.shape, dtype=bool)
-        np.not_equal(ordered[:, 1:], ordered[:, :-1], out=new_run[:, 1:])
-        runs = np.maximum.accumulate(np.where(new_run, positions, 0), axis=1)
-        start[lo:lo + step].ravel()[order] = runs
-    return SortedDevices(start, ~np.isnan(values))
+    for device in range(n_devices):
+        row, measured = values[device], present[device]
+        if measured.all():
+            order = np.argsort(row)
+        else:
+            columns = np.flatnonzero(measured)
+            order = columns[np.argsort(row[columns])]
+            start[device, ~measured] = positions[columns.size:]
+        ordered = row[order]
+        new_run = np.ones(order.size, dtype=bool)
+        np.not_equal(ordered[1:], ordered[:-1], out=new_run[1:])
+        start[device, order] = np.maximum.accumulate(np.where(new_run, positions[:order.size], 0))
+    return SortedDevices(start, present)
 
 
 def spearman_pairs(
@@ -136,7 +141,8 @@ def _ranks(starts: np.ndarray, mask: np.ndarray | None, n: np.ndarray, span: int
     offsets = np.arange(0, starts.shape[0] * span, span)[:, None]
     keys = (starts if mask is None else np.where(mask, starts, span - 1)) + offsets
     counts = np.bincount(keys.ravel(), minlength=keys.shape[0] * span).reshape(-1, span)
-    table = np.cumsum(counts, axis=1, dtype=np.int32)
+    table = np.cumsum(counts).reshape(-1, span)  # one contiguous pass, then each row's own
+    table -= np.concatenate(([0], table[:-1, -1]))[:, None]
     table *= 2
     table -= counts
     table -= np.reshape(n, (-1, 1))
@@ -217,15 +223,25 @@ def _ragged_pairs(
     for lo in range(0, a.size, step):
         batch_a, batch_b = a[lo:lo + step], b[lo:lo + step]
         masks = sorted_.present[batch_a] & sorted_.present[batch_b]
+        used = np.flatnonzero(masks.any(axis=0))  # the other columns rank nothing
+        if used.size < masks.shape[1]:
+            masks = masks[:, used]
         n = n_common[lo:lo + step] = np.count_nonzero(masks, axis=1)
-        ranks_a = _ranks(sorted_.start[batch_a], masks, n, _span(sorted_)).astype(np.float64)
-        ranks_b = _ranks(sorted_.start[batch_b], masks, n, _span(sorted_)).astype(np.float64)
+        ranks_a, ranks_b = (
+            _ranks(_columns(sorted_.start[batch], used, masks.shape[1]), masks, n,
+                   _span(sorted_)).astype(np.float64)
+            for batch in (batch_a, batch_b))
         norm_a, norm_b = _norms(ranks_a), _norms(ranks_b)
         const_a[lo:lo + step], const_b[lo:lo + step] = norm_a == 0, norm_b == 0
         with np.errstate(divide="ignore", invalid="ignore"):
             value[lo:lo + step] = np.einsum("ij,ij->i", ranks_a, ranks_b) / (norm_a * norm_b)
     value[n_common < min_common] = np.nan
     return SpearmanPairs(a, b, n_common, np.clip(value, -1.0, 1.0), const_a, const_b)
+
+
+def _columns(rows: np.ndarray, used: np.ndarray, n_used: int) -> np.ndarray:
+    """`rows` restricted to the columns `used` (all of them when there are as many)."""
+    return rows if n_used == rows.shape[1] else rows.take(used, axis=1)
 
 
 def _approx_pairs(

@@ -196,19 +196,53 @@ def _wide(latency: pl.DataFrame) -> tuple[list[str], np.ndarray]:
         raise InvalidSrccInput(
             f"latency.arch_id has {arch_col.null_count()} null value(s); every row needs an arch_id"
         )
-    devices = device_col.unique().sort()
+    devices, device_rows = _device_rows(device_col)
     column_of, n_archs = _arch_columns(arch_col, devices.len())
     latency_col = latency.get_column("latency_ms")
-    present = np.zeros((devices.len(), n_archs), dtype=bool)
-    values = np.full(present.shape, np.nan)
+    values = np.full((devices.len(), n_archs), np.nan)
+
+    def cells_of(lo: int) -> np.ndarray:
+        return column_of(arch_col.slice(lo, _PIVOT_ROWS)) + device_rows(lo) * n_archs
+
+    increasing, last = True, -1  # cells in increasing order cannot repeat
     for lo in range(0, latency.height, _PIVOT_ROWS):
-        rows = device_col.slice(lo, _PIVOT_ROWS).cast(pl.Enum(devices)).to_physical().to_numpy()
-        cells = column_of(arch_col.slice(lo, _PIVOT_ROWS)) + rows.astype(np.int64) * n_archs
-        present.ravel()[cells] = True
-        values.ravel()[cells] = latency_col.slice(lo, _PIVOT_ROWS).cast(pl.Float64).to_numpy()
-    if np.count_nonzero(present) != latency.height:
-        raise _duplicate_error(latency)
+        cells = cells_of(lo)
+        if increasing and cells.size:
+            increasing = bool(cells[0] > last and (np.diff(cells) > 0).all())
+            last = int(cells[-1])
+        values.ravel()[cells] = (latency_col.slice(lo, _PIVOT_ROWS).cast(pl.Float64)
+                                 .fill_null(np.nan).to_numpy())
+    if not increasing:
+        present = np.zeros(values.shape, dtype=bool)
+        for lo in range(0, latency.height, _PIVOT_ROWS):
+            present.ravel()[cells_of(lo)] = True
+        if np.count_nonzero(present) != latency.height:
+            raise _duplicate_error(latency)
     return devices.to_list(), values
+
+
+def _device_rows(device_col: pl.Series) -> tuple[pl.Series, Callable[[int], np.ndarray]]:
+    """The sorted distinct devices, and the row (int64) in them of each slice of `device_col`
+    from a row offset. A table that lists each device's rows together has few runs: their
+    names are looked up instead of every row's."""
+    runs = device_col.rle()
+    if runs.len() * 8 <= device_col.len():
+        names = runs.struct.field("value")
+        devices = names.unique().sort()
+        codes = names.cast(pl.Enum(devices)).to_physical().to_numpy().astype(np.int64)
+        ends = np.cumsum(runs.struct.field("len").to_numpy().astype(np.int64))
+        starts = ends - runs.struct.field("len").to_numpy()
+
+        def run_rows(lo: int) -> np.ndarray:  # rows lo … lo + _PIVOT_ROWS: their runs, cut
+            hi = min(lo + _PIVOT_ROWS, int(ends[-1]))
+            first, last = np.searchsorted(ends, [lo, hi - 1], side="right")
+            kept = slice(first, last + 1)
+            return np.repeat(codes[kept], np.minimum(ends[kept], hi) - np.maximum(starts[kept], lo))
+
+        return devices, run_rows
+    devices = device_col.unique().sort()
+    return devices, lambda lo: (device_col.slice(lo, _PIVOT_ROWS).cast(pl.Enum(devices))
+                                .to_physical().to_numpy().astype(np.int64))
 
 
 def _arch_columns(

@@ -3,7 +3,7 @@
 import numpy as np
 import polars as pl
 import pytest
-from oneproxy.analytics.adaproxy import AdaProxy
+from oneproxy.analytics.adaproxy import AdaProxy, fit_adaptation
 from oneproxy.analytics.predictors import InvalidPredictorInput, NotFittedError
 from oneproxy.analytics.predictors.linear import LinearLatencyPredictor
 from oneproxy.warehouse.spaces import nb201
@@ -237,3 +237,19 @@ def test_adaptation_on_real_device_pairs(ingested):
     raw, adapted = srcc_over_seeds(X, vpu, gtx, n_samples=20)
     assert raw == pytest.approx(0.696, abs=5e-3)
     assert adapted >= raw + 0.05  # a hard pair: 20 target samples lift the ranking clearly
+
+
+def test_a_repeated_fit_is_the_same_and_owns_its_arrays():
+    """Fits of inputs seen before are reused: equal to the bit, and a caller writing into one
+    fit's arrays changes no other fit."""
+    rng = np.random.default_rng(7)
+    s, Z = rng.uniform(1, 10, 12), rng.normal(size=(12, 5))
+    y = 2 * s + Z @ rng.normal(size=5) + rng.normal(0, 0.1, 12)
+    first = fit_adaptation(s, Z, y)
+    expected = [first.b.copy(), first.loo_path.copy(), first.loo_residuals.copy()]
+    for values in (first.b, first.loo_path, first.loo_residuals):
+        values[:] = -1.0
+    again = fit_adaptation(s.copy(), Z.copy(), y.copy())
+    for got, want in zip((again.b, again.loo_path, again.loo_residuals), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert (again.a, again.c, again.lambda_) == (first.a, first.c, first.lambda_)
