@@ -31,8 +31,6 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from oneproxy.warehouse.atomic import atomic_write_bytes
 from oneproxy.warehouse.errors import (
@@ -127,12 +125,21 @@ def _write_partitions(table: pa.Table, column: str, folder: Path) -> None:
     if table.num_rows == 0:
         pq.write_table(table, folder / "part-0.parquet", compression="zstd")
         return
+    import pyarrow.compute as pc  # writers only: a command that only reads never loads it
+
     values = table[column]
     for value in pc.unique(values).to_pylist():
         part = folder / f"{column}={value}"
         part.mkdir()
         rows = table.filter(pc.equal(values, value)).drop_columns([column])
         pq.write_table(rows, part / "part-0.parquet", compression="zstd")
+
+
+def _read_version(folder: Path, partitioning: str | None) -> pa.Table:
+    """Every Parquet file of a version folder as one table (hive partitions as columns)."""
+    import pyarrow.dataset as ds  # loaded by the first read: commands that only query skip it
+
+    return ds.dataset(folder, format="parquet", partitioning=partitioning).to_table()
 
 
 def sha256_of(path: Path) -> str:
@@ -302,7 +309,7 @@ class Warehouse:
         path = self.table_dir(name, manifest.tables[name])
         partitioning = "hive" if name in PARTITIONS else None
         try:
-            table = ds.dataset(path, format="parquet", partitioning=partitioning).to_table()
+            table = _read_version(path, partitioning)
             if name in TABLES:
                 table = table.select(TABLES[name].names).cast(TABLES[name])
         except (OSError, pa.ArrowException, KeyError) as exc:
@@ -473,7 +480,7 @@ class Warehouse:
             for version in versions:
                 partitioning = "hive" if table_dir.name in PARTITIONS else None
                 try:
-                    ds.dataset(version, format="parquet", partitioning=partitioning).to_table()
+                    _read_version(version, partitioning)
                 except (OSError, pa.ArrowException):
                     continue
                 tables[table_dir.name] = version.name
