@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -14,10 +15,9 @@ import pyarrow as pa
 from oneproxy.analytics.adaproxy import MIN_SAMPLES
 from oneproxy.analytics.adaptation import Adapted, select_proxy_models
 from oneproxy.analytics.evaluate import draw_samples, score
-from oneproxy.analytics.predictors.files import PredictorMeta, load_predictor, predict_archs
 from oneproxy.api.errors import NoLatency, UnknownArchitecture
 from oneproxy.api.features import features_of
-from oneproxy.api.latency import check_devices, latency_series, load_space
+from oneproxy.api.latency import check_devices, latency_series, load_space, space_archs
 from oneproxy.api.progress import Progress, silent
 from oneproxy.api.proxy_cache import cached_models
 from oneproxy.api.warehouse import check_space
@@ -28,6 +28,9 @@ from oneproxy.warehouse.names import did_you_mean
 from oneproxy.warehouse.schemas import PREDICTIONS
 from oneproxy.warehouse.store import Warehouse
 from oneproxy.warehouse.tables import publish
+
+if TYPE_CHECKING:  # predictor files are read by `predict_model` only, which loads the module
+    from oneproxy.analytics.predictors.files import PredictorMeta
 
 PREDICTIONS_TABLE = "predictions"
 
@@ -67,7 +70,8 @@ def adapt(
     check_space(wh, space)
     dataset, series = latency_series(wh, space)
     check_devices(series, [target], space, "target")
-    n_archs = query(wh, sql_text("queries/adapt_archs.sql"), [space]).num_rows
+    archs = space_archs(wh, space)  # read once: the coverage count and the matrix's columns
+    n_archs = archs.num_rows
     if proxy == AUTO:
         candidates = full_coverage(series, n_archs, exclude=[target])
         if not candidates:
@@ -79,7 +83,7 @@ def adapt(
             raise UnknownDevice(f"the proxy and the target are both '{target}': choose another "
                                 "proxy or --proxy auto")
         candidates = [proxy]
-    data = load_space(wh, space, dataset, [target, *candidates])
+    data = load_space(wh, space, dataset, [target, *candidates], archs)
     true = data.latency[0]
     measured = np.flatnonzero(np.isfinite(true))
     idx = measured if samples is None else draw_samples(measured, samples, seed)
@@ -180,6 +184,8 @@ def predict_model(
 
     `device` defaults to the predictor's own device; `measured_ms` is null where it has none.
     """
+    from oneproxy.analytics.predictors.files import load_predictor, predict_archs
+
     predictor, meta = load_predictor(model)
     check_space(wh, meta.space)
     archs = pl.from_arrow(query(wh, sql_text("queries/adapt_archs.sql"), [meta.space]))
