@@ -136,8 +136,16 @@ def _write_partitions(table: pa.Table, column: str, folder: Path) -> None:
 
 
 def _read_version(folder: Path, partitioning: str | None) -> pa.Table:
-    """Every Parquet file of a version folder as one table (hive partitions as columns)."""
-    import pyarrow.dataset as ds  # loaded by the first read: commands that only query skip it
+    """Every Parquet file of a version folder as one table (hive partitions as columns).
+
+    A version of one unpartitioned file (every table but the partitioned ones) is read as that
+    file, the same table the dataset reader returns, without loading pyarrow.dataset (and
+    pyarrow.compute): the ledger read of a warm `oneproxy run` needs neither.
+    """
+    files = [] if partitioning else _data_files(folder)
+    if len(files) == 1 and files[0].parent == folder and not files[0].name.startswith("."):
+        return pq.ParquetFile(files[0]).read()
+    import pyarrow.dataset as ds
 
     return ds.dataset(folder, format="parquet", partitioning=partitioning).to_table()
 
@@ -229,6 +237,20 @@ class Warehouse:
 
     def has(self, name: str) -> bool:
         return name in self.manifest()
+
+    def partition_values(self, name: str) -> list[str] | None:
+        """The sorted values of a hive-partitioned table's partition column, read from the file
+        list the manifest records (one `column=value/` folder per value present, none for an empty
+        table: see `_write_partitions`); None when the table is absent, not partitioned, or its
+        manifest records no files (format 1). No file is opened."""
+        manifest = self._manifest()
+        column = PARTITIONS.get(name)
+        recorded = manifest.files.get(name)
+        if column is None or name not in manifest.tables or recorded is None:
+            return None
+        prefix = f"{column}="
+        return sorted({rel.split("/", 1)[0][len(prefix):] for rel in recorded
+                       if rel.startswith(prefix) and "/" in rel})
 
     def table_dir(self, name: str, fingerprint: str | None = None) -> Path:
         fp = fingerprint or self.manifest()[name]

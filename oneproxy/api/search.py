@@ -15,6 +15,7 @@ from oneproxy.analytics.predictors.encodings import space_features
 from oneproxy.api.errors import UnknownSearchDataset
 from oneproxy.api.features import attributes_of
 from oneproxy.api.latency import load_space
+from oneproxy.api.names import SEARCH_TABLE
 from oneproxy.api.propose import adapt_device, device_state, search_picks
 from oneproxy.api.warehouse import check_space
 from oneproxy.scale.engine import Engine
@@ -38,7 +39,7 @@ from oneproxy.warehouse.names import did_you_mean
 from oneproxy.warehouse.store import Warehouse
 from oneproxy.warehouse.tables import publish
 
-RESULT_TABLE = "search_result"
+RESULT_TABLE = SEARCH_TABLE
 
 
 @dataclass(frozen=True)
