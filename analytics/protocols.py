@@ -30,18 +30,33 @@ from __future__ import annotations
 import json
 import tomllib
 from dataclasses import dataclass, field, fields, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from oneproxy.analytics.adaptation import STRATEGIES
 from oneproxy.warehouse.errors import OneproxyError
 
 PROXY_MODES = ("fixed", "auto")
 SPLITS = ("all", "help")
 SCORE_ON = ("held_out", "all")
-STRATEGY_CHOICES = ("auto", *STRATEGIES)
 MIN_SAMPLES = 3
 HELP_SOURCE = "HELP (Lee et al., NeurIPS 2021), Table 2 / Table 3: 10 samples + 10 reference"
+
+
+@cache
+def strategy_choices() -> tuple[str, ...]:
+    """"auto" and every strategy of `analytics.adaptation.STRATEGIES`, imported on first use:
+    reading a protocol (as every `oneproxy run` does) does not load the predictors."""
+    from oneproxy.analytics.adaptation import STRATEGIES
+
+    return ("auto", *STRATEGIES)
+
+
+def __getattr__(name: str) -> Any:
+    """`STRATEGY_CHOICES` (= `strategy_choices()`), resolved when it is first read."""
+    if name == "STRATEGY_CHOICES":
+        return strategy_choices()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class InvalidProtocol(OneproxyError):
@@ -185,9 +200,9 @@ def _validate(p: Protocol) -> None:
             )
         if p.proxies[0] in p.targets:
             raise InvalidProtocol(f"the fixed proxy '{p.proxies[0]}' is also a target")
-    if p.strategy not in STRATEGY_CHOICES:
+    if p.strategy != "auto" and p.strategy not in strategy_choices():
         raise InvalidProtocol(
-            f"'strategy' must be one of {', '.join(STRATEGY_CHOICES)}, got {p.strategy!r}"
+            f"'strategy' must be one of {', '.join(strategy_choices())}, got {p.strategy!r}"
         )
     for key in ("reference", "common_archs"):
         if not isinstance(getattr(p, key), bool):

@@ -8,6 +8,7 @@ The baseline is the cold run; the ratio is cold / warm. Also times the import fl
     python -m bench.adapt --warehouse oneproxy-warehouse [--target raspi4] [--repeat 3]
 """
 
+import os
 import shutil
 import subprocess
 import sys
@@ -42,6 +43,9 @@ def main(warehouse: Path, target: str, repeat: int) -> None:
                f" -> cold / warm {cold / warm:.1f}x")
     click.echo(f"oneproxy --help {help_:.2f} s against the import floor {floor:.2f} s "
                f"(import duckdb, polars) -> {help_ / floor:.2f}x")
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        click.echo("note: PYTHONDONTWRITEBYTECODE is set: modules without a .pyc are compiled on "
+                   "every run (an installed package has them)", err=True)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import numpy as np
@@ -11,8 +12,6 @@ import pyarrow as pa
 from click.core import ParameterSource
 
 from oneproxy.analytics.adaproxy import MIN_SAMPLES
-from oneproxy.analytics.evaluate import score
-from oneproxy.analytics.predictors.files import PredictorMeta
 from oneproxy.analytics.protocols import STRATEGY_CHOICES
 from oneproxy.api import adapt as api
 from oneproxy.api.adapt import PREDICTIONS_TABLE, AdaptRun
@@ -30,6 +29,9 @@ from oneproxy.search.proxy_choice import AUTO
 from oneproxy.shown import vertical
 from oneproxy.warehouse.store import Warehouse
 
+if TYPE_CHECKING:  # `predict --model` only: loaded there
+    from oneproxy.analytics.predictors.files import PredictorMeta
+
 
 def _model_note(table: pa.Table, meta: PredictorMeta, model: Path, device: str) -> str:
     frame = pl.from_arrow(table)
@@ -39,6 +41,8 @@ def _model_note(table: pa.Table, meta: PredictorMeta, model: Path, device: str) 
     n = frame["measured_ms"].is_not_null().sum()
     if n < 2:
         return f"{note}; {n} measured on {device}"
+    from oneproxy.analytics.evaluate import score
+
     s = score(frame["predicted_ms"].to_numpy(), frame["measured_ms"].fill_null(np.nan).to_numpy())
     return (f"{note}; against the {n:,} measured on {device}: SRCC {s['srcc']:.4f}, RMSE "
             f"{s['rmse_ms']:.3g} ms, within ±10% {s['within10']:.1%}")

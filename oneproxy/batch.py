@@ -16,7 +16,7 @@ from typing import Any
 
 from rich.progress import Progress, TaskID
 
-from oneproxy.api.report import REPORT_HTML
+from oneproxy.api.names import REPORT_HTML
 from oneproxy.progress import progress_bar, stderr
 from oneproxy.runs import (
     DONE,

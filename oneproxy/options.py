@@ -12,7 +12,6 @@ import click
 
 from oneproxy import settings
 from oneproxy.output import FORMATS
-from oneproxy.warehouse import spaces
 from oneproxy.warehouse.names import check_space_name
 from oneproxy.warehouse.store import Warehouse
 
@@ -105,6 +104,8 @@ def fetch_options(fn: Callable) -> Callable:
 
 def _known_space(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is not None:
+        from oneproxy.warehouse import spaces  # the codecs: loaded by commands that name a space
+
         check_space_name(value, sorted(spaces.known()))
     return value
 

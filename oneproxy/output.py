@@ -13,9 +13,6 @@ import click
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from oneproxy.shown import cell, layout
 from oneproxy.warehouse.atomic import atomic_path
@@ -45,6 +42,10 @@ def _width(to_file: bool) -> int:
 def _table_text(table: pa.Table, title: str | None, width: int) -> str:
     """The table as rich draws it within `width` cells: in panels of columns when it is wider
     (see `oneproxy.shown.layout`); no cell is cut or folded inside a word."""
+    from rich.console import Console  # the table format only: csv / json / parquet skip rich
+    from rich.table import Table
+    from rich.text import Text
+
     frame = _flat(table)
     header = list(frame.columns)
     rows = [tuple(cell(v) for v in row) for row in frame.iter_rows()]

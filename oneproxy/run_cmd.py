@@ -20,7 +20,6 @@ from oneproxy.output import render
 from oneproxy.runs import run_summary, stage_rows
 from oneproxy.scale import Engine
 from oneproxy.stages import STAGE_KINDS, RunSettings
-from oneproxy.warehouse import spaces as space_registry
 from oneproxy.warehouse.names import check_space_name
 from oneproxy.warehouse.store import Warehouse
 
@@ -71,8 +70,11 @@ def run(wh: Warehouse, engine: Engine, force: bool, seeds: int, protocol_spec: s
     """
     protocols = tuple(with_overrides(get_protocol(p), seeds=seeds) for p in _names(protocol_spec))
     spaces = tuple(_names(space_spec)) if space_spec is not None else None
-    for space in spaces or ():
-        check_space_name(space, sorted(space_registry.known()))
+    if spaces:
+        from oneproxy.warehouse import spaces as space_registry  # every codec: only for --spaces
+
+        for space in spaces:
+            check_space_name(space, sorted(space_registry.known()))
     only = tuple(_names(only_spec)) if only_spec is not None else None
     unknown = [n for n in only or () if n.split()[0] not in STAGE_KINDS]
     if unknown:

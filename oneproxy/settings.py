@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from oneproxy.ingest.fetch import default_cache_dir
-
 WAREHOUSE_ENV = "ONEPROXY_WAREHOUSE"
 MIRROR_ENV = "ONEPROXY_MIRROR"
 DEFAULT_WAREHOUSE = Path("oneproxy-warehouse")
@@ -29,4 +27,8 @@ def mirror_dir(option: Path | None) -> Path | None:
 
 def cache_dir(option: Path | None) -> Path:
     """`--cache`, else $ONEPROXY_CACHE, else the user cache folder."""
-    return option if option is not None else default_cache_dir()
+    if option is not None:
+        return option
+    from oneproxy.ingest.fetch import default_cache_dir  # urllib, platformdirs: only when asked
+
+    return default_cache_dir()

@@ -20,51 +20,33 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from oneproxy.analytics.intervals import DEFAULT_CONFIDENCE
-from oneproxy.analytics.protocols import Protocol
-from oneproxy.api.errors import NoLatency
-from oneproxy.api.evaluate import (
-    evaluation_tables,
-    load_protocol_data,
-    run_evaluation,
-    stored_models,
-)
-from oneproxy.api.ingest import ingest
-from oneproxy.api.report import REPORT_HTML, write_report
-from oneproxy.api.search import RESULT_TABLE as SEARCH_TABLE
-from oneproxy.api.search import (
-    SearchData,
-    drop_targets,
-    load_search_data,
-    run_search,
-    thin_targets,
-)
-from oneproxy.api.srcc import TABLE as SRCC_TABLE
-from oneproxy.api.srcc import srcc, srcc_update
+from oneproxy.api.names import REPORT_HTML, SEARCH_TABLE, SRCC_TABLE
 from oneproxy.ingest.fetch import default_cache_dir
-from oneproxy.ingest.pipeline import LOADERS
-from oneproxy.ingest.registry import source
-from oneproxy.scale.engine import Engine
-from oneproxy.search.budgets import parse_budget_spec
-from oneproxy.search.oneproxy import calibrated_method, summarize
-from oneproxy.search.proxy_choice import NoProxy, one_proxy
+from oneproxy.ingest.registry import source, sources
 from oneproxy.warehouse.atomic import atomic_write_bytes
-from oneproxy.warehouse.catalog import query
-from oneproxy.warehouse.errors import OneproxyError, UnknownDevice
+from oneproxy.warehouse.errors import OneproxyError
 from oneproxy.warehouse.fingerprint import digest
 from oneproxy.warehouse.store import Warehouse, table_fingerprint
-from oneproxy.warehouse.tables import updated
+
+if TYPE_CHECKING:
+    from oneproxy.analytics.protocols import Protocol
+    from oneproxy.api.search import SearchData
+    from oneproxy.scale.engine import Engine
+
+# A warm run checks every stage's fingerprint and runs none: the code a stage runs (ingest,
+# SRCC, evaluation, search, report) is imported by the stage's `run`, so that the checks load
+# only what they read.
 
 CODE_PACKAGES = ("oneproxy", "oneproxy.analytics", "oneproxy.ingest", "oneproxy.search",
                  "oneproxy.warehouse", "oneproxy.sql")
 SRCC_METHOD, SRCC_MIN_COMMON = "spearman", 30
 SEARCH_BUDGETS, SEARCH_SAMPLES, SEARCH_SEED = "q5:q95:20", 20, 0
+SEARCH_CONFIDENCE = 0.9  # the AdaProxy picks are also made on the upper ends at this level
 CODE_VERSION_MEMO, CODE_VERSIONS_KEPT = "code_versions.json", 8
 MIN_SEARCH_MEASURED = 2 * SEARCH_SAMPLES  # a target needs samples to draw and the rest to judge
 ACCURACY_METRIC = "test_accuracy"
@@ -214,11 +196,19 @@ class Inputs:
                                  part=json.dumps([space, columns]))
 
     def spaces(self) -> list[str]:
-        """Spaces with latency rows."""
+        """Spaces with latency rows: the table's space_id partitions, as the manifest lists them
+        (after checking the warehouse's files, as a query would), so that a warm run opens no
+        DuckDB catalog; the query answers when the manifest does not list files."""
         if not self.wh.has("latency"):
             return []
-        found = query(self.wh, "SELECT DISTINCT space_id FROM latency ORDER BY space_id")
-        return found.column("space_id").to_pylist()
+        self.wh.check()
+        found = self.wh.partition_values("latency")
+        if found is not None:
+            return found
+        from oneproxy.warehouse.catalog import query
+
+        rows = query(self.wh, "SELECT DISTINCT space_id FROM latency ORDER BY space_id")
+        return rows.column("space_id").to_pylist()
 
     def values(self, name: str, space: str, column: str, **equal: str) -> list[str]:
         """Sorted distinct values of `column` among the space's rows with these column values."""
@@ -231,14 +221,17 @@ class Inputs:
 
 
 def ingest_stage(wh: Warehouse, settings: RunSettings) -> Stage:
-    """Every pinned source: its registry sha256s are its inputs."""
-    ids = sorted(LOADERS)
+    """Every pinned source: its registry sha256s are its inputs (the registry lists the sources
+    `oneproxy.ingest.pipeline.LOADERS` loads, without importing every loader)."""
+    ids = sorted(s.source_id for s in sources())
 
     def fingerprint() -> str:
         pinned = {i: sorted((f.path, f.sha256) for f in source(i).files) for i in ids}
         return digest("ingest", code_version(), pinned)
 
     def run(step: Step) -> StageResult:
+        from oneproxy.api.ingest import ingest
+
         result = ingest(wh, ids, mirror=settings.mirror, cache=settings.cache, on_progress=step)
         written = ", ".join(result.changed_tables) or "none (content unchanged)"
         return StageResult(f"{len(ids)} sources, {result.latency_rows:,} latency rows, "
@@ -256,6 +249,8 @@ def srcc_stage(wh: Warehouse, inputs: Inputs, space: str, engine: Engine | None 
                       inputs.rows_fingerprint("latency", space))
 
     def run(step: Step) -> StageResult:
+        from oneproxy.api.srcc import srcc, srcc_update
+
         datasets = inputs.values("latency", space, "dataset")
         if not datasets:
             raise NotApplicable(f"space {space} has no latency in the warehouse")
@@ -286,6 +281,15 @@ def evaluate_stage(wh: Warehouse, inputs: Inputs, protocol: Protocol,
                         for t in ("latency", "architectures", "reference_archs")))
 
     def run(step: Step) -> StageResult:
+        from oneproxy.api.errors import NoLatency
+        from oneproxy.api.evaluate import (
+            evaluation_tables,
+            load_protocol_data,
+            run_evaluation,
+            stored_models,
+        )
+        from oneproxy.warehouse.errors import UnknownDevice
+
         try:
             data = load_protocol_data(wh, protocol)
         except (NoLatency, UnknownDevice) as exc:
@@ -304,6 +308,10 @@ def evaluate_stage(wh: Warehouse, inputs: Inputs, protocol: Protocol,
 
 def proxy_of(srcc_rows: pl.DataFrame, data: SearchData) -> tuple[str, float]:
     """`search.proxy_choice.one_proxy` among the targets that measured every architecture."""
+    import numpy as np
+
+    from oneproxy.search.proxy_choice import NoProxy, one_proxy
+
     full = [d for d, row in zip(data.targets, data.true, strict=True) if np.isfinite(row).all()]
     try:
         return one_proxy(srcc_rows, full)
@@ -316,6 +324,8 @@ def proxy_of(srcc_rows: pl.DataFrame, data: SearchData) -> tuple[str, float]:
 def searchable(data: SearchData, proxy: str) -> tuple[SearchData, list[str]]:
     """The search data with `proxy` moved from the targets to the proxy's place, and without
     the targets too thinly measured to draw AdaProxy samples from (returned by name)."""
+    from oneproxy.api.search import drop_targets, thin_targets
+
     thin = thin_targets(data, SEARCH_SAMPLES, proxy)
     kept = drop_targets(dataclasses.replace(data, proxy=data.true[data.targets.index(proxy)]),
                         [proxy, *thin])
@@ -327,7 +337,7 @@ def search_stage(wh: Warehouse, inputs: Inputs, space: str, engine: Engine | Non
     adapted with a few target samples (AdaProxy; on its predictions, and on the upper ends of
     their intervals), at budgets spanning each device's range."""
     params = {"budgets": SEARCH_BUDGETS, "samples": SEARCH_SAMPLES, "seed": SEARCH_SEED,
-              "confidence": DEFAULT_CONFIDENCE}
+              "confidence": SEARCH_CONFIDENCE}
 
     def fingerprint() -> str:
         return digest("search", space, params, code_version(),
@@ -337,6 +347,11 @@ def search_stage(wh: Warehouse, inputs: Inputs, space: str, engine: Engine | Non
                                               ["method", "device_a", "device_b", "value"]))
 
     def run(step: Step) -> StageResult:
+        from oneproxy.api.search import load_search_data, run_search
+        from oneproxy.search.budgets import parse_budget_spec
+        from oneproxy.search.oneproxy import calibrated_method, summarize
+        from oneproxy.warehouse.tables import updated
+
         datasets = inputs.values("accuracy", space, "dataset", metric=ACCURACY_METRIC)
         if not datasets:
             raise NotApplicable(f"space {space} has no test accuracies to search with")
@@ -360,17 +375,17 @@ def search_stage(wh: Warehouse, inputs: Inputs, space: str, engine: Engine | Non
                       run_search(via, space, dataset, budgets, proxy, SEARCH_SAMPLES,
                                  SEARCH_SEED, engine=engine)[0],
                       run_search(via, space, dataset, budgets, proxy, SEARCH_SAMPLES,
-                                 SEARCH_SEED, engine=engine, confidence=DEFAULT_CONFIDENCE)[0]]
+                                 SEARCH_SEED, engine=engine, confidence=SEARCH_CONFIDENCE)[0]]
         new = pa.concat_tables(parts)
         runs = pl.from_arrow(summarize(new))
         adapted = runs.filter(pl.col("method") == "adaproxy")
-        calibrated = runs.filter(pl.col("method") == calibrated_method(DEFAULT_CONFIDENCE))
+        calibrated = runs.filter(pl.col("method") == calibrated_method(SEARCH_CONFIDENCE))
         return StageResult(
             f"one proxy {proxy} (mean SRCC {mean_srcc:.3f}); {', '.join(datasets)} × "
             f"{SEARCH_BUDGETS} budgets; AdaProxy n={SEARCH_SAMPLES}: mean regret "
             f"{adapted['mean_regret_fitting'].mean():.2f} pp, "
             f"{adapted['violation_share'].mean():.1%} of picks over budget; by the "
-            f"{DEFAULT_CONFIDENCE:g} upper bound: {calibrated['mean_regret_fitting'].mean():.2f}"
+            f"{SEARCH_CONFIDENCE:g} upper bound: {calibrated['mean_regret_fitting'].mean():.2f}"
             f" pp, {calibrated['violation_share'].mean():.1%} over"
             + (f"; not searched (fewer than {MIN_SEARCH_MEASURED} measured architectures): "
                f"{', '.join(sorted(thin))}" if thin else ""),
@@ -389,6 +404,8 @@ def report_stage(wh: Warehouse, out: Path, run_info: Callable[[], dict[str, Any]
         return digest("report", str(where), code_version(), tables)
 
     def run(step: Step) -> StageResult:
+        from oneproxy.api.report import write_report
+
         step("report", 0, 1)
         page, _ = write_report(wh, out, run_info())
         return StageResult(f"written to {page}")

@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 from click.testing import CliRunner
-from oneproxy.analytics.protocols import protocol_from_dict
+from oneproxy.analytics.protocols import InvalidProtocol, protocol_from_dict
 from oneproxy.warehouse.errors import UnknownDevice
 from oneproxy.warehouse.tables import merged
 from synthetic import DEVICES, PARTIAL, PARTIAL_ARCHS
@@ -272,3 +272,69 @@ def test_search_with_confidence_picks_on_a_partial_devices_predictions(synth):
     bad = cli(synth, "search", "--devices", "phone_c", "--budget", "5ms", "--confidence", "0.9",
               "--proxy", "phone_a")
     assert bad.exit_code == 2 and "--confidence" in bad.output
+
+
+def test_a_warm_adapt_to_json_loads_no_dataset_compute_rich_console_or_predictor_files(synth):
+    # With standard error a pipe there is no bar to draw, so rich's console is not needed; the
+    # warehouse is only queried and the cached fits are read, so no pyarrow.dataset / compute.
+    adapt = ["adapt", "--warehouse", str(synth.root), "--device", "phone_b", "--proxy", "auto",
+             "--samples", "20", "--no-save", "--format", "json"]
+    unwanted = ("pyarrow.dataset", "pyarrow.compute", "rich.console", "rich.progress",
+                "oneproxy.analytics.predictors.files", "oneproxy.ingest.fetch")
+    probe = (
+        "import sys\n"
+        "from oneproxy.cli import main\n"
+        f"main({adapt!r}, standalone_mode=False)\n"
+        f"print(sorted(m for m in {unwanted!r} if m in sys.modules), file=sys.stderr)\n"
+    )
+    for _ in range(2):  # the first call fits and stores the proxies; then warm
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                              check=True)
+    assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_reading_a_protocol_does_not_import_the_adaptation_code():
+    probe = ("import sys\n"
+             "from oneproxy.analytics.protocols import BUILTIN, get_protocol, protocol_from_dict\n"
+             "[get_protocol(n) for n in BUILTIN]\n"
+             "print('oneproxy.analytics.adaptation' in sys.modules)\n"
+             "from oneproxy.analytics.protocols import STRATEGY_CHOICES\n"
+             "print(STRATEGY_CHOICES)\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True)
+    from oneproxy.analytics.adaptation import STRATEGIES
+
+    assert done.stdout.splitlines() == ["False", repr(("auto", *STRATEGIES))]
+    with pytest.raises(InvalidProtocol, match="'strategy' must be one of auto, linear, "):
+        protocol_from_dict({"space": "nb201", "proxies": ["phone_a"], "targets": ["phone_b"],
+                            "samples": [10], "seeds": 1, "strategy": "nosuch"},
+                           default_name="bad", where="test")
+
+
+def test_run_spaces_come_from_the_latency_partitions_as_the_query_finds_them(synth):
+    from oneproxy.warehouse.catalog import query
+
+    found = query(synth, "SELECT DISTINCT space_id FROM latency ORDER BY space_id")
+    assert synth.partition_values("latency") == found.column("space_id").to_pylist()
+    assert stages.Inputs(synth).spaces() == found.column("space_id").to_pylist()
+    assert synth.partition_values("devices") is None  # not partitioned
+    assert synth.partition_values("nosuch") is None
+
+
+def test_a_one_file_version_reads_as_the_dataset_reader_reads_it(synth):
+    import pyarrow.dataset as ds
+    from oneproxy.warehouse.schemas import PARTITIONS
+    from oneproxy.warehouse.store import _read_version
+
+    for name, fp in synth.manifest().items():
+        folder = synth.table_dir(name, fp)
+        partitioning = "hive" if name in PARTITIONS else None
+        expected = ds.dataset(folder, format="parquet", partitioning=partitioning).to_table()
+        assert _read_version(folder, partitioning).equals(expected, check_metadata=True), name
+
+
+def test_the_ingest_stage_lists_the_sources_ingest_loads():
+    from oneproxy.ingest.pipeline import LOADERS
+    from oneproxy.ingest.registry import sources
+
+    assert sorted(s.source_id for s in sources()) == sorted(LOADERS)

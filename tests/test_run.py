@@ -149,6 +149,27 @@ def test_second_run_skips_every_stage_and_says_nothing_changed(ran, tmp_path, mo
     assert table.exit_code == 0 and "inputs unchanged" in table.stdout
 
 
+def test_a_warm_run_loads_no_stage_code_and_opens_no_catalog(ran, mirror, tmp_path):
+    # Every stage is skipped: the checks read the manifest, the fingerprint memos and the
+    # ledger, so the code the stages run and DuckDB (whose catalog the ledger's commit would
+    # make stale) are not loaded.
+    root = copy(ran, tmp_path)
+    unwanted = ("duckdb", "pyarrow.dataset", "oneproxy.warehouse.catalog",
+                "oneproxy.analytics.adaptation", "oneproxy.api.evaluate", "oneproxy.api.search",
+                "oneproxy.api.srcc", "oneproxy.api.ingest", "oneproxy.api.report",
+                "oneproxy.ingest.pipeline", "oneproxy.warehouse.spaces")
+    probe = (
+        "import sys\n"
+        "from oneproxy.cli import main\n"
+        f"main(['run', '--warehouse', {str(root)!r}, *{FAST!r}], standalone_mode=False)\n"
+        f"print(sorted(m for m in {unwanted!r} if m in sys.modules), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, env=subprocess_env(mirror))
+    assert done.stdout.startswith("nothing changed: all ")
+    assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
 def test_new_measurements_of_one_space_rerun_only_its_stages_and_the_report(ran, tmp_path):
     root = copy(ran, tmp_path)
     spaces = set(ledger(ran)["stage"].str.extract(r"^srcc (.+)$").drop_nulls()) - {"nb201"}

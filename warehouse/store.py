@@ -31,8 +31,6 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from oneproxy.warehouse.atomic import atomic_write_bytes
 from oneproxy.warehouse.errors import (
@@ -127,12 +125,29 @@ def _write_partitions(table: pa.Table, column: str, folder: Path) -> None:
     if table.num_rows == 0:
         pq.write_table(table, folder / "part-0.parquet", compression="zstd")
         return
+    import pyarrow.compute as pc  # writers only: a command that only reads never loads it
+
     values = table[column]
     for value in pc.unique(values).to_pylist():
         part = folder / f"{column}={value}"
         part.mkdir()
         rows = table.filter(pc.equal(values, value)).drop_columns([column])
         pq.write_table(rows, part / "part-0.parquet", compression="zstd")
+
+
+def _read_version(folder: Path, partitioning: str | None) -> pa.Table:
+    """Every Parquet file of a version folder as one table (hive partitions as columns).
+
+    A version of one unpartitioned file (every table but the partitioned ones) is read as that
+    file, the same table the dataset reader returns, without loading pyarrow.dataset (and
+    pyarrow.compute): the ledger read of a warm `oneproxy run` needs neither.
+    """
+    files = [] if partitioning else _data_files(folder)
+    if len(files) == 1 and files[0].parent == folder and not files[0].name.startswith("."):
+        return pq.ParquetFile(files[0]).read()
+    import pyarrow.dataset as ds
+
+    return ds.dataset(folder, format="parquet", partitioning=partitioning).to_table()
 
 
 def sha256_of(path: Path) -> str:
@@ -223,6 +238,20 @@ class Warehouse:
     def has(self, name: str) -> bool:
         return name in self.manifest()
 
+    def partition_values(self, name: str) -> list[str] | None:
+        """The sorted values of a hive-partitioned table's partition column, read from the file
+        list the manifest records (one `column=value/` folder per value present, none for an empty
+        table: see `_write_partitions`); None when the table is absent, not partitioned, or its
+        manifest records no files (format 1). No file is opened."""
+        manifest = self._manifest()
+        column = PARTITIONS.get(name)
+        recorded = manifest.files.get(name)
+        if column is None or name not in manifest.tables or recorded is None:
+            return None
+        prefix = f"{column}="
+        return sorted({rel.split("/", 1)[0][len(prefix):] for rel in recorded
+                       if rel.startswith(prefix) and "/" in rel})
+
     def table_dir(self, name: str, fingerprint: str | None = None) -> Path:
         fp = fingerprint or self.manifest()[name]
         return self.root / "tables" / name / fp
@@ -302,7 +331,7 @@ class Warehouse:
         path = self.table_dir(name, manifest.tables[name])
         partitioning = "hive" if name in PARTITIONS else None
         try:
-            table = ds.dataset(path, format="parquet", partitioning=partitioning).to_table()
+            table = _read_version(path, partitioning)
             if name in TABLES:
                 table = table.select(TABLES[name].names).cast(TABLES[name])
         except (OSError, pa.ArrowException, KeyError) as exc:
@@ -473,7 +502,7 @@ class Warehouse:
             for version in versions:
                 partitioning = "hive" if table_dir.name in PARTITIONS else None
                 try:
-                    ds.dataset(version, format="parquet", partitioning=partitioning).to_table()
+                    _read_version(version, partitioning)
                 except (OSError, pa.ArrowException):
                     continue
                 tables[table_dir.name] = version.name

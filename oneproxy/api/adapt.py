@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -14,7 +15,6 @@ import pyarrow as pa
 from oneproxy.analytics.adaproxy import MIN_SAMPLES
 from oneproxy.analytics.adaptation import Adapted, select_proxy_models
 from oneproxy.analytics.evaluate import draw_samples, score
-from oneproxy.analytics.predictors.files import PredictorMeta, load_predictor, predict_archs
 from oneproxy.api.errors import NoLatency, UnknownArchitecture
 from oneproxy.api.features import features_of
 from oneproxy.api.latency import (
@@ -24,6 +24,7 @@ from oneproxy.api.latency import (
     load_space,
     main_dataset,
     proxy_dataset,
+    space_archs,
     space_series,
 )
 from oneproxy.api.progress import Progress, silent
@@ -36,6 +37,9 @@ from oneproxy.warehouse.names import did_you_mean
 from oneproxy.warehouse.schemas import PREDICTIONS
 from oneproxy.warehouse.store import Warehouse
 from oneproxy.warehouse.tables import publish
+
+if TYPE_CHECKING:  # predictor files are read by `predict_model` only, which loads the module
+    from oneproxy.analytics.predictors.files import PredictorMeta
 
 PREDICTIONS_TABLE = "predictions"
 
@@ -80,7 +84,8 @@ def adapt(
     target_dataset = device_dataset(every, space, target, dataset)
     dataset = proxy_dataset(every, target, target_dataset)
     series = every.filter(pl.col("dataset") == dataset).drop("dataset")
-    n_archs = query(wh, sql_text("queries/adapt_archs.sql"), [space]).num_rows
+    archs = space_archs(wh, space)  # read once: the coverage count and the matrix's columns
+    n_archs = archs.num_rows
     if proxy == AUTO:
         candidates = full_coverage(series, n_archs, exclude=[target])
         if not candidates:
@@ -93,7 +98,7 @@ def adapt(
                                 "proxy or --proxy auto")
         candidates = [proxy]
     data = load_space(wh, space, [target_dataset, *[dataset] * len(candidates)],
-                      [target, *candidates])
+                      [target, *candidates], archs)
     true = data.latency[0]
     measured = np.flatnonzero(np.isfinite(true))
     idx = measured if samples is None else draw_samples(measured, samples, seed)
@@ -197,6 +202,8 @@ def predict_model(
 
     `device` defaults to the predictor's own device; `measured_ms` is null where it has none.
     """
+    from oneproxy.analytics.predictors.files import load_predictor, predict_archs
+
     predictor, meta = load_predictor(model)
     check_space(wh, meta.space)
     archs = pl.from_arrow(query(wh, sql_text("queries/adapt_archs.sql"), [meta.space]))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from oneproxy.api.errors import NoLatency
 from oneproxy.api.warehouse import check_space
@@ -109,14 +110,20 @@ def check_devices(series: pl.DataFrame, devices: list[str], space: str, role: st
                             f"warehouse has {', '.join(known)}{did_you_mean(unknown[0], known)}")
 
 
+def space_archs(wh: Warehouse, space: str) -> pa.Table:
+    """Every architecture of the space (arch_id, arch_key), in arch_id order."""
+    return query(wh, sql_text("queries/adapt_archs.sql"), [space])
+
+
 def load_space(wh: Warehouse, space: str, dataset: str | Sequence[str],
-               devices: list[str]) -> SpaceData:
+               devices: list[str], archs: pa.Table | None = None) -> SpaceData:
     """Latency matrix of `devices` over every architecture of the space.
 
     `dataset` is the latency dataset of every device, or one per device (NB201 devices without a
-    series on the searched dataset are read on their CIFAR-10 one).
+    series on the searched dataset are read on their CIFAR-10 one). `archs` is the space's
+    `space_archs` when the caller has read them already.
     """
-    archs = query(wh, sql_text("queries/adapt_archs.sql"), [space])
+    archs = space_archs(wh, space) if archs is None else archs
     arch_ids = archs.column("arch_id").to_numpy()
     datasets = [dataset] * len(devices) if isinstance(dataset, str) else list(dataset)
     rows = query(wh, sql_text("queries/search_latency.sql"), [space, devices, datasets])

@@ -93,7 +93,7 @@ def _read(folder: Path, key: str,
         if (meta.get("format") != FORMAT or meta.get("key") != key
                 or meta.get("base_sha256") != hashlib.sha256(base).hexdigest()):
             return None
-        table = pq.read_table(pa.BufferReader(base))
+        table = pq.ParquetFile(pa.BufferReader(base)).read()  # read_table loads pyarrow.dataset
         if not np.array_equal(table.column("arch_id").to_numpy(), arch_ids):
             return None
         coefs = {enc: np.asarray(w, dtype=np.float64) for enc, w in meta["coefs"].items()}

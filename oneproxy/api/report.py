@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 import pyarrow as pa
 
+from oneproxy.api.names import REPORT_HTML, SUMMARY_JSON
 from oneproxy.search.loop_eval import summarize_loop
 from oneproxy.search.oneproxy import summarize
 from oneproxy.warehouse.catalog import query, sql_text
@@ -21,8 +22,6 @@ from oneproxy.warehouse.store import Warehouse
 
 if TYPE_CHECKING:
     from oneproxy.analytics.report import ReportTables
-
-REPORT_HTML, SUMMARY_JSON = "report.html", "summary.json"
 
 
 def read_report_tables(wh: Warehouse) -> ReportTables:

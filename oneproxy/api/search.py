@@ -14,7 +14,8 @@ from oneproxy.analytics.intervals import DEFAULT_CONFIDENCE
 from oneproxy.analytics.predictors.encodings import space_features
 from oneproxy.api.errors import UnknownSearchDataset
 from oneproxy.api.features import attributes_of
-from oneproxy.api.latency import device_dataset, load_space, space_series
+from oneproxy.api.latency import device_dataset, load_space, space_archs, space_series
+from oneproxy.api.names import SEARCH_TABLE
 from oneproxy.api.propose import adapt_device, device_state, search_picks
 from oneproxy.api.warehouse import check_space
 from oneproxy.scale.engine import Engine
@@ -39,7 +40,7 @@ from oneproxy.warehouse.names import did_you_mean
 from oneproxy.warehouse.store import Warehouse
 from oneproxy.warehouse.tables import publish
 
-RESULT_TABLE = "search_result"
+RESULT_TABLE = SEARCH_TABLE
 
 
 @dataclass(frozen=True)
@@ -232,7 +233,7 @@ def partial_devices(wh: Warehouse, space: str, devices: list[str]) -> list[str]:
     """The `devices` without a latency row for every architecture of the space (on the dataset
     `device_dataset` reads them on): those `search` picks for on their predictions."""
     series = space_series(wh, space)
-    n_archs = query(wh, sql_text("queries/adapt_archs.sql"), [space]).num_rows
+    n_archs = space_archs(wh, space).num_rows
     partial = []
     for device in devices:
         if device not in series["device_id"]:

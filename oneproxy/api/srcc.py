@@ -11,6 +11,7 @@ import pyarrow as pa
 from oneproxy.analytics.spearman_exact import Ragged
 from oneproxy.analytics.srcc import InvalidSrccInput, Method, srcc_matrix, to_square
 from oneproxy.api.latency import latency_rows
+from oneproxy.api.names import SRCC_TABLE
 from oneproxy.scale.engine import Engine
 from oneproxy.scale.srcc import blocked_srcc
 from oneproxy.warehouse.catalog import query, sql_text
@@ -19,7 +20,7 @@ from oneproxy.warehouse.schemas import SRCC
 from oneproxy.warehouse.store import Warehouse, table_fingerprint
 from oneproxy.warehouse.tables import merged
 
-TABLE = "srcc"
+TABLE = SRCC_TABLE
 WHOLE_SPACE = ("space_id", "dataset", "method")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from oneproxy.warehouse.catalog import query
 from oneproxy.warehouse.errors import WarehouseEmpty
 from oneproxy.warehouse.names import check_space_name
 from oneproxy.warehouse.store import Warehouse
@@ -24,5 +23,7 @@ def require_warehouse(wh: Warehouse) -> None:
 
 def check_space(wh: Warehouse, space: str) -> None:
     """Raise `UnknownSpace` naming the spaces the warehouse has, unless it has `space`."""
+    from oneproxy.warehouse.catalog import query  # DuckDB: not loaded by commands that never query
+
     known = query(wh, "SELECT space_id FROM spaces ORDER BY 1").column("space_id").to_pylist()
     check_space_name(space, known, "the warehouse has")
