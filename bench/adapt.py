@@ -8,20 +8,13 @@ The baseline is the cold run; the ratio is cold / warm. Also times the import fl
     python -m bench.adapt --warehouse oneproxy-warehouse [--target raspi4] [--repeat 3]
 """
 
-import os
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import click
 
-
-def _seconds(command: list[str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True)
-    return time.perf_counter() - start
+from bench.commands import best, bytecode_note, import_floor, timed
 
 
 @click.command()
@@ -35,17 +28,15 @@ def main(warehouse: Path, target: str, repeat: int) -> None:
     adapt = [*cli, "adapt", "--device", target, "--proxy", "auto", "--samples", "20",
              "--no-save", "--format", "json", "--warehouse", str(warehouse)]
     shutil.rmtree(warehouse / "models", ignore_errors=True)
-    cold = _seconds(adapt)
-    warm = min(_seconds(adapt) for _ in range(repeat))
-    floor = min(_seconds([sys.executable, "-c", "import duckdb, polars"]) for _ in range(repeat))
-    help_ = min(_seconds([*cli, "--help"]) for _ in range(repeat))
+    cold = timed(adapt)[0]
+    warm = best(adapt, repeat)
+    floor = import_floor(repeat)
+    help_ = best([*cli, "--help"], repeat)
     click.echo(f"adapt --proxy auto --samples 20 ({target}): cold {cold:.2f} s, warm {warm:.2f} s"
                f" -> cold / warm {cold / warm:.1f}x")
     click.echo(f"oneproxy --help {help_:.2f} s against the import floor {floor:.2f} s "
                f"(import duckdb, polars) -> {help_ / floor:.2f}x")
-    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
-        click.echo("note: PYTHONDONTWRITEBYTECODE is set: modules without a .pyc are compiled on "
-                   "every run (an installed package has them)", err=True)
+    bytecode_note()
 
 
 if __name__ == "__main__":

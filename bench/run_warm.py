@@ -8,19 +8,12 @@ bench refuses a run that did not say "nothing changed").
     python -m bench.run_warm --warehouse oneproxy-warehouse [--repeat 5]
 """
 
-import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import click
 
-
-def _seconds(command: list[str]) -> tuple[float, str]:
-    start = time.perf_counter()
-    done = subprocess.run(command, check=True, capture_output=True, text=True)
-    return time.perf_counter() - start, done.stdout
+from bench.commands import bytecode_note, import_floor, timed
 
 
 @click.command()
@@ -32,18 +25,15 @@ def main(warehouse: Path, repeat: int) -> None:
     run = [sys.executable, "-m", "oneproxy.cli", "run", "--warehouse", str(warehouse)]
     times = []
     for _ in range(repeat):
-        seconds, out = _seconds(run)
+        seconds, out = timed(run)
         if not out.startswith("nothing changed"):
             raise click.ClickException(f"the run was not warm: {out.strip()[:200]} (run it again)")
         times.append(seconds)
-    floor = min(_seconds([sys.executable, "-c", "import duckdb, polars"])[0]
-                for _ in range(repeat))
+    floor = import_floor(repeat)
     warm = min(times)
     click.echo(f"warm oneproxy run (nothing changed), best of {repeat}: {warm:.2f} s against the "
                f"import floor {floor:.2f} s (import duckdb, polars) -> {warm / floor:.2f}x")
-    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
-        click.echo("note: PYTHONDONTWRITEBYTECODE is set: modules without a .pyc are compiled on "
-                   "every run (an installed package has them)", err=True)
+    bytecode_note()
 
 
 if __name__ == "__main__":
