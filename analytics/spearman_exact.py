@@ -28,6 +28,7 @@ Ragged = Literal["auto", "exact", "approx"]
 GEMM_MIN_PAIRS = 16
 EXACT_RAGGED_ELEMENTS = 2 * 10**9
 _CHUNK_ELEMENTS = 1 << 21
+_RANK_TABLE_ELEMENTS = 1 << 16
 _GEMM_BYTES = 1 << 26
 
 
@@ -120,8 +121,8 @@ def own_ranks(sorted_: SortedDevices, devices: np.ndarray) -> np.ndarray:
     for lo in range(0, devices.size, step):
         rows = devices[lo:lo + step]
         mask = sorted_.present[rows]
-        out[lo:lo + step] = _ranks(sorted_.start[rows], mask, np.count_nonzero(mask, axis=1),
-                                   _span(sorted_))
+        _ranks(sorted_.start[rows], mask, np.count_nonzero(mask, axis=1), _span(sorted_),
+               out[lo:lo + step])
     return out
 
 
@@ -133,21 +134,31 @@ def _row_step(sorted_: SortedDevices) -> int:
     return max(1, _CHUNK_ELEMENTS // _span(sorted_))
 
 
-def _ranks(starts: np.ndarray, mask: np.ndarray | None, n: np.ndarray, span: int) -> np.ndarray:
-    """int64 doubled centred ranks of each row of `starts` over the `n` columns where `mask`
-    holds (all columns when None), 0 elsewhere. Equal starts tie; every start is below span - 1,
-    the bucket of the columns off the mask.
+def _ranks(starts: np.ndarray, mask: np.ndarray | None, n: np.ndarray, span: int,
+           out: np.ndarray) -> None:
+    """Write into `out` the doubled centred ranks of each row of `starts` (int32) over the `n`
+    columns where `mask` holds (all columns when None), 0 elsewhere. Equal starts tie; every
+    start is below span - 1, the bucket of the columns off the mask.
+
+    The count tables are built a few rows at a time (`_RANK_TABLE_ELEMENTS`): small temporaries
+    are reused by the allocator, while every fresh large array costs a page fault per 4 KiB,
+    which took most of the time of the real set's rank tables.
     """
-    offsets = np.arange(0, starts.shape[0] * span, span)[:, None]
-    keys = (starts if mask is None else np.where(mask, starts, span - 1)) + offsets
-    counts = np.bincount(keys.ravel(), minlength=keys.shape[0] * span).reshape(-1, span)
-    table = np.cumsum(counts).reshape(-1, span)  # one contiguous pass, then each row's own
-    table -= np.concatenate(([0], table[:-1, -1]))[:, None]
-    table *= 2
-    table -= counts
-    table -= np.reshape(n, (-1, 1))
-    table[:, -1] = 0
-    return table.ravel().take(keys)
+    rows, width = starts.shape
+    n = np.broadcast_to(np.reshape(n, -1), (rows,))
+    step = max(1, _RANK_TABLE_ELEMENTS // span)
+    for lo in range(0, rows, step):
+        part = starts[lo:lo + step]
+        r = part.shape[0]
+        keys = (part if mask is None else np.where(mask[lo:lo + step], part, span - 1)) \
+            + np.arange(0, r * span, span, dtype=np.int32)[:, None]
+        counts = np.bincount(keys.ravel(), minlength=r * span)
+        table = np.cumsum(counts, dtype=np.int64)  # row k ends at (k + 1) * width
+        table *= 2
+        table -= counts  # 2 below + ties, plus 2 k width from the rows before
+        base = n[lo:lo + r] + 2 * width * np.arange(r, dtype=np.int64)
+        table[span - 1::span] = base  # the columns off the mask come out 0
+        np.subtract(table.take(keys), base[:, None], out=out[lo:lo + r], casting="unsafe")
 
 
 def _shared_ranks(sorted_: SortedDevices, devices: np.ndarray, columns: np.ndarray) -> np.ndarray:
@@ -155,8 +166,8 @@ def _shared_ranks(sorted_: SortedDevices, devices: np.ndarray, columns: np.ndarr
     out = np.empty((devices.size, columns.size), dtype=np.float32)
     step = _row_step(sorted_)
     for lo in range(0, devices.size, step):
-        starts = sorted_.start[devices[lo:lo + step]].take(columns, axis=1)
-        out[lo:lo + step] = _ranks(starts, None, np.array(columns.size), _span(sorted_))
+        starts = _columns(sorted_.start[devices[lo:lo + step]], columns, columns.size)
+        _ranks(starts, None, np.array(columns.size), _span(sorted_), out[lo:lo + step])
     return out
 
 
@@ -227,10 +238,10 @@ def _ragged_pairs(
         if used.size < masks.shape[1]:
             masks = masks[:, used]
         n = n_common[lo:lo + step] = np.count_nonzero(masks, axis=1)
-        ranks_a, ranks_b = (
+        ranks_a, ranks_b = np.empty((2, *masks.shape))
+        for batch, ranks in ((batch_a, ranks_a), (batch_b, ranks_b)):
             _ranks(_columns(sorted_.start[batch], used, masks.shape[1]), masks, n,
-                   _span(sorted_)).astype(np.float64)
-            for batch in (batch_a, batch_b))
+                   _span(sorted_), ranks)
         norm_a, norm_b = _norms(ranks_a), _norms(ranks_b)
         const_a[lo:lo + step], const_b[lo:lo + step] = norm_a == 0, norm_b == 0
         with np.errstate(divide="ignore", invalid="ignore"):
