@@ -63,16 +63,39 @@ def sort_devices(values: np.ndarray) -> SortedDevices:
     for device in range(n_devices):
         row, measured = values[device], present[device]
         if measured.all():
-            order = np.argsort(row)
+            order = _sort_order(row)
         else:
             columns = np.flatnonzero(measured)
-            order = columns[np.argsort(row[columns])]
+            order = columns[_sort_order(row[columns])]
             start[device, ~measured] = positions[columns.size:]
         ordered = row[order]
         new_run = np.ones(order.size, dtype=bool)
         np.not_equal(ordered[1:], ordered[:-1], out=new_run[1:])
         start[device, order] = np.maximum.accumulate(np.where(new_run, positions[:order.size], 0))
     return SortedDevices(start, present)
+
+
+def _sort_order(row: np.ndarray) -> np.ndarray:
+    """An order that sorts `row` (float64, no NaN), ties in any order.
+
+    NumPy sorts float64 values about four times faster than it argsorts them. Each value's low
+    mantissa bits are replaced by its position and the floats sorted: non-negative floats order
+    like their bits, so the order only errs between values that differ in those bits alone
+    (relative 2**-35 at 100,000 architectures) or below zero; the check finds any such row,
+    and it is argsorted as it stands.
+    """
+    bits = max(1, (row.size - 1).bit_length())
+    if bits > 32 or not np.isfinite(row).all():  # a NaN bit pattern would not survive the sort
+        return np.argsort(row)
+    low = np.int64((1 << bits) - 1)
+    packed = row.view(np.int64) & ~low
+    packed |= np.arange(row.size, dtype=np.int64)
+    packed.view(np.float64).sort()
+    order = (packed & low).astype(np.intp)
+    ordered = row[order]
+    if (ordered[1:] < ordered[:-1]).any():
+        return np.argsort(row)
+    return order
 
 
 def spearman_pairs(
