@@ -59,24 +59,26 @@ def sort_devices(values: np.ndarray) -> SortedDevices:
     n_devices, n_archs = values.shape
     present = ~np.isnan(values)
     start = np.empty((n_devices, n_archs), dtype=np.int32)
-    positions = np.arange(n_archs, dtype=np.int32)
+    positions = np.arange(n_archs, dtype=np.int64)
+    new_run = np.ones(n_archs, dtype=bool)
     for device in range(n_devices):
         row, measured = values[device], present[device]
         if measured.all():
-            order = _sort_order(row)
+            order, ordered = _sort_order(row, positions)
         else:
             columns = np.flatnonzero(measured)
-            order = columns[_sort_order(row[columns])]
+            order, ordered = _sort_order(row[columns], positions)
+            order = columns[order]
             start[device, ~measured] = positions[columns.size:]
-        ordered = row[order]
-        new_run = np.ones(order.size, dtype=bool)
-        np.not_equal(ordered[1:], ordered[:-1], out=new_run[1:])
-        start[device, order] = np.maximum.accumulate(np.where(new_run, positions[:order.size], 0))
+        runs = new_run[:order.size]
+        np.not_equal(ordered[1:], ordered[:-1], out=runs[1:])
+        start[device, order] = np.maximum.accumulate(np.where(runs, positions[:order.size], 0))
     return SortedDevices(start, present)
 
 
-def _sort_order(row: np.ndarray) -> np.ndarray:
-    """An order that sorts `row` (float64, no NaN), ties in any order.
+def _sort_order(row: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An order that sorts `row` (float64, no NaN), ties in any order, and the sorted row;
+    `positions` is arange(at least row.size) in int64.
 
     NumPy sorts float64 values about four times faster than it argsorts them. Each value's low
     mantissa bits are replaced by its position and the floats sorted: non-negative floats order
@@ -85,17 +87,17 @@ def _sort_order(row: np.ndarray) -> np.ndarray:
     and it is argsorted as it stands.
     """
     bits = max(1, (row.size - 1).bit_length())
-    if bits > 32 or not np.isfinite(row).all():  # a NaN bit pattern would not survive the sort
-        return np.argsort(row)
-    low = np.int64((1 << bits) - 1)
-    packed = row.view(np.int64) & ~low
-    packed |= np.arange(row.size, dtype=np.int64)
-    packed.view(np.float64).sort()
-    order = (packed & low).astype(np.intp)
-    ordered = row[order]
-    if (ordered[1:] < ordered[:-1]).any():
-        return np.argsort(row)
-    return order
+    if bits <= 32 and np.isfinite(row).all():  # a NaN bit pattern would not survive the sort
+        low = np.int64((1 << bits) - 1)
+        order = row.view(np.int64) & ~low
+        order |= positions[:row.size]
+        order.view(np.float64).sort()
+        order &= low
+        ordered = row[order]
+        if not (ordered[1:] < ordered[:-1]).any():
+            return order, ordered
+    order = np.argsort(row)
+    return order, row[order]
 
 
 def spearman_pairs(

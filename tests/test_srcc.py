@@ -477,6 +477,7 @@ def test_unknown_ragged_choice_is_refused():
 def test_sort_order_is_a_permutation_that_sorts(row):
     from oneproxy.analytics.spearman_exact import _sort_order
 
-    order = _sort_order(row)
+    order, ordered = _sort_order(row, np.arange(row.size))
+    np.testing.assert_array_equal(ordered, row[order])
     np.testing.assert_array_equal(np.sort(order), np.arange(row.size))
     assert (np.diff(row[order]) >= 0).all()
