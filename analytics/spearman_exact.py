@@ -142,12 +142,13 @@ def coverage_groups(present: np.ndarray) -> list[np.ndarray]:
 def own_ranks(sorted_: SortedDevices, devices: np.ndarray) -> np.ndarray:
     """float32 doubled centred ranks of `devices` over their own coverage, 0 where absent."""
     out = np.empty((devices.size, sorted_.start.shape[1]), dtype=np.float32)
-    step = _row_step(sorted_)
+    step = _table_rows(sorted_)
     for lo in range(0, devices.size, step):
         rows = devices[lo:lo + step]
         mask = sorted_.present[rows]
-        _ranks(sorted_.start[rows], mask, np.count_nonzero(mask, axis=1), _span(sorted_),
-               out[lo:lo + step])
+        _own_ranks(sorted_.start[rows], np.count_nonzero(mask, axis=1), _span(sorted_),
+                   out[lo:lo + step])
+        out[lo:lo + step][~mask] = 0
     return out
 
 
@@ -157,6 +158,26 @@ def _span(sorted_: SortedDevices) -> int:
 
 def _row_step(sorted_: SortedDevices) -> int:
     return max(1, _CHUNK_ELEMENTS // _span(sorted_))
+
+
+def _table_rows(sorted_: SortedDevices) -> int:
+    """Rows per count table: see `_ranks`."""
+    return max(1, _RANK_TABLE_ELEMENTS // _span(sorted_))
+
+
+def _own_ranks(starts: np.ndarray, n: np.ndarray, span: int, out: np.ndarray) -> None:
+    """Write into `out` the doubled centred ranks of each row of `starts` over the device's
+    whole coverage of `n` columns: there below(i) is the start itself, so v = 2 s + ties - n
+    needs only the count of each start (no running sum). Columns off the coverage (starts at
+    or above n) get values no caller reads."""
+    rows = starts.shape[0]
+    n = np.broadcast_to(np.reshape(n, (-1, 1)), (rows, 1))
+    keys = starts + np.arange(0, rows * span, span, dtype=np.int32)[:, None]
+    ranks = np.bincount(keys.ravel(), minlength=rows * span).take(keys)  # ties
+    ranks += starts
+    ranks += starts
+    ranks -= n
+    np.copyto(out, ranks, casting="unsafe")
 
 
 def _ranks(starts: np.ndarray, mask: np.ndarray | None, n: np.ndarray, span: int,
@@ -187,12 +208,17 @@ def _ranks(starts: np.ndarray, mask: np.ndarray | None, n: np.ndarray, span: int
 
 
 def _shared_ranks(sorted_: SortedDevices, devices: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """float32 doubled centred ranks of `devices` over `columns` (covered by all of them)."""
+    """float32 doubled centred ranks of `devices` over `columns` (covered by all of them; when
+    they are the devices' whole coverage, from counts of their starts alone)."""
     out = np.empty((devices.size, columns.size), dtype=np.float32)
-    step = _row_step(sorted_)
+    whole = columns.size == np.count_nonzero(sorted_.present[devices[0]])  # their coverage
+    step = _table_rows(sorted_)
     for lo in range(0, devices.size, step):
         starts = _columns(sorted_.start[devices[lo:lo + step]], columns, columns.size)
-        _ranks(starts, None, np.array(columns.size), _span(sorted_), out[lo:lo + step])
+        if whole:
+            _own_ranks(starts, np.array(columns.size), _span(sorted_), out[lo:lo + step])
+        else:
+            _ranks(starts, None, np.array(columns.size), _span(sorted_), out[lo:lo + step])
     return out
 
 
