@@ -9,10 +9,11 @@ the sums stay below 2**53 (n < 2 * 10**5 shared architectures), so a correlation
 the rounding of its final division and square root.
 
 Devices sharing a coverage pattern form a group; the Spearman block of two groups is one blocked
-matrix product of their ranks over the shared coverage. Pairs outside large groups (ragged,
-per-device coverage) are ranked over each pair's own shared set, in batches of pairs, which costs
-pairs x architectures. With `ragged="approx"` (or `"auto"` beyond `EXACT_RAGGED_ELEMENTS`) they
-take `analytics.spearman_masked` instead: masked matrix products, linear in memory.
+matrix product of their ranks over the shared coverage. Pairs of blocks too small for that
+(`_as_block`; ragged, per-device coverage) are ranked over each pair's own shared set, in batches
+of pairs, which costs pairs x architectures. With `ragged="approx"` (or `"auto"` beyond
+`EXACT_RAGGED_ELEMENTS`) they take `analytics.spearman_masked` instead: masked matrix products,
+linear in memory.
 """
 
 from __future__ import annotations
