@@ -201,14 +201,17 @@ def _wide(latency: pl.DataFrame) -> tuple[list[str], np.ndarray]:
     latency_col = latency.get_column("latency_ms")
     values = np.full((devices.len(), n_archs), np.nan)
 
-    def cells_of(lo: int) -> np.ndarray:
-        return column_of(arch_col.slice(lo, _PIVOT_ROWS)) + device_rows(lo) * n_archs
+    def cells_of(lo: int) -> np.ndarray:  # in place: fresh large arrays cost page faults
+        cells = device_rows(lo)
+        cells *= n_archs
+        cells += column_of(arch_col.slice(lo, _PIVOT_ROWS))
+        return cells
 
     increasing, last = True, -1  # cells in increasing order cannot repeat
     for lo in range(0, latency.height, _PIVOT_ROWS):
         cells = cells_of(lo)
         if increasing and cells.size:
-            increasing = bool(cells[0] > last and (np.diff(cells) > 0).all())
+            increasing = bool(cells[0] > last and (cells[1:] > cells[:-1]).all())
             last = int(cells[-1])
         values.ravel()[cells] = (latency_col.slice(lo, _PIVOT_ROWS).cast(pl.Float64)
                                  .fill_null(np.nan).to_numpy())

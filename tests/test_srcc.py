@@ -466,3 +466,18 @@ def test_auto_is_exact_within_the_budget_and_approximate_beyond(monkeypatch):
 def test_unknown_ragged_choice_is_refused():
     with pytest.raises(InvalidSrccInput, match="ragged must be one of auto, exact, approx"):
         srcc_matrix(gapped_fleet(3, 40, seed=0), ragged="fast")
+
+
+@pytest.mark.parametrize("row", [
+    np.array([3.0, -1.0, 2.5, -0.0, 0.0, 5e-324, 1e308, -1e308, 2.5]),
+    np.array([np.inf, 1.0, -np.inf, 0.0, 2.0]),
+    1.0 + np.arange(5000) % 3 * 1e-15,  # distinct only in the low mantissa bits
+    np.random.default_rng(4).random(70_000).round(2),
+])
+def test_sort_order_is_a_permutation_that_sorts(row):
+    from oneproxy.analytics.spearman_exact import _sort_order
+
+    order, ordered = _sort_order(row, np.arange(row.size))
+    np.testing.assert_array_equal(ordered, row[order])
+    np.testing.assert_array_equal(np.sort(order), np.arange(row.size))
+    assert (np.diff(row[order]) >= 0).all()
