@@ -55,6 +55,15 @@ def test_plan_propose_append(warehouse, tmp_path, snapshot):
                     "auto", "--from-measured", "--no-save", "--format", "json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)[0]["n_samples"] == 20
+    named = invoke(warehouse, "adapt", "--space", "nb201", "--device", "my_phone", "--proxy",
+                   "auto", "--from-measured", "--no-save", "--format", "json", "--dataset",
+                   "cifar100")
+    assert json.loads(named.stdout) == json.loads(result.stdout)
+    wrong = invoke(warehouse, "adapt", "--space", "nb201", "--device", "my_phone",
+                   "--from-measured", "--dataset", "cifar10")
+    assert wrong.exit_code == 1 and "Traceback" not in wrong.output
+    assert "device 'my_phone' has no latency for dataset 'cifar10' in nb201: it has cifar100" \
+        in wrong.output
     result = invoke(warehouse, "predict", "--space", "nb201", "--device", "my_phone", "--archs",
                     str(ids[0]), "--format", "json")
     assert result.exit_code == 0, result.output

@@ -72,15 +72,20 @@ def adapt(
     With `samples` N, N of the target's measured architectures (drawn with `seed`) are the only
     known measurements and the rest score the predictions; without, every measured row is a
     sample. `proxy="auto"` chooses among the devices that measured the whole space: the
-    `PRESCREEN` whose raw latencies fit the samples best are adapted, and the adaptation with the
-    lowest leave-one-out error is kept. Proxy fits are stored in the warehouse folder and reused
-    (`oneproxy.api.proxy_cache`). The target is read on `dataset`, by default its only latency
-    dataset or the space's main one (`device_dataset`); the proxies on the same one where they
-    have it (`proxy_dataset`). `created` stamps the predictions (default: now).
+    `PRESCREEN` whose raw latencies fit the samples best are adapted, and `select_proxy_models`
+    makes the (never-worse) choice among their adaptations. Proxy fits are stored in the
+    warehouse folder and reused (`oneproxy.api.proxy_cache`). The target is read on `dataset`
+    (an error if it has none there), by default its only latency dataset or the space's main
+    one (`device_dataset`); the proxies on the same one where they have it (`proxy_dataset`).
+    `created` stamps the predictions (default: now).
     """
     check_space(wh, space)
     every = space_series(wh, space)
     check_devices(every.unique("device_id", maintain_order=True), [target], space, "target")
+    mine = every.filter(pl.col("device_id") == target)["dataset"].to_list()
+    if dataset is not None and dataset not in mine:
+        raise NoLatency(f"device '{target}' has no latency for dataset '{dataset}' in {space}: "
+                        f"it has {', '.join(mine)}")
     target_dataset = device_dataset(every, space, target, dataset)
     dataset = proxy_dataset(every, target, target_dataset)
     series = every.filter(pl.col("dataset") == dataset).drop("dataset")
