@@ -63,7 +63,8 @@ def _compact_picks(picks: pa.Table) -> pa.Table:
 def _picks_notes(picks: pa.Table, verified_only: bool) -> None:
     rows = pl.from_arrow(picks)
     counts = rows["status"].value_counts(sort=True)
-    click.echo("adapted now from every architecture each device measured; picks: "
+    click.echo("devices that measured part of the space adapted now from everything they "
+               "measured (the others picked on their measurements); picks: "
                + ", ".join(f"{n} {s}" for s, n in counts.iter_rows()), err=True)
     none = rows.filter(pl.col("status") == "none")
     if verified_only and none.height:
@@ -225,6 +226,10 @@ def search(wh: Warehouse, engine: Engine, space: str, dataset: str | None, devic
         render(_compact_picks(picks) if fmt == "table" else picks, fmt, output,
                title=f"search {space} {dataset} (predictions)")
         _picks_notes(picks, verified_only)
+        if save or pareto is not None:
+            click.echo("--save and --pareto apply to searches of measured latencies: picks on "
+                       "predictions are not stored or drawn (--measured-only searches what was "
+                       "measured)", err=True)
         return
     found = api.search(wh, space, dataset, parse_budget_spec(budget_spec), devices=devices,
                        proxy=proxy, samples=samples, seed=seed, strategy=strategy,

@@ -252,6 +252,9 @@ def test_auto_prescreens_candidates_by_their_raw_fit():
     idx = np.arange(20)
     assert raw_loo_rmse(proxies["exact"][idx], target[idx]) == pytest.approx(0, abs=1e-9)
     assert prescreen(proxies, idx, target[idx], keep=2) == ["exact", "noisy"]
+    partial = {**proxies, "partial": np.where(np.arange(50) == 3, np.nan, 2 * target)}
+    assert prescreen(partial, idx, target[idx], keep=4)[-1] == "partial"  # sample 3 unmeasured
+    assert prescreen(partial, idx[4:], target[idx[4:]], keep=1) == ["exact"]  # a tie: by name
 
 
 def test_search_with_confidence_picks_on_a_partial_devices_predictions(synth):
@@ -266,6 +269,14 @@ def test_search_with_confidence_picks_on_a_partial_devices_predictions(synth):
             assert r["measured_ms"] is not None and r["measured_ms"] <= r["budget_ms"]
         if r["status"] == "likely":
             assert r["upper_ms"] <= r["budget_ms"] and 0 <= r["p_fit"] <= 1
+    before = synth.manifest()
+    plain = cli(synth, "search", "--dataset", "cifar100", "--devices", "phone_c", "--budget",
+                "q20,q60", "--format", "json", "--save")  # named and partial: its predictions
+    assert plain.exit_code == 0, plain.output
+    assert json.loads(plain.stdout) == rows  # at the default confidence, 0.9
+    assert "phone_c measured only part of nb201: picks on adapted predictions" in plain.stderr
+    assert "picks on predictions are not stored or drawn" in plain.stderr
+    assert synth.manifest() == before  # --save stored nothing
     only = cli(synth, "search", "--dataset", "cifar100", "--devices", "phone_c", "--budget",
                "q20,q60", "--verified-only", "--format", "json")
     assert only.exit_code == 0, only.output
