@@ -121,6 +121,14 @@ def test_first_run_runs_every_stage_the_data_feeds(ran):
     # the rows' fingerprint is the API's (latency rows + parameters), as `oneproxy srcc` writes
     assert set(srcc["input_fingerprint"]) == {
         op.srcc(Warehouse(ran), "nb201", min_common=SRCC_MIN_COMMON).input_fingerprint}
+    # the search stage makes the AdaProxy picks twice: on the predictions, and on the upper ends
+    # of their 0.9 intervals, which put fewer picks over budget
+    picks = pl.from_arrow(Warehouse(ran).read("search_result")).filter(
+        pl.col("method").is_in(["adaproxy", "adaproxy@0.9"]))
+    over = dict(picks.group_by("method").agg(pl.col("violation").cast(pl.Float64).mean()).rows())
+    assert set(over) == {"adaproxy", "adaproxy@0.9"}
+    assert over["adaproxy@0.9"] < over["adaproxy"]
+    assert "by the 0.9 upper bound" in last_stages(ran)["search nb201"][1]
 
 
 def test_second_run_skips_every_stage_and_says_nothing_changed(ran, tmp_path, monkeypatch):
