@@ -215,13 +215,11 @@ def search_dataset(wh: Warehouse, space: str, dataset: str | None,
         return dataset
     known = query(wh, sql_text("queries/search_datasets.sql"), [space]).column("dataset")
     known = known.to_pylist()
-    if len(known) != 1 and devices:
-        series = space_series(wh, space)
-        imported = {d: series.filter(pl.col("device_id") == d)["dataset"].to_list()
-                    for d in devices}
-        only = {tuple(v) for v in imported.values()}
-        if len(only) == 1 and len(mine := only.pop()) == 1 and mine[0] in known:
-            return mine[0]
+    if len(known) != 1 and devices:  # one series per device, all on one dataset
+        mine = space_series(wh, space).filter(pl.col("device_id").is_in(devices))
+        if mine.height == len(set(devices)) and mine["dataset"].n_unique() == 1 \
+                and mine["dataset"][0] in known:
+            return mine["dataset"][0]
     if len(known) != 1:
         raise UnknownSearchDataset(
             f"space '{space}' has test accuracies for {', '.join(known) or 'no dataset'}: "
