@@ -9,6 +9,8 @@ The public Python API (each name is imported on first use, so `import oneproxy` 
     pairs = op.srcc(wh, "nb201", devices=["pixel3", "raspi4", "fpga"]).pairs
     run = op.adapt(wh, "nb201", "raspi4", proxy="pixel3", samples=20)
     found = op.search_archs(wh, "nb201", "cifar100", op.budgets("5ms,10ms"), devices=["raspi4"])
+    picks = op.search_predicted(wh, "nb201", "cifar10", ["edgetpu"], "5ms,10ms")  # partial device
+    todo = op.propose_measurements(wh, "nb201", "edgetpu", "5ms,10ms")  # what to measure next
 
 (`oneproxy.ingest` and `oneproxy.search` are the project's rooms, packages of their own, hence
 `ingest_sources` and `search_archs`.)
@@ -32,6 +34,13 @@ _EXPORTS: dict[str, str] = {
     "predict": "oneproxy.api.adapt",
     "predict_model": "oneproxy.api.adapt",
     "save_results": "oneproxy.api.search",
+    "partial_devices": "oneproxy.api.search",
+    "search_predicted": "oneproxy.api.search",
+    "propose_measurements": "oneproxy.api.propose",
+    "plan_measurements": "oneproxy.api.plan",
+    "simulate_loop": "oneproxy.api.loop",
+    "save_loop": "oneproxy.api.loop",
+    "LoopSettings": "oneproxy.search.loop_eval",
     "evaluate": "oneproxy.api.evaluate",
     "save_evaluation": "oneproxy.api.evaluate",
     "train": "oneproxy.api.train",

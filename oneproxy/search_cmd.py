@@ -233,7 +233,8 @@ def search(wh: Warehouse, engine: Engine, space: str, dataset: str | None, devic
         return
     found = api.search(wh, space, dataset, parse_budget_spec(budget_spec), devices=devices,
                        proxy=proxy, samples=samples, seed=seed, strategy=strategy,
-                       engine=engine, confidence=confidence)
+                       engine=engine, confidence=confidence,
+                       measured_only=True)  # partial named devices went to search_predicted
     data, table, evaluation = found.data, found.table, found.evaluation
     if save:
         api.save_results(wh, table)

@@ -82,6 +82,11 @@ def test_readme_python_example_gives_the_cli_values(ingested, tmp_path):
                                      "--samples", "20", "--no-save", "--format", "json",
                                      "--warehouse", str(ingested.root)])
     assert repr(json.loads(adapt.stdout)[0]["srcc_rest"]) in done.stdout
+    picks = CliRunner().invoke(CLI, ["search", "--dataset", "cifar10", "--devices", "edgetpu",
+                                     "--budget", "q10,q50", "--format", "json",
+                                     "--warehouse", str(ingested.root)])
+    for row in json.loads(picks.stdout):  # the CLI switches to the predictions as the API does
+        assert str(row["arch_id"]) in done.stdout and row["status"] in done.stdout, row
 
 
 @pytest.mark.integration

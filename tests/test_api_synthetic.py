@@ -286,6 +286,24 @@ def test_search_with_confidence_picks_on_a_partial_devices_predictions(synth):
     assert bad.exit_code == 2 and "--confidence" in bad.output
 
 
+def test_the_api_picks_a_partial_device_as_the_cli_does_and_refuses_a_silent_measured_search(
+        synth):
+    cli_rows = json.loads(cli(synth, "search", "--dataset", "cifar100", "--devices", "phone_c",
+                              "--budget", "q20,q60", "--format", "json").stdout)
+    picks = op.search_predicted(synth, "nb201", "cifar100", ["phone_c"], "q20,q60")
+    assert picks.select(["arch_id", "status"]).to_pylist() == [
+        {"arch_id": r["arch_id"], "status": r["status"]} for r in cli_rows]
+    with pytest.raises(op.OneproxyError, match="phone_c measured only part of nb201: "
+                       "search_predicted"):
+        op.search_archs(synth, "nb201", "cifar100", op.budgets("q20,q60"), devices=["phone_c"])
+    measured = op.search_archs(synth, "nb201", "cifar100", op.budgets("q20,q60"),
+                               devices=["phone_c"], measured_only=True).table
+    assert measured.num_rows == 2 and set(op.partial_devices(synth, "nb201", DEVICES)) == set()
+    assert op.partial_devices(synth, "nb201", ["phone_c", "phone_a"]) == ["phone_c"]
+    todo = op.propose_measurements(synth, "nb201", "phone_c", "q20,q60")
+    assert todo.column_names == ["arch_id", "arch_key", "reason"] and todo.num_rows > 0
+
+
 def test_a_warm_adapt_to_json_loads_no_dataset_compute_rich_console_or_predictor_files(synth):
     # With standard error a pipe there is no bar to draw, so rich's console is not needed; the
     # warehouse is only queried and the cached fits are read, so no pyarrow.dataset / compute.

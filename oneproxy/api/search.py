@@ -279,11 +279,22 @@ def search(
     strategy: str = AUTO,
     engine: Engine | None = None,
     confidence: float | None = None,
+    measured_only: bool = False,
 ) -> SearchOutcome:
     """Most accurate architecture per device under each budget, searched on the device's own
     latency (no `proxy`), on a proxy's (`proxy`), or on AdaProxy predictions adapted with
     `samples` target measurements (`proxy` a device or "auto"; with `confidence`, on the upper
-    ends of their intervals at that confidence)."""
+    ends of their intervals at that confidence).
+
+    Named `devices` that measured only part of the space are an error without a proxy (their
+    optimum over what they measured is not an answer to ship): `search_predicted` picks on
+    their predictions, `measured_only=True` searches what they measured."""
+    if proxy is None and devices is not None and not measured_only:
+        partial = partial_devices(wh, space, devices)
+        if partial:
+            raise BadSearchInput(
+                f"{', '.join(partial)} measured only part of {space}: search_predicted picks on "
+                "their adapted predictions; measured_only=True searches what they measured")
     if samples is not None and proxy is None:
         raise BadSearchInput("samples adapt a proxy's predictor: give a proxy too")
     if confidence is not None and samples is None:
