@@ -40,6 +40,7 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import ArrayLike
 from oneproxy.analytics.adaproxy import AdaptationFit, check_sample_indices, fit_adaptation
+from oneproxy.analytics.baselines import PRESCREEN, prescreen
 from oneproxy.analytics.intervals import DEFAULT_CONFIDENCE, Calibration, cell_class
 from oneproxy.analytics.predictors import InvalidPredictorInput
 from oneproxy.analytics.predictors.encodings import SpaceFeatures
@@ -264,18 +265,7 @@ class ProxyModels:
     ) -> tuple[np.ndarray, np.ndarray, list[Fit]]:
         """`candidates` before their LOO SRCC is computed (`scored` ranks many in one batch)."""
         tried = candidates(strategy)
-        idx = check_sample_indices(sample_idx, self.features.n_archs)
-        y = np.asarray(y_sample, dtype=np.float64)
-        if y.shape != idx.shape:
-            raise InvalidPredictorInput(
-                f"y_sample must hold one latency (ms) per entry of sample_idx ({idx.size}), "
-                f"got shape {y.shape}"
-            )
-        if (y <= 0).any() or not np.isfinite(y).all():
-            raise InvalidPredictorInput(
-                f"y_sample holds a latency that is not a positive number at position "
-                f"{int(np.flatnonzero(~(np.isfinite(y) & (y > 0)))[0])}"
-            )
+        idx, y = checked_samples(sample_idx, y_sample, self.features.n_archs)
         fits = []
         for cand in (*tried, *(tuple(b.split("/")) for b in self._baselines)):
             s, Z = self._design(*cand, rows=idx)
@@ -392,6 +382,25 @@ def adapt(
     )
 
 
+def checked_samples(sample_idx: ArrayLike, y_sample: ArrayLike,
+                    n_archs: int) -> tuple[np.ndarray, np.ndarray]:
+    """The sample indices and latencies as arrays, or `InvalidPredictorInput` naming what is
+    wrong with them."""
+    idx = check_sample_indices(sample_idx, n_archs)
+    y = np.asarray(y_sample, dtype=np.float64)
+    if y.shape != idx.shape:
+        raise InvalidPredictorInput(
+            f"y_sample must hold one latency (ms) per entry of sample_idx ({idx.size}), "
+            f"got shape {y.shape}"
+        )
+    if (y <= 0).any() or not np.isfinite(y).all():
+        raise InvalidPredictorInput(
+            f"y_sample holds a latency that is not a positive number at position "
+            f"{int(np.flatnonzero(~(np.isfinite(y) & (y > 0)))[0])}"
+        )
+    return idx, y
+
+
 def select_proxy(
     features: SpaceFeatures,
     proxies: dict[str, np.ndarray],
@@ -416,15 +425,23 @@ def select_proxy_models(
     strategy: str = "auto",
     on_proxy: Callable[[str], None] | None = None,
     confidence: float = DEFAULT_CONFIDENCE,
+    screen: int = PRESCREEN,
 ) -> tuple[str, Adapted, dict[str, float]]:
     """`select_proxy` over proxies whose fits are made once and reused across targets and seeds.
 
-    Every proxy's candidates compete: the best LOO SRCC among all baselines (every proxy's raw
-    latency, FLOPs, params) is the bar, and the least LOO RMSE above it wins; ties go to the
-    first proxy in sorted order. `on_proxy` is called before each proxy is fitted (progress).
+    Only the `screen` proxies whose raw latency ranks the samples best are adapted
+    (`baselines.prescreen`). Their candidates compete: the best LOO SRCC among their baselines
+    (each one's raw latency, FLOPs, params) is the bar, and the least LOO RMSE above it wins;
+    ties go to the first proxy in sorted order. `on_proxy` is called before each proxy is
+    fitted (progress). Returns the chosen proxy, its adaptation and each screened proxy's least
+    LOO RMSE (ms).
     """
     if not models:
         raise InvalidPredictorInput("proxies is empty: pass at least one proxy's latencies")
+    if len(models) > screen:
+        idx, y = checked_samples(sample_idx, y_sample, next(iter(models.values())).features.n_archs)
+        raw = {name: model.proxy_latency for name, model in models.items()}
+        models = {name: models[name] for name in prescreen(raw, idx, y, screen)}
     fits = {}
     for name, model in sorted(models.items()):
         if on_proxy is not None:

@@ -27,6 +27,8 @@ OURS = "adaproxy"
 COSTS = {"flops": "flops_m", "params": "params_m"}  # column of the `kernel` encoding
 RIDGE_ENCODING = "onehot"
 RIDGE_LAMBDAS = np.logspace(-4, 4, 33)
+PRESCREEN = 2
+"""How many proxies (best raw ranking of the samples first) have their predictors adapted."""
 
 
 def cost(features: SpaceFeatures, method: str) -> np.ndarray | None:
@@ -53,6 +55,14 @@ def ranked_raw_proxies(proxies: Mapping[str, np.ndarray], idx: np.ndarray,
             agreement[i] = spearman(y[ok], lat[i, ok])
     score = dict(zip(names, np.where(np.isfinite(agreement), agreement, -np.inf), strict=True))
     return sorted(names, key=lambda name: (-score[name], name))
+
+
+def prescreen(proxies: Mapping[str, np.ndarray], idx: np.ndarray, y: np.ndarray,
+              keep: int = PRESCREEN) -> list[str]:
+    """The `keep` proxies whose raw latency ranks the samples best (`ranked_raw_proxies`): the
+    only ones adapted, so that the choice among adaptations is made among few (fewer chances
+    for a lucky fit on n samples) and on the devices most like the target."""
+    return ranked_raw_proxies(proxies, idx, y)[:keep]
 
 
 def best_raw_proxy(proxies: Mapping[str, np.ndarray], idx: np.ndarray,

@@ -55,7 +55,7 @@ def _proxy_notes(run: AdaptRun, proxy: str) -> list[str]:
         shown = ", ".join(f"{d} {v:.3g}" for d, v in ranked[:5])
         more = f" (+{len(ranked) - 5} more)" if len(ranked) > 5 else ""
         why = (f"proxy {s['proxy']} chosen among the {len(ranked)} full-coverage devices whose "
-               f"raw latency fits the {s['n_samples']} samples best: the least leave-one-out "
+               f"raw latency ranks the {s['n_samples']} samples best: the least leave-one-out "
                "RMSE among adaptations that rank the samples (each left out in turn) at least "
                "as well as the best baseline (FLOPs, params, a raw proxy); least LOO RMSE per "
                f"proxy, ms: {shown}{more}")

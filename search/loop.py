@@ -1,8 +1,8 @@
 """The verify loop on a device whose every latency is known: measure a few, adapt, pick, verify.
 
 `run_loop` simulates a practitioner on a target: its initial samples are measured, then each
-round adapts the proxies to what was measured (the `search.proxy_choice.prescreen` of them, as
-`search --confidence` does, then `select_proxy_models`), picks per budget
+round adapts the proxies to what was measured (`select_proxy_models`, which adapts the
+`baselines.prescreen` of them, as `search --confidence` does), picks per budget
 (`search.picks.pick_budgets`), and "measures" what `search.picks.propose` lists by looking the
 truth up, until nothing is left to propose (the loop *settled*) or `rounds` rounds have measured.
 An architecture the target has no latency for cannot be measured: proposing it costs a
@@ -30,7 +30,6 @@ from oneproxy.analytics.adaptation import Adapted, ProxyModels, select_proxy_mod
 from oneproxy.analytics.intervals import DEFAULT_CONFIDENCE
 from oneproxy.search.exhaustive import best_under_budget
 from oneproxy.search.picks import BadPickInput, Picks, pick_budgets, propose
-from oneproxy.search.proxy_choice import prescreen
 
 
 @dataclass(frozen=True)
@@ -90,10 +89,7 @@ def run_loop(
     first: tuple[Picks, Adapted] | None = None
     while True:
         idx = np.flatnonzero(np.isfinite(measured))
-        screened = prescreen({n: m.proxy_latency for n, m in models.items()}, idx,
-                             measured[idx])
-        _, adapted, _ = select_proxy_models({n: models[n] for n in screened}, idx,
-                                            measured[idx], strategy=strategy,
+        _, adapted, _ = select_proxy_models(models, idx, measured[idx], strategy=strategy,
                                             confidence=confidence)
         upper = np.where(failed, np.inf, adapted.upper)  # what cannot be measured is never likely
         picks = pick_budgets(acc, adapted.predicted, upper, measured, b, adapted.p_fit)

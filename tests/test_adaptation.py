@@ -15,7 +15,9 @@ from oneproxy.analytics.adaptation import (
     adapt,
     candidates,
     select_proxy,
+    select_proxy_models,
 )
+from oneproxy.analytics.baselines import PRESCREEN, prescreen
 from oneproxy.analytics.predictors import InvalidPredictorInput
 from oneproxy.analytics.predictors.encodings import space_features
 from oneproxy.warehouse.spaces import nb201
@@ -156,9 +158,26 @@ def test_select_proxy_picks_the_generating_device(features):
     target = 0.8 * proxies["b"] + 1.0
     name, out, scores = select_proxy(features, proxies, idx, target[idx], strategy="linear")
     assert name == "b"
-    assert sorted(scores) == ["a", "b", "c"]
+    assert len(scores) == PRESCREEN == 2 and "b" in scores  # only the screened are adapted
     assert scores["b"] == min(scores.values()) and out.loo_rmse < 1e-9
     np.testing.assert_allclose(out.predicted, target, rtol=1e-9)
+
+
+def test_only_the_proxies_that_rank_the_samples_best_are_adapted(features):
+    rng = np.random.default_rng(7)
+    target = linear_latency(features, seed=21)
+    proxies = {"exact": 2 * target + 1, "noisy": target * rng.uniform(0.7, 1.3, target.size),
+               "reversed": 100.0 - target, "flat": np.full(target.size, 3.0)}
+    idx = samples(20, seed=22)
+    assert prescreen(proxies, idx, target[idx], keep=2) == ["exact", "noisy"]
+    fitted = []
+    models = {n: ProxyModels.of(features, row) for n, row in proxies.items() if n != "flat"}
+    name, _, scores = select_proxy_models(models, idx, target[idx], on_proxy=fitted.append)
+    assert fitted == ["exact", "noisy"] and set(scores) == {"exact", "noisy"} and name == "exact"
+    _, _, every = select_proxy_models(models, idx, target[idx], screen=3)
+    assert set(every) == {"exact", "noisy", "reversed"}
+    with pytest.raises(InvalidPredictorInput, match=r"one latency \(ms\) per entry"):
+        select_proxy_models(models, idx, target[idx][:5])  # checked before the screen
 
 
 def test_candidates_of_each_strategy():

@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from oneproxy.analytics.adaproxy import MIN_SAMPLES
 from oneproxy.analytics.adaptation import Adapted, select_proxy_models
+from oneproxy.analytics.baselines import prescreen
 from oneproxy.analytics.evaluate import draw_samples, score
 from oneproxy.api.errors import NoLatency, UnknownArchitecture
 from oneproxy.api.features import features_of
@@ -30,7 +31,7 @@ from oneproxy.api.latency import (
 from oneproxy.api.progress import Progress, silent
 from oneproxy.api.proxy_cache import cached_models
 from oneproxy.api.warehouse import check_space
-from oneproxy.search.proxy_choice import AUTO, PRESCREEN, full_coverage, prescreen
+from oneproxy.search.proxy_choice import AUTO, full_coverage
 from oneproxy.warehouse.catalog import query, sql_text
 from oneproxy.warehouse.errors import UnknownDevice
 from oneproxy.warehouse.names import did_you_mean
@@ -72,11 +73,12 @@ def adapt(
     With `samples` N, N of the target's measured architectures (drawn with `seed`) are the only
     known measurements and the rest score the predictions; without, every measured row is a
     sample. `proxy="auto"` chooses among the devices that measured the whole space: the
-    `PRESCREEN` whose raw latencies fit the samples best are adapted, and `select_proxy_models`
-    makes the (never-worse) choice among their adaptations. Proxy fits are stored in the
-    warehouse folder and reused (`oneproxy.api.proxy_cache`). The target is read on `dataset`
-    (an error if it has none there), by default its only latency dataset or the space's main
-    one (`device_dataset`); the proxies on the same one where they have it (`proxy_dataset`).
+    `baselines.PRESCREEN` whose raw latencies rank the samples best are adapted, and
+    `select_proxy_models` makes the (never-worse) choice among their adaptations. Proxy fits are
+    stored in the warehouse folder and reused (`oneproxy.api.proxy_cache`). The target is read
+    on `dataset` (an error if it has none there), by default its only latency dataset or the
+    space's main one (`device_dataset`); the proxies on the same one where they have it
+    (`proxy_dataset`).
     `created` stamps the predictions (default: now).
     """
     check_space(wh, space)
@@ -112,7 +114,7 @@ def adapt(
                         f"adaptation needs at least {MIN_SAMPLES}")
     latency = {d: data.latency[i + 1] for i, d in enumerate(candidates)}
     if proxy == AUTO:
-        latency = {d: latency[d] for d in prescreen(latency, idx, true[idx], PRESCREEN)}
+        latency = {d: latency[d] for d in prescreen(latency, idx, true[idx])}  # read only these
     features = features_of(wh, space, data.arch_keys)
     models = cached_models(wh, space, dataset, features, data.arch_ids, latency)
     done = iter(range(len(models)))

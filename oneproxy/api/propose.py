@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from oneproxy.analytics.adaproxy import MIN_SAMPLES
 from oneproxy.analytics.adaptation import MIN_PROXY_ROWS, Adapted, ProxyModels, select_proxy_models
+from oneproxy.analytics.baselines import prescreen
 from oneproxy.analytics.intervals import DEFAULT_CONFIDENCE, check_confidence
 from oneproxy.analytics.planning import design_matrix
 from oneproxy.analytics.predictors.encodings import SpaceFeatures
@@ -20,7 +21,6 @@ from oneproxy.api.latency import device_dataset, load_space, proxy_dataset, spac
 from oneproxy.api.proxy_cache import cached_models
 from oneproxy.search.budgets import parse_budgets
 from oneproxy.search.picks import pick_budgets, propose
-from oneproxy.search.proxy_choice import prescreen
 from oneproxy.warehouse.catalog import query, sql_text
 from oneproxy.warehouse.errors import OneproxyError
 from oneproxy.warehouse.store import Warehouse
