@@ -87,7 +87,8 @@ def family(c) -> str:
 RULES: dict[str, tuple[str, Callable] | None] = {
     "current": None, "margin0.05": ("choose", with_margin(0.05)),
     "margin0.1": ("choose", with_margin(0.1)), "top1": ("select", screened(1)),
-    "top3": ("select", screened(3)), "all": ("select", screened(1_000)),
+    "top3": ("select", screened(3)), "top8": ("select", screened(8)),
+    "all": ("select", screened(1_000)),
     "nested": ("select", family_choice((("flops", "params"), ("proxy",), ("adapted",)))),
     "nested_split": ("select", family_choice((("flops",), ("params",), ("proxy",),
                                               ("adapted",)))),
