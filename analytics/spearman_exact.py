@@ -18,6 +18,7 @@ linear in memory.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -32,6 +33,9 @@ EXACT_RAGGED_ELEMENTS = 2 * 10**9
 _CHUNK_ELEMENTS = 1 << 21
 _RANK_TABLE_ELEMENTS = 1 << 16
 _GEMM_BYTES = 1 << 26
+
+
+DeviceSeries = tuple[np.ndarray, np.ndarray]  # one device's columns and values (NaN = absent)
 
 
 @dataclass(frozen=True)
@@ -54,27 +58,29 @@ class SortedDevices:
     present: np.ndarray
 
 
-def sort_devices(values: np.ndarray) -> SortedDevices:
-    """Run starts of every device (rows of `values`, NaN = absent), one sort of its measured
-    values per device (NumPy sorts NaN slowly). An absent entry gets a start at or above the
-    device's count, which no rank reads."""
-    n_devices, n_archs = values.shape
-    present = ~np.isnan(values)
-    start = np.empty((n_devices, n_archs), dtype=np.int32)
-    positions = np.arange(n_archs, dtype=np.int64)
-    new_run = np.ones(n_archs, dtype=bool)
-    for device in range(n_devices):
-        row, measured = values[device], present[device]
-        if measured.all():
-            order, ordered = _sort_order(row, positions)
+def sort_devices(series: Iterable[DeviceSeries], shape: tuple[int, int]) -> SortedDevices:
+    """Run starts of `shape[0]` devices over `shape[1]` columns from each device's series (its
+    columns and their values, NaN = absent), one sort of its measured values per device (NumPy
+    sorts NaN slowly). An absent entry gets a start at or above the device's count, which no
+    rank reads."""
+    start = np.empty(shape, dtype=np.int32)
+    present = np.zeros(shape, dtype=bool)
+    positions = np.arange(shape[1], dtype=np.int64)
+    new_run = np.ones(shape[1], dtype=bool)
+    for device, (columns, values) in enumerate(series):
+        measured = ~np.isnan(values)
+        if not measured.all():
+            columns, values = columns[measured], values[measured]
+        order, ordered = _sort_order(values, positions)
+        row, covered = start[device], present[device]
+        if columns.size == shape[1]:  # every column (the series never repeats one)
+            covered[:] = True
         else:
-            columns = np.flatnonzero(measured)
-            order, ordered = _sort_order(row[columns], positions)
-            order = columns[order]
-            start[device, ~measured] = positions[columns.size:]
+            covered[columns] = True
+            row[~covered] = positions[columns.size:]
         runs = new_run[:order.size]
         np.not_equal(ordered[1:], ordered[:-1], out=runs[1:])
-        start[device, order] = np.maximum.accumulate(np.where(runs, positions[:order.size], 0))
+        row[columns[order]] = np.maximum.accumulate(np.where(runs, positions[:order.size], 0))
     return SortedDevices(start, present)
 
 

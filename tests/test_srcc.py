@@ -1,5 +1,6 @@
 """All-pairs SRCC / Kendall against scipy, bootstrap intervals, `against`, and the SQL macro."""
 
+import tracemalloc
 from pathlib import Path
 
 import duckdb
@@ -466,6 +467,38 @@ def test_auto_is_exact_within_the_budget_and_approximate_beyond(monkeypatch):
 def test_unknown_ragged_choice_is_refused():
     with pytest.raises(InvalidSrccInput, match="ragged must be one of auto, exact, approx"):
         srcc_matrix(gapped_fleet(3, 40, seed=0), ragged="fast")
+
+
+def test_devices_listed_in_several_runs_equal_the_grouped_table():
+    """A table listing each device's rows in a few runs (here: two arch halves, one after the
+    other) is read run by run; a repeated row in a later run is still refused."""
+    grouped = gapped_fleet(4, 200, seed=2)
+    halves = pl.concat([grouped.filter(pl.col("arch_id") < 100),
+                        grouped.filter(pl.col("arch_id") >= 100)])
+    assert halves["device_id"].rle().len() == 8
+    assert srcc_matrix(halves).equals(srcc_matrix(grouped))
+    with pytest.raises(InvalidSrccInput, match="more than one row for device 'd00'"):
+        srcc_matrix(pl.concat([halves, grouped.head(1)]))
+
+
+def test_spearman_sorts_each_device_without_the_wide_float64_matrix():
+    """The pivot goes from the long table straight to the int32 run starts (4 + 1 bytes per cell,
+    starts and coverage): NumPy never holds the 8-byte device × architecture matrix."""
+    from oneproxy.analytics.srcc import _sorted, _wide
+
+    frame = gapped_fleet(100, 2_000, seed=4)
+    tracemalloc.start()
+    devices, sorted_ = _sorted(frame)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    cells = 100 * 2_000
+    assert peak < 7 * cells  # 5 bytes a cell and one device's temporaries, not 8 + 5
+    values = _wide(frame)[1]
+    expected = spearman_exact.sort_devices(
+        ((np.arange(values.shape[1]), row) for row in values), values.shape)
+    assert devices == sorted(frame["device_id"].unique().to_list())
+    np.testing.assert_array_equal(sorted_.present, expected.present)
+    np.testing.assert_array_equal(sorted_.start[sorted_.present], expected.start[expected.present])
 
 
 @pytest.mark.parametrize("row", [
