@@ -456,9 +456,30 @@ def _bootstrap_block(
 
 def _finish(pairs: pl.DataFrame, devices: list[str], method: str, min_common: int) -> pl.DataFrame:
     names = pl.Series(devices, dtype=pl.String)
+    valid = (pl.col("n_common") >= min_common) & ~pl.col("const_a") & ~pl.col("const_b")
+    ordered = pairs.sort(["a", "b"])
+    ordered = ordered.with_columns(
+        device_a=names.gather(ordered["a"]), device_b=names.gather(ordered["b"]),
+        valid=valid,
+    )
+    return ordered.select(
+        "device_a",
+        "device_b",
+        method=pl.lit(method, dtype=pl.String),
+        n_common="n_common",
+        value=pl.when("valid").then(pl.col("value")),
+        reason=(pl.lit(None, dtype=pl.String) if ordered["valid"].all()
+                else _reason(min_common)),
+        ci_low=pl.when("valid").then(pl.col("ci_low").fill_nan(None)),
+        ci_high=pl.when("valid").then(pl.col("ci_high").fill_nan(None)),
+    )
+
+
+def _reason(min_common: int) -> pl.Expr:
+    """Why a pair has no value: too few shared architectures, or which device is constant."""
     n = pl.col("n_common").cast(pl.String)
     shared = pl.concat_str(pl.lit(" over the "), n, pl.lit(" shared architectures"))
-    reason = (
+    return (
         pl.when(pl.col("n_common") < min_common)
         .then(pl.concat_str(pl.lit("only "), n, pl.lit(f" shared architectures (< {min_common})")))
         .when(pl.col("const_a") & pl.col("const_b"))
@@ -475,22 +496,4 @@ def _finish(pairs: pl.DataFrame, devices: list[str], method: str, min_common: in
         .then(pl.concat_str(pl.lit("constant latency on "), pl.col("device_a"), shared))
         .when(pl.col("const_b"))
         .then(pl.concat_str(pl.lit("constant latency on "), pl.col("device_b"), shared))
-    )
-    valid = (pl.col("n_common") >= min_common) & ~pl.col("const_a") & ~pl.col("const_b")
-    ordered = pairs.sort(["a", "b"])
-    return (
-        ordered.with_columns(
-            device_a=names.gather(ordered["a"]), device_b=names.gather(ordered["b"])
-        )
-        .select(
-            "device_a",
-            "device_b",
-            method=pl.lit(method),
-            n_common="n_common",
-            value=pl.when(valid).then(pl.col("value")),
-            reason=reason,
-            ci_low=pl.when(valid).then(pl.col("ci_low").fill_nan(None)),
-            ci_high=pl.when(valid).then(pl.col("ci_high").fill_nan(None)),
-        )
-        .cast(PAIR_SCHEMA)
     )
