@@ -35,7 +35,7 @@ _RANK_TABLE_ELEMENTS = 1 << 16
 _GEMM_BYTES = 1 << 26
 
 
-DeviceSeries = tuple[np.ndarray, np.ndarray]  # one device's columns and values (NaN = absent)
+DeviceSeries = tuple[np.ndarray, np.ndarray]  # a device's increasing columns, values (NaN absent)
 
 
 @dataclass(frozen=True)
@@ -60,9 +60,9 @@ class SortedDevices:
 
 def sort_devices(series: Iterable[DeviceSeries], shape: tuple[int, int]) -> SortedDevices:
     """Run starts of `shape[0]` devices over `shape[1]` columns from each device's series (its
-    columns and their values, NaN = absent), one sort of its measured values per device (NumPy
-    sorts NaN slowly). An absent entry gets a start at or above the device's count, which no
-    rank reads."""
+    increasing columns and their values, NaN = absent), one sort of its measured values per
+    device (NumPy sorts NaN slowly). An absent entry gets a start at or above the device's
+    count, which no rank reads."""
     start = np.empty(shape, dtype=np.int32)
     present = np.zeros(shape, dtype=bool)
     positions = np.arange(shape[1], dtype=np.int64)
@@ -73,14 +73,15 @@ def sort_devices(series: Iterable[DeviceSeries], shape: tuple[int, int]) -> Sort
             columns, values = columns[measured], values[measured]
         order, ordered = _sort_order(values, positions)
         row, covered = start[device], present[device]
-        if columns.size == shape[1]:  # every column (the series never repeats one)
+        if columns.size == shape[1]:  # increasing, every column: columns[order] is order
             covered[:] = True
         else:
             covered[columns] = True
             row[~covered] = positions[columns.size:]
+            order = columns[order]
         runs = new_run[:order.size]
         np.not_equal(ordered[1:], ordered[:-1], out=runs[1:])
-        row[columns[order]] = np.maximum.accumulate(np.where(runs, positions[:order.size], 0))
+        row[order] = np.maximum.accumulate(np.where(runs, positions[:order.size], 0))
     return SortedDevices(start, present)
 
 
@@ -89,10 +90,10 @@ def _sort_order(row: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.
     `positions` is arange(at least row.size) in int64.
 
     NumPy sorts float64 values about four times faster than it argsorts them. Each value's low
-    mantissa bits are replaced by its position and the floats sorted: non-negative floats order
-    like their bits, so the order only errs between values that differ in those bits alone
-    (relative 2**-35 at 100,000 architectures) or below zero; the check finds any such row,
-    and it is argsorted as it stands.
+    mantissa bits are replaced by its position and the floats sorted. Values that differ above
+    those bits keep their order, so the result can only err within runs of values equal above
+    them (apart by a relative 2**-35 at 100,000 architectures, as float noise of one value
+    leaves them): a stable argsort of that nearly sorted row puts them right.
     """
     bits = max(1, (row.size - 1).bit_length())
     if bits <= 32 and np.isfinite(row).all():  # a NaN bit pattern would not survive the sort
@@ -102,8 +103,10 @@ def _sort_order(row: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.
         order.view(np.float64).sort()
         order &= low
         ordered = row[order]
-        if not (ordered[1:] < ordered[:-1]).any():
-            return order, ordered
+        if (ordered[1:] < ordered[:-1]).any():
+            fix = np.argsort(ordered, kind="stable")
+            order, ordered = order[fix], ordered[fix]
+        return order, ordered
     order = np.argsort(row)
     return order, row[order]
 

@@ -173,8 +173,8 @@ def _check_known(asked: Sequence[str], known: list[str]) -> None:
 
 def _device_series(latency: pl.DataFrame) -> tuple[list[str], int, Iterator[DeviceSeries]]:
     """Sorted device ids, the number of architecture columns, and each device's series in that
-    order: its rows' columns and latencies (float64, NaN where null). A repeated (device,
-    architecture) row raises when its device's series is reached."""
+    order: its columns, increasing, and their latencies (float64, NaN where null). A repeated
+    (device, architecture) row raises when its device's series is reached."""
     missing = sorted({"device_id", "arch_id", "latency_ms"} - set(latency.columns))
     if missing:
         raise InvalidSrccInput(
@@ -207,15 +207,15 @@ def _device_series(latency: pl.DataFrame) -> tuple[list[str], int, Iterator[Devi
         latency_col = latency_col.cast(pl.Float64)
 
     def series() -> Iterator[DeviceSeries]:
-        seen = np.zeros(n_archs, dtype=bool)
         for rows in device_rows:
             columns = column_of(_take(arch_col, rows).to_numpy())
-            if not (columns[1:] > columns[:-1]).all():  # increasing columns cannot repeat
-                seen[columns] = True
-                if np.count_nonzero(seen) != columns.size:
+            values = _take(latency_col, rows).to_numpy().astype(np.float64, copy=False)
+            if not (columns[1:] > columns[:-1]).all():
+                by_column = np.argsort(columns, kind="stable")
+                columns, values = columns[by_column], values[by_column]
+                if (columns[1:] == columns[:-1]).any():
                     raise _duplicate_error(latency)
-                seen[columns] = False
-            yield columns, _take(latency_col, rows).to_numpy().astype(np.float64, copy=False)
+            yield columns, values
 
     return devices.to_list(), n_archs, series()
 
@@ -291,7 +291,7 @@ def _arch_columns(
     low, high = arch_col.min(), arch_col.max()
     if n_devices * (high - low + 1) <= 2 * arch_col.len():
         origin = (np.uint64 if arch_col.dtype == pl.UInt64 else np.int64)(low)
-        return lambda ids: (ids - origin).astype(np.intp), high - low + 1
+        return lambda ids: (ids - origin).astype(np.intp, copy=False), high - low + 1
     archs = arch_col.unique().sort().to_numpy()
     return lambda ids: np.searchsorted(archs, ids), archs.size
 

@@ -505,6 +505,7 @@ def test_spearman_sorts_each_device_without_the_wide_float64_matrix():
     np.array([3.0, -1.0, 2.5, -0.0, 0.0, 5e-324, 1e308, -1e308, 2.5]),
     np.array([np.inf, 1.0, -np.inf, 0.0, 2.0]),
     1.0 + np.arange(5000) % 3 * 1e-15,  # distinct only in the low mantissa bits
+    np.repeat([-3.1541, np.nextafter(-3.1541, 0), 2.0, np.nextafter(2.0, 3)], 900)[::-1],
     np.random.default_rng(4).random(70_000).round(2),
 ])
 def test_sort_order_is_a_permutation_that_sorts(row):
