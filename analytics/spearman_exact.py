@@ -68,9 +68,9 @@ def sort_devices(series: Iterable[DeviceSeries], shape: tuple[int, int]) -> Sort
     positions = np.arange(shape[1], dtype=np.int64)
     new_run = np.ones(shape[1], dtype=bool)
     for device, (columns, values) in enumerate(series):
-        measured = ~np.isnan(values)
-        if not measured.all():
-            columns, values = columns[measured], values[measured]
+        absent = np.isnan(values)
+        if absent.any():
+            columns, values = columns[~absent], values[~absent]
         order, ordered = _sort_order(values, positions)
         row, covered = start[device], present[device]
         if columns.size == shape[1]:  # increasing, every column: columns[order] is order
@@ -81,7 +81,8 @@ def sort_devices(series: Iterable[DeviceSeries], shape: tuple[int, int]) -> Sort
             order = columns[order]
         runs = new_run[:order.size]
         np.not_equal(ordered[1:], ordered[:-1], out=runs[1:])
-        row[order] = np.maximum.accumulate(np.where(runs, positions[:order.size], 0))
+        run_starts = np.where(runs, positions[:order.size], 0)
+        row[order] = np.maximum.accumulate(run_starts, out=run_starts)
     return SortedDevices(start, present)
 
 
