@@ -33,6 +33,7 @@ EXACT_RAGGED_ELEMENTS = 2 * 10**9
 _CHUNK_ELEMENTS = 1 << 21
 _RANK_TABLE_ELEMENTS = 1 << 16
 _GEMM_BYTES = 1 << 26
+_FLOAT64_RANKS = 1 << 22
 
 
 DeviceSeries = tuple[np.ndarray, np.ndarray]  # a device's increasing columns, values (NaN absent)
@@ -232,14 +233,18 @@ def _ranks(starts: np.ndarray, mask: np.ndarray | None, n: np.ndarray, span: int
 
 
 def _shared_ranks(sorted_: SortedDevices, devices: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """float32 doubled centred ranks of `devices`, one group's members, over `columns` (covered
-    by all of them; when they are the group's whole coverage, from counts of their starts alone).
+    """Doubled centred ranks of `devices`, one group's members, over `columns` (covered by all of
+    them; when they are the group's whole coverage, from counts of their starts alone).
 
     Their starts on covered columns are below the group's coverage count, so the count tables
     span that many buckets, not every architecture: the real set's 1,999-architecture group
-    ranks over 2,000 buckets, not 15,626.
+    ranks over 2,000 buckets, not 15,626. Up to `_FLOAT64_RANKS` values they come in float64,
+    which the products take as they are; larger blocks in float32 (exact, half the memory),
+    which `gram` casts a column slice at a time.
     """
-    out = np.empty((devices.size, columns.size), dtype=np.float32)
+    size = devices.size * columns.size
+    out = np.empty((devices.size, columns.size),
+                   dtype=np.float64 if size <= _FLOAT64_RANKS else np.float32)
     covered = np.count_nonzero(sorted_.present[devices[0]])
     span = covered + 1
     step = max(1, _RANK_TABLE_ELEMENTS // span)
@@ -264,13 +269,14 @@ def _block_positions(
 
 
 def gram(left: np.ndarray, right: np.ndarray | None) -> np.ndarray:
-    """left @ right.T (left @ left.T when right is None) in float64, blocked over columns."""
+    """left @ right.T (left @ left.T when right is None) in float64, blocked over columns
+    (float64 operands are used as they are, others cast one block at a time)."""
     rows = left.shape[0] + (0 if right is None else right.shape[0])
     step = max(1, _GEMM_BYTES // (8 * max(rows, 1)))
     out = np.zeros((left.shape[0], left.shape[0] if right is None else right.shape[0]))
     for lo in range(0, left.shape[1], step):
-        part = left[:, lo:lo + step].astype(np.float64)
-        other = part if right is None else right[:, lo:lo + step].astype(np.float64)
+        part = np.asarray(left[:, lo:lo + step], dtype=np.float64)
+        other = part if right is None else np.asarray(right[:, lo:lo + step], dtype=np.float64)
         out += part @ other.T
     return out
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from oneproxy.analytics import spearman_exact
+from oneproxy.analytics.spearman_exact import gram
 from oneproxy.analytics.srcc import PAIR_SCHEMA, InvalidSrccInput, against, srcc_matrix, to_square
 from oneproxy.warehouse.errors import OneproxyError, UnknownDevice
 from scipy.stats import kendalltau, pearsonr, spearmanr
@@ -409,6 +410,21 @@ def test_many_ties_over_thousands_of_architectures_stay_exact():
         assert row["n_common"] == both.sum()
         worst = max(worst, abs(row["value"] - spearmanr(x[both], y[both]).statistic))
     assert worst < 1e-12
+
+
+def test_large_blocks_rank_in_float32_with_the_same_exact_values(monkeypatch):
+    """Doubled ranks (integers below n) are exact in float32: a block ranked in float32, the
+    memory-saving form of large blocks, gives the float64 block's values to the bit."""
+    gapped = gapped_fleet(6, 3_000, seed=5)
+    shared = gapped.group_by("arch_id").len().filter(pl.col("len") == 6)["arch_id"]
+    frame = gapped.filter(pl.col("arch_id").is_in(shared.implode()))  # one coverage group
+    calls = []
+    monkeypatch.setattr(spearman_exact, "gram", lambda left, right: calls.append(left.dtype)
+                        or gram(left, right))
+    small = srcc_matrix(frame, min_common=2)
+    monkeypatch.setattr(spearman_exact, "_FLOAT64_RANKS", 0)
+    assert srcc_matrix(frame, min_common=2).equals(small)
+    assert calls == [np.float64, np.float32]
 
 
 def own_rank_pearson(frame: pl.DataFrame, a: str, b: str) -> float:
