@@ -18,6 +18,7 @@ linear in memory.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -32,6 +33,10 @@ EXACT_RAGGED_ELEMENTS = 2 * 10**9
 _CHUNK_ELEMENTS = 1 << 21
 _RANK_TABLE_ELEMENTS = 1 << 16
 _GEMM_BYTES = 1 << 26
+_FLOAT64_RANKS = 1 << 22
+
+
+DeviceSeries = tuple[np.ndarray, np.ndarray]  # a device's increasing columns, values (NaN absent)
 
 
 @dataclass(frozen=True)
@@ -54,27 +59,31 @@ class SortedDevices:
     present: np.ndarray
 
 
-def sort_devices(values: np.ndarray) -> SortedDevices:
-    """Run starts of every device (rows of `values`, NaN = absent), one sort of its measured
-    values per device (NumPy sorts NaN slowly). An absent entry gets a start at or above the
-    device's count, which no rank reads."""
-    n_devices, n_archs = values.shape
-    present = ~np.isnan(values)
-    start = np.empty((n_devices, n_archs), dtype=np.int32)
-    positions = np.arange(n_archs, dtype=np.int64)
-    new_run = np.ones(n_archs, dtype=bool)
-    for device in range(n_devices):
-        row, measured = values[device], present[device]
-        if measured.all():
-            order, ordered = _sort_order(row, positions)
+def sort_devices(series: Iterable[DeviceSeries], shape: tuple[int, int]) -> SortedDevices:
+    """Run starts of `shape[0]` devices over `shape[1]` columns from each device's series (its
+    increasing columns and their values, NaN = absent), one sort of its measured values per
+    device (NumPy sorts NaN slowly). An absent entry gets a start at or above the device's
+    count, which no rank reads."""
+    start = np.empty(shape, dtype=np.int32)
+    present = np.zeros(shape, dtype=bool)
+    positions = np.arange(shape[1], dtype=np.int64)
+    new_run = np.ones(shape[1], dtype=bool)
+    for device, (columns, values) in enumerate(series):
+        absent = np.isnan(values)
+        if absent.any():
+            columns, values = columns[~absent], values[~absent]
+        order, ordered = _sort_order(values, positions)
+        row, covered = start[device], present[device]
+        if columns.size == shape[1]:  # increasing, every column: columns[order] is order
+            covered[:] = True
         else:
-            columns = np.flatnonzero(measured)
-            order, ordered = _sort_order(row[columns], positions)
+            covered[columns] = True
+            row[~covered] = positions[columns.size:]
             order = columns[order]
-            start[device, ~measured] = positions[columns.size:]
         runs = new_run[:order.size]
         np.not_equal(ordered[1:], ordered[:-1], out=runs[1:])
-        start[device, order] = np.maximum.accumulate(np.where(runs, positions[:order.size], 0))
+        run_starts = np.where(runs, positions[:order.size], 0)
+        row[order] = np.maximum.accumulate(run_starts, out=run_starts)
     return SortedDevices(start, present)
 
 
@@ -83,10 +92,10 @@ def _sort_order(row: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.
     `positions` is arange(at least row.size) in int64.
 
     NumPy sorts float64 values about four times faster than it argsorts them. Each value's low
-    mantissa bits are replaced by its position and the floats sorted: non-negative floats order
-    like their bits, so the order only errs between values that differ in those bits alone
-    (relative 2**-35 at 100,000 architectures) or below zero; the check finds any such row,
-    and it is argsorted as it stands.
+    mantissa bits are replaced by its position and the floats sorted. Values that differ above
+    those bits keep their order, so the result can only err within runs of values equal above
+    them (apart by a relative 2**-35 at 100,000 architectures, as float noise of one value
+    leaves them): a stable argsort of that nearly sorted row puts them right.
     """
     bits = max(1, (row.size - 1).bit_length())
     if bits <= 32 and np.isfinite(row).all():  # a NaN bit pattern would not survive the sort
@@ -96,8 +105,10 @@ def _sort_order(row: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.
         order.view(np.float64).sort()
         order &= low
         ordered = row[order]
-        if not (ordered[1:] < ordered[:-1]).any():
-            return order, ordered
+        if (ordered[1:] < ordered[:-1]).any():
+            fix = np.argsort(ordered, kind="stable")
+            order, ordered = order[fix], ordered[fix]
+        return order, ordered
     order = np.argsort(row)
     return order, row[order]
 
@@ -222,17 +233,27 @@ def _ranks(starts: np.ndarray, mask: np.ndarray | None, n: np.ndarray, span: int
 
 
 def _shared_ranks(sorted_: SortedDevices, devices: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """float32 doubled centred ranks of `devices` over `columns` (covered by all of them; when
-    they are the devices' whole coverage, from counts of their starts alone)."""
-    out = np.empty((devices.size, columns.size), dtype=np.float32)
-    whole = columns.size == np.count_nonzero(sorted_.present[devices[0]])  # their coverage
-    step = _table_rows(sorted_)
+    """Doubled centred ranks of `devices`, one group's members, over `columns` (covered by all of
+    them; when they are the group's whole coverage, from counts of their starts alone).
+
+    Their starts on covered columns are below the group's coverage count, so the count tables
+    span that many buckets, not every architecture: the real set's 1,999-architecture group
+    ranks over 2,000 buckets, not 15,626. Up to `_FLOAT64_RANKS` values they come in float64,
+    which the products take as they are; larger blocks in float32 (exact, half the memory),
+    which `gram` casts a column slice at a time.
+    """
+    size = devices.size * columns.size
+    out = np.empty((devices.size, columns.size),
+                   dtype=np.float64 if size <= _FLOAT64_RANKS else np.float32)
+    covered = np.count_nonzero(sorted_.present[devices[0]])
+    span = covered + 1
+    step = max(1, _RANK_TABLE_ELEMENTS // span)
     for lo in range(0, devices.size, step):
         starts = _columns(sorted_.start[devices[lo:lo + step]], columns, columns.size)
-        if whole:
-            _own_ranks(starts, np.array(columns.size), _span(sorted_), out[lo:lo + step])
+        if columns.size == covered:
+            _own_ranks(starts, np.array(columns.size), span, out[lo:lo + step])
         else:
-            _ranks(starts, None, np.array(columns.size), _span(sorted_), out[lo:lo + step])
+            _ranks(starts, None, np.array(columns.size), span, out[lo:lo + step])
     return out
 
 
@@ -248,13 +269,14 @@ def _block_positions(
 
 
 def gram(left: np.ndarray, right: np.ndarray | None) -> np.ndarray:
-    """left @ right.T (left @ left.T when right is None) in float64, blocked over columns."""
+    """left @ right.T (left @ left.T when right is None) in float64, blocked over columns
+    (float64 operands are used as they are, others cast one block at a time)."""
     rows = left.shape[0] + (0 if right is None else right.shape[0])
     step = max(1, _GEMM_BYTES // (8 * max(rows, 1)))
     out = np.zeros((left.shape[0], left.shape[0] if right is None else right.shape[0]))
     for lo in range(0, left.shape[1], step):
-        part = left[:, lo:lo + step].astype(np.float64)
-        other = part if right is None else right[:, lo:lo + step].astype(np.float64)
+        part = np.asarray(left[:, lo:lo + step], dtype=np.float64)
+        other = part if right is None else np.asarray(right[:, lo:lo + step], dtype=np.float64)
         out += part @ other.T
     return out
 

@@ -10,13 +10,15 @@ the architectures two groups share.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Literal, get_args
 
 import numpy as np
 import polars as pl
 from oneproxy.analytics.spearman_exact import (
+    DeviceSeries,
     Ragged,
+    SortedDevices,
     SpearmanPairs,
     coverage_groups,
     sort_devices,
@@ -39,7 +41,6 @@ PAIR_SCHEMA: dict[str, pl.DataType] = {
 }
 
 _BOOTSTRAP_CHUNK_ELEMENTS = 1 << 24
-_PIVOT_ROWS = 1 << 22
 
 
 class InvalidSrccInput(OneproxyError, ValueError):
@@ -68,12 +69,12 @@ def srcc_matrix(
     (exact up to `spearman_exact.EXACT_RAGGED_ELEMENTS` pairs x architectures).
     """
     _check_parameters(method, min_common, ci, n_bootstrap, ragged)
-    devices, values = _wide(latency)
     if method == "kendall":
+        devices, values = _wide(latency)
         return _finish(_kendall_pairs(values, min_common), devices, method, min_common)
-    intervals = None if ci is None else _intervals(values, min_common, ci, n_bootstrap, seed)
-    sorted_ = sort_devices(values)
-    del values  # the sort is all Spearman needs: free the matrix before the products
+    intervals = (None if ci is None
+                 else _intervals(_wide(latency)[1], min_common, ci, n_bootstrap, seed))
+    devices, sorted_ = _sorted(latency)
     pairs = _spearman_frame(spearman_pairs(sorted_, min_common, ragged))
     if intervals is not None:
         pairs = pairs.drop("ci_low", "ci_high").join(intervals, on=["a", "b"], how="left")
@@ -88,7 +89,8 @@ def to_square(
     order = known if devices is None else list(devices)
     _check_known(order, known)
     position = {device: i for i, device in enumerate(order)}
-    chosen = pairs.filter(pl.col("device_a").is_in(order) & pl.col("device_b").is_in(order))
+    chosen = pairs if devices is None else pairs.filter(
+        pl.col("device_a").is_in(order) & pl.col("device_b").is_in(order))
     rows = np.array([position[d] for d in chosen["device_a"].to_list()], dtype=np.intp)
     cols = np.array([position[d] for d in chosen["device_b"].to_list()], dtype=np.intp)
     vals = chosen["value"].fill_null(np.nan).to_numpy()
@@ -169,8 +171,10 @@ def _check_known(asked: Sequence[str], known: list[str]) -> None:
         )
 
 
-def _wide(latency: pl.DataFrame) -> tuple[list[str], np.ndarray]:
-    """Sorted device ids and a (device × architecture) float64 matrix, NaN where absent."""
+def _device_series(latency: pl.DataFrame) -> tuple[list[str], int, Iterator[DeviceSeries]]:
+    """Sorted device ids, the number of architecture columns, and each device's series in that
+    order: its columns, increasing, and their latencies (float64, NaN where null). A repeated
+    (device, architecture) row raises when its device's series is reached."""
     missing = sorted({"device_id", "arch_id", "latency_ms"} - set(latency.columns))
     if missing:
         raise InvalidSrccInput(
@@ -199,59 +203,84 @@ def _wide(latency: pl.DataFrame) -> tuple[list[str], np.ndarray]:
     devices, device_rows = _device_rows(device_col)
     column_of, n_archs = _arch_columns(arch_col, devices.len())
     latency_col = latency.get_column("latency_ms")
-    values = np.full((devices.len(), n_archs), np.nan)
+    if not latency_col.dtype.is_float():
+        latency_col = latency_col.cast(pl.Float64)
 
-    def cells_of(lo: int) -> np.ndarray:  # in place: fresh large arrays cost page faults
-        cells = device_rows(lo)
-        cells *= n_archs
-        cells += column_of(arch_col.slice(lo, _PIVOT_ROWS))
-        return cells
+    def series() -> Iterator[DeviceSeries]:
+        for rows in device_rows:
+            columns = column_of(_take(arch_col, rows).to_numpy())
+            values = _take(latency_col, rows).to_numpy().astype(np.float64, copy=False)
+            if not (columns[1:] > columns[:-1]).all():
+                by_column = np.argsort(columns, kind="stable")
+                columns, values = columns[by_column], values[by_column]
+                if (columns[1:] == columns[:-1]).any():
+                    raise _duplicate_error(latency)
+            yield columns, values
 
-    increasing, last = True, -1  # cells in increasing order cannot repeat
-    for lo in range(0, latency.height, _PIVOT_ROWS):
-        cells = cells_of(lo)
-        if increasing and cells.size:
-            increasing = bool(cells[0] > last and (cells[1:] > cells[:-1]).all())
-            last = int(cells[-1])
-        values.ravel()[cells] = (latency_col.slice(lo, _PIVOT_ROWS).cast(pl.Float64)
-                                 .fill_null(np.nan).to_numpy())
-    if not increasing:
-        present = np.zeros(values.shape, dtype=bool)
-        for lo in range(0, latency.height, _PIVOT_ROWS):
-            present.ravel()[cells_of(lo)] = True
-        if np.count_nonzero(present) != latency.height:
-            raise _duplicate_error(latency)
-    return devices.to_list(), values
+    return devices.to_list(), n_archs, series()
 
 
-def _device_rows(device_col: pl.Series) -> tuple[pl.Series, Callable[[int], np.ndarray]]:
-    """The sorted distinct devices, and the row (int64) in them of each slice of `device_col`
-    from a row offset. A table that lists each device's rows together has few runs: their
-    names are looked up instead of every row's."""
+def _wide(latency: pl.DataFrame) -> tuple[list[str], np.ndarray]:
+    """Sorted device ids and a (device × architecture) float64 matrix, NaN where absent."""
+    devices, n_archs, series = _device_series(latency)
+    values = np.full((len(devices), n_archs), np.nan)
+    for row, (columns, latencies) in zip(values, series, strict=True):
+        row[columns] = latencies
+    return devices, values
+
+
+def _sorted(latency: pl.DataFrame) -> tuple[list[str], SortedDevices]:
+    """Sorted device ids and every device sorted (`sort_devices`), straight from the long table:
+    no device × architecture float64 matrix is built."""
+    devices, n_archs, series = _device_series(latency)
+    return devices, sort_devices(series, (len(devices), n_archs))
+
+
+def _device_rows(device_col: pl.Series) -> tuple[pl.Series, Iterator[slice | np.ndarray]]:
+    """The sorted distinct devices and the rows of each, in that order: a slice when they are one
+    run (a table listing each device's rows together), else their indices."""
     runs = device_col.rle()
-    if runs.len() * 8 <= device_col.len():
-        names = runs.struct.field("value")
-        devices = names.unique().sort()
-        codes = names.cast(pl.Enum(devices)).to_physical().to_numpy().astype(np.int64)
-        ends = np.cumsum(runs.struct.field("len").to_numpy().astype(np.int64))
-        starts = ends - runs.struct.field("len").to_numpy()
+    if runs.len() * 8 > device_col.len():  # scattered rows: grouped by one sort of their codes
+        devices = device_col.unique().sort()
+        codes = device_col.cast(pl.Enum(devices)).to_physical()
+        return devices, _by_code(codes.arg_sort().to_numpy(), codes.to_numpy(), devices.len())
+    names = runs.struct.field("value")
+    devices = names.unique().sort()
+    codes = names.cast(pl.Enum(devices)).to_physical().to_numpy()
+    lengths = runs.struct.field("len").to_numpy().astype(np.int64)
+    starts = np.cumsum(lengths) - lengths
 
-        def run_rows(lo: int) -> np.ndarray:  # rows lo … lo + _PIVOT_ROWS: their runs, cut
-            hi = min(lo + _PIVOT_ROWS, int(ends[-1]))
-            first, last = np.searchsorted(ends, [lo, hi - 1], side="right")
-            kept = slice(first, last + 1)
-            return np.repeat(codes[kept], np.minimum(ends[kept], hi) - np.maximum(starts[kept], lo))
+    def rows() -> Iterator[slice | np.ndarray]:
+        for mine in _by_code(np.argsort(codes), codes, devices.len()):
+            if mine.size == 1:
+                yield slice(int(starts[mine[0]]), int(starts[mine[0]] + lengths[mine[0]]))
+            else:  # the device's runs, concatenated
+                within = np.cumsum(lengths[mine]) - lengths[mine]
+                yield np.arange(lengths[mine].sum()) + np.repeat(starts[mine] - within,
+                                                                 lengths[mine])
 
-        return devices, run_rows
-    devices = device_col.unique().sort()
-    return devices, lambda lo: (device_col.slice(lo, _PIVOT_ROWS).cast(pl.Enum(devices))
-                                .to_physical().to_numpy().astype(np.int64))
+    return devices, rows()
+
+
+def _by_code(order: np.ndarray, codes: np.ndarray, n_codes: int) -> Iterator[np.ndarray]:
+    """The parts of `order` (which sorts `codes`) that hold code 0, 1, … n_codes - 1."""
+    counts = np.bincount(codes, minlength=n_codes)
+    for end, count in zip(np.cumsum(counts), counts, strict=True):
+        yield order[end - count:end]
+
+
+def _take(column: pl.Series, rows: slice | np.ndarray) -> pl.Series:
+    """The rows of `column` that a slice or an index array picks."""
+    if isinstance(rows, slice):
+        return column.slice(rows.start, rows.stop - rows.start)
+    return column.gather(rows)
 
 
 def _arch_columns(
     arch_col: pl.Series, n_devices: int
-) -> tuple[Callable[[pl.Series], np.ndarray], int]:
-    """How to map a slice of `arch_col` to column indices, and the number of columns.
+) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
+    """How to map arch ids (a NumPy slice of `arch_col`) to column indices, and the number of
+    columns.
 
     Dense ids (NB201's 0…15624) index columns directly as arch_id − min; an id range more than
     twice as large as the table would fill falls back to ranks among the distinct ids. Columns
@@ -261,12 +290,10 @@ def _arch_columns(
         return lambda ids: np.zeros(0, dtype=np.intp), 0
     low, high = arch_col.min(), arch_col.max()
     if n_devices * (high - low + 1) <= 2 * arch_col.len():
-        wide_type = pl.UInt64 if arch_col.dtype == pl.UInt64 else pl.Int64
-        return lambda ids: (ids.cast(wide_type) - low).cast(pl.Int64).to_numpy(), high - low + 1
-    archs = arch_col.unique().sort()
-    ranks = pl.int_range(archs.len(), eager=True, dtype=pl.UInt32)
-    return (lambda ids: ids.replace_strict(archs, ranks, return_dtype=pl.UInt32).to_numpy(),
-            archs.len())
+        origin = (np.uint64 if arch_col.dtype == pl.UInt64 else np.int64)(low)
+        return lambda ids: (ids - origin).astype(np.intp, copy=False), high - low + 1
+    archs = arch_col.unique().sort().to_numpy()
+    return lambda ids: np.searchsorted(archs, ids), archs.size
 
 
 def _duplicate_error(latency: pl.DataFrame) -> InvalidSrccInput:
@@ -429,9 +456,30 @@ def _bootstrap_block(
 
 def _finish(pairs: pl.DataFrame, devices: list[str], method: str, min_common: int) -> pl.DataFrame:
     names = pl.Series(devices, dtype=pl.String)
+    valid = (pl.col("n_common") >= min_common) & ~pl.col("const_a") & ~pl.col("const_b")
+    ordered = pairs.sort(["a", "b"])
+    ordered = ordered.with_columns(
+        device_a=names.gather(ordered["a"]), device_b=names.gather(ordered["b"]),
+        valid=valid,
+    )
+    return ordered.select(
+        "device_a",
+        "device_b",
+        method=pl.lit(method, dtype=pl.String),
+        n_common="n_common",
+        value=pl.when("valid").then(pl.col("value")),
+        reason=(pl.lit(None, dtype=pl.String) if ordered["valid"].all()
+                else _reason(min_common)),
+        ci_low=pl.when("valid").then(pl.col("ci_low").fill_nan(None)),
+        ci_high=pl.when("valid").then(pl.col("ci_high").fill_nan(None)),
+    )
+
+
+def _reason(min_common: int) -> pl.Expr:
+    """Why a pair has no value: too few shared architectures, or which device is constant."""
     n = pl.col("n_common").cast(pl.String)
     shared = pl.concat_str(pl.lit(" over the "), n, pl.lit(" shared architectures"))
-    reason = (
+    return (
         pl.when(pl.col("n_common") < min_common)
         .then(pl.concat_str(pl.lit("only "), n, pl.lit(f" shared architectures (< {min_common})")))
         .when(pl.col("const_a") & pl.col("const_b"))
@@ -448,19 +496,4 @@ def _finish(pairs: pl.DataFrame, devices: list[str], method: str, min_common: in
         .then(pl.concat_str(pl.lit("constant latency on "), pl.col("device_a"), shared))
         .when(pl.col("const_b"))
         .then(pl.concat_str(pl.lit("constant latency on "), pl.col("device_b"), shared))
-    )
-    ordered = pairs.sort(["a", "b"])
-    return (
-        ordered.with_columns(
-            device_a=names.gather(ordered["a"]), device_b=names.gather(ordered["b"])
-        )
-        .with_columns(reason=reason)
-        .with_columns(
-            pl.when(pl.col("reason").is_null()).then(pl.col(c)).alias(c)
-            for c in ("value", "ci_low", "ci_high")
-        )
-        .with_columns(pl.col(c).fill_nan(None) for c in ("ci_low", "ci_high"))
-        .with_columns(method=pl.lit(method))
-        .select(list(PAIR_SCHEMA))
-        .cast(PAIR_SCHEMA)
     )

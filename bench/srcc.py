@@ -142,13 +142,11 @@ def ours_sampled(latency: pl.DataFrame, share: float) -> tuple[np.ndarray, float
     """Ours on per-device gaps with the pair work sampled: the pivot and the sort of every device
     run in full (their memory is measured), a random `share` of the pairs goes through the same
     batched pair kernel; returns the square, the share and the extrapolated seconds."""
-    from oneproxy.analytics.spearman_exact import _ragged_pairs, sort_devices
-    from oneproxy.analytics.srcc import _wide
+    from oneproxy.analytics.spearman_exact import _ragged_pairs
+    from oneproxy.analytics.srcc import _sorted
 
     start = time.perf_counter()
-    values = _wide(latency)[1]
-    sorted_ = sort_devices(values)
-    del values
+    sorted_ = _sorted(latency)[1]
     fixed = time.perf_counter() - start
     n = sorted_.start.shape[0]
     rows, cols = np.triu_indices(n, k=1)

@@ -1,14 +1,16 @@
 """All-pairs SRCC / Kendall against scipy, bootstrap intervals, `against`, and the SQL macro."""
 
+import tracemalloc
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from oneproxy.analytics import spearman_exact
+from oneproxy.analytics.spearman_exact import gram
 from oneproxy.analytics.srcc import PAIR_SCHEMA, InvalidSrccInput, against, srcc_matrix, to_square
 from oneproxy.warehouse.errors import OneproxyError, UnknownDevice
 from scipy.stats import kendalltau, pearsonr, spearmanr
@@ -410,6 +412,21 @@ def test_many_ties_over_thousands_of_architectures_stay_exact():
     assert worst < 1e-12
 
 
+def test_large_blocks_rank_in_float32_with_the_same_exact_values(monkeypatch):
+    """Doubled ranks (integers below n) are exact in float32: a block ranked in float32, the
+    memory-saving form of large blocks, gives the float64 block's values to the bit."""
+    gapped = gapped_fleet(6, 3_000, seed=5)
+    shared = gapped.group_by("arch_id").len().filter(pl.col("len") == 6)["arch_id"]
+    frame = gapped.filter(pl.col("arch_id").is_in(shared.implode()))  # one coverage group
+    calls = []
+    monkeypatch.setattr(spearman_exact, "gram", lambda left, right: calls.append(left.dtype)
+                        or gram(left, right))
+    small = srcc_matrix(frame, min_common=2)
+    monkeypatch.setattr(spearman_exact, "_FLOAT64_RANKS", 0)
+    assert srcc_matrix(frame, min_common=2).equals(small)
+    assert calls == [np.float64, np.float32]
+
+
 def own_rank_pearson(frame: pl.DataFrame, a: str, b: str) -> float:
     """What `ragged="approx"` computes: Pearson, over the shared architectures, of each device's
     ranks over its own coverage."""
@@ -424,6 +441,10 @@ def own_rank_pearson(frame: pl.DataFrame, a: str, b: str) -> float:
 @given(ragged_tables(max_groups=0))
 def test_approximate_ragged_pairs_are_pearson_of_own_ranks_with_exact_counts_and_reasons(case):
     frame, min_common = case
+    valid = frame.filter(pl.col("latency_ms").is_not_null() & pl.col("latency_ms").is_not_nan())
+    patterns = {device: frozenset(valid.filter(pl.col("device_id") == device)["arch_id"])
+                for device in frame["device_id"].unique()}
+    assume(len(set(patterns.values())) == len(patterns))  # a shared pattern is an exact block
     approx = srcc_matrix(frame, min_common=min_common, ragged="approx")
     exact = srcc_matrix(frame, min_common=min_common, ragged="exact")
     assert approx.select("device_a", "device_b", "n_common", "reason").equals(
@@ -468,10 +489,43 @@ def test_unknown_ragged_choice_is_refused():
         srcc_matrix(gapped_fleet(3, 40, seed=0), ragged="fast")
 
 
+def test_devices_listed_in_several_runs_equal_the_grouped_table():
+    """A table listing each device's rows in a few runs (here: two arch halves, one after the
+    other) is read run by run; a repeated row in a later run is still refused."""
+    grouped = gapped_fleet(4, 200, seed=2)
+    halves = pl.concat([grouped.filter(pl.col("arch_id") < 100),
+                        grouped.filter(pl.col("arch_id") >= 100)])
+    assert halves["device_id"].rle().len() == 8
+    assert srcc_matrix(halves).equals(srcc_matrix(grouped))
+    with pytest.raises(InvalidSrccInput, match="more than one row for device 'd00'"):
+        srcc_matrix(pl.concat([halves, grouped.head(1)]))
+
+
+def test_spearman_sorts_each_device_without_the_wide_float64_matrix():
+    """The pivot goes from the long table straight to the int32 run starts (4 + 1 bytes per cell,
+    starts and coverage): NumPy never holds the 8-byte device × architecture matrix."""
+    from oneproxy.analytics.srcc import _sorted, _wide
+
+    frame = gapped_fleet(100, 2_000, seed=4)
+    tracemalloc.start()
+    devices, sorted_ = _sorted(frame)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    cells = 100 * 2_000
+    assert peak < 7 * cells  # 5 bytes a cell and one device's temporaries, not 8 + 5
+    values = _wide(frame)[1]
+    expected = spearman_exact.sort_devices(
+        ((np.arange(values.shape[1]), row) for row in values), values.shape)
+    assert devices == sorted(frame["device_id"].unique().to_list())
+    np.testing.assert_array_equal(sorted_.present, expected.present)
+    np.testing.assert_array_equal(sorted_.start[sorted_.present], expected.start[expected.present])
+
+
 @pytest.mark.parametrize("row", [
     np.array([3.0, -1.0, 2.5, -0.0, 0.0, 5e-324, 1e308, -1e308, 2.5]),
     np.array([np.inf, 1.0, -np.inf, 0.0, 2.0]),
     1.0 + np.arange(5000) % 3 * 1e-15,  # distinct only in the low mantissa bits
+    np.repeat([-3.1541, np.nextafter(-3.1541, 0), 2.0, np.nextafter(2.0, 3)], 900)[::-1],
     np.random.default_rng(4).random(70_000).round(2),
 ])
 def test_sort_order_is_a_permutation_that_sorts(row):
