@@ -127,7 +127,7 @@ def load_space(wh: Warehouse, space: str, dataset: str | Sequence[str],
     arch_ids = archs.column("arch_id").to_numpy()
     datasets = [dataset] * len(devices) if isinstance(dataset, str) else list(dataset)
     rows = query(wh, sql_text("queries/search_latency.sql"), [space, devices, datasets])
-    latency, has_row = latency_matrix(rows, devices, arch_ids)
+    latency, has_row = latency_matrix(rows, len(devices), arch_ids)
     shown = dataset if isinstance(dataset, str) else ",".join(sorted(set(datasets)))
     return SpaceData(space, shown, arch_ids, archs.column("arch_key").to_pylist(), devices,
                      latency, has_row)

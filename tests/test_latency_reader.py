@@ -1,0 +1,18 @@
+"""The warehouse → matrix reader on the synthetic warehouse: rows in the callers' device order."""
+
+from __future__ import annotations
+
+import numpy as np
+from synthetic import PARTIAL_ARCHS
+
+from oneproxy.api.latency import load_space
+
+
+def test_load_space_rows_follow_the_devices_and_a_device_named_twice_fills_both(synth):
+    data = load_space(synth, "nb201", "cifar10", ["phone_c", "phone_a", "phone_c"])
+    alone = load_space(synth, "nb201", "cifar10", ["phone_a"])
+    np.testing.assert_array_equal(data.latency[1], alone.latency[0])
+    np.testing.assert_array_equal(data.latency[0], data.latency[2])
+    assert data.has_row[0].sum() == PARTIAL_ARCHS == np.isfinite(data.latency[2]).sum()
+    assert data.has_row[1].all() and np.isfinite(data.latency[1]).all()
+    assert data.latency.shape == (3, data.arch_ids.size) and data.devices[0] == "phone_c"
