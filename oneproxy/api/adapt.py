@@ -25,8 +25,8 @@ from oneproxy.api.latency import (
     load_space,
     main_dataset,
     proxy_dataset,
-    space_archs,
     space_series,
+    space_series_archs,
 )
 from oneproxy.api.progress import Progress, silent
 from oneproxy.api.proxy_cache import cached_models
@@ -81,8 +81,7 @@ def adapt(
     (`proxy_dataset`).
     `created` stamps the predictions (default: now).
     """
-    check_space(wh, space)
-    every = space_series(wh, space)
+    every, archs = space_series_archs(wh, space)  # archs: the coverage count, the matrix columns
     check_devices(every.unique("device_id", maintain_order=True), [target], space, "target")
     mine = every.filter(pl.col("device_id") == target)["dataset"].to_list()
     if dataset is not None and dataset not in mine:
@@ -91,7 +90,6 @@ def adapt(
     target_dataset = device_dataset(every, space, target, dataset)
     dataset = proxy_dataset(every, target, target_dataset)
     series = every.filter(pl.col("dataset") == dataset).drop("dataset")
-    archs = space_archs(wh, space)  # read once: the coverage count and the matrix's columns
     n_archs = archs.num_rows
     if proxy == AUTO:
         candidates = full_coverage(series, n_archs, exclude=[target])
