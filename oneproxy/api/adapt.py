@@ -123,24 +123,24 @@ def adapt(
     rest[idx] = np.nan
     rest_scores = score(adapted.predicted, rest, kendall=False)
     created = created or datetime.now(UTC).isoformat(timespec="seconds")
-    predictions = pa.table({
-        "space_id": [space] * data.arch_ids.size,
-        "device_id": [target] * data.arch_ids.size,
+    n = data.arch_ids.size
+    predictions = pa.table({  # pa.repeat: one value n times without n Python strings
+        "space_id": pa.repeat(space, n),
+        "device_id": pa.repeat(target, n),
         "arch_id": data.arch_ids,
         "predicted_ms": adapted.predicted,
-        "proxy": [chosen] * data.arch_ids.size,
-        "strategy": [adapted.strategy] * data.arch_ids.size,
-        "encoding": [adapted.encoding] * data.arch_ids.size,
-        "n_samples": np.full(data.arch_ids.size, idx.size),
-        "seed": pa.nulls(data.arch_ids.size, pa.int64()) if samples is None
-        else np.full(data.arch_ids.size, seed),
-        "created": [created] * data.arch_ids.size,
+        "proxy": pa.repeat(chosen, n),
+        "strategy": pa.repeat(adapted.strategy, n),
+        "encoding": pa.repeat(adapted.encoding, n),
+        "n_samples": np.full(n, idx.size),
+        "seed": pa.nulls(n, pa.int64()) if samples is None else np.full(n, seed),
+        "created": pa.repeat(created, n),
     }, schema=PREDICTIONS)
     summary = pa.Table.from_pylist([{
         "space_id": space, "target": target, "proxy": chosen, "strategy": adapted.strategy,
         "encoding": adapted.encoding, "n_samples": int(idx.size),
         "seed": None if samples is None else seed, "loo_rmse_ms": adapted.loo_rmse,
-        "proxy_only": adapted.proxy_only, "predicted": data.arch_ids.size,
+        "proxy_only": adapted.proxy_only, "predicted": n,
         "n_rest": rest_scores["n_eval"], "srcc_rest": rest_scores["srcc"],
         "rmse_rest_ms": rest_scores["rmse_ms"],
         "mape_rest_pct": rest_scores["mape_pct"], "within10_rest": rest_scores["within10"],
