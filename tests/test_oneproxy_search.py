@@ -159,6 +159,17 @@ def test_latency_matrix_pivots_in_device_and_arch_order():
     assert np.isnan(m).all() and m.shape == (2, 2) and not has_row.any()
 
 
+def test_latency_matrix_of_consecutive_arch_ids():
+    rows = pa.table({"device": [0, 1, 0], "arch_id": [12, 10, 10], "latency_ms": [3.0, 1.0, None]})
+    m, has_row = latency_matrix(rows, 2, np.array([10, 11, 12]))
+    np.testing.assert_array_equal(m, [[NAN, NAN, 3.0], [1.0, NAN, NAN]])
+    np.testing.assert_array_equal(has_row, [[True, False, True], [True, False, False]])
+    for outside in (9, 13):
+        with pytest.raises(BadMatrixInput, match=f"architecture {outside} that is not among the 3"):
+            latency_matrix(rows.set_column(1, "arch_id", pa.array([12, outside, 10])), 2,
+                           np.array([10, 11, 12]))
+
+
 def _features(n: int, seed: int = 0) -> tuple[SpaceFeatures, np.ndarray]:
     """Features of n random NB201 architectures, and their operator one-hot."""
     ops = np.random.default_rng(seed).integers(0, nb201.N_OPS, (n, nb201.N_EDGES))

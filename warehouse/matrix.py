@@ -27,8 +27,13 @@ def latency_matrix(rows: pa.Table, n_devices: int,
         raise BadMatrixInput(f"device rows must be in 0…{n_devices - 1}: the latency rows name "
                              f"{row.min()}…{row.max()}")
     arch = rows.column("arch_id").to_numpy()
-    col = np.searchsorted(ids, arch)
-    known = ids[np.minimum(col, ids.size - 1)] == arch if ids.size else np.zeros(arch.size, bool)
+    if ids.size and ids[-1] - ids[0] == ids.size - 1:  # consecutive ids: the column is an offset
+        col = arch - ids[0]
+        known = (col >= 0) & (col < ids.size)
+    else:
+        col = np.searchsorted(ids, arch)
+        known = (ids[np.minimum(col, ids.size - 1)] == arch if ids.size
+                 else np.zeros(arch.size, dtype=bool))
     if not known.all():
         raise BadMatrixInput(
             f"latency rows name architecture {arch[~known][0]} that is not among the "
@@ -36,6 +41,7 @@ def latency_matrix(rows: pa.Table, n_devices: int,
         )
     latency = np.full((n_devices, ids.size), np.nan)
     has_row = np.zeros(latency.shape, dtype=bool)
-    latency[row, col] = rows.column("latency_ms").to_numpy()  # null: NaN
-    has_row[row, col] = True
+    cell = row * ids.size + col  # flat indices into the (C-ordered) matrices
+    latency.reshape(-1)[cell] = rows.column("latency_ms").to_numpy()  # null: NaN
+    has_row.reshape(-1)[cell] = True
     return latency, has_row
