@@ -112,15 +112,16 @@ def _write(folder: Path, key: str, kernel: np.ndarray, coefs: dict[str, np.ndarr
         sink = io.BytesIO()
         np.save(sink, np.asarray(kernel), allow_pickle=False)
         base = sink.getvalue()
-        _replace(folder / BASE, base)
+        replace_bytes(folder / BASE, base)
         meta = {"format": FORMAT, "key": key, "base_sha256": hashlib.sha256(base).hexdigest(),
                 "coefs": {enc: w.tolist() for enc, w in coefs.items()}}
-        _replace(folder / "meta.json", json.dumps(meta).encode())
+        replace_bytes(folder / "meta.json", json.dumps(meta).encode())
     except OSError:
         return
 
 
-def _replace(path: Path, data: bytes) -> None:
+def replace_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically (a temp file in its folder, then one rename)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
