@@ -35,9 +35,9 @@ def _no_encoding(monkeypatch):
 def _same(a, b):
     assert a.arch_keys == b.arch_keys and dict(a.columns) == dict(b.columns)
     assert list(a.matrices) == list(b.matrices)
-    for name in a.matrices:
-        assert a.matrix(name).dtype == b.matrix(name).dtype
-        assert a.matrix(name).tobytes() == b.matrix(name).tobytes()
+    for name in a.matrices:  # dtype and memory order too: both change how products round
+        x, y = a.matrix(name), b.matrix(name)
+        assert x.dtype == y.dtype and x.strides == y.strides and x.tobytes() == y.tobytes()
 
 
 def test_matrices_are_read_back_bit_for_bit_and_read_only(stored, monkeypatch):
@@ -45,6 +45,7 @@ def test_matrices_are_read_back_bit_for_bit_and_read_only(stored, monkeypatch):
     _no_encoding(monkeypatch)
     again = features.features_of(wh, "nb201", KEYS)
     _same(again, first)
+    assert not first.matrix("counts").flags.c_contiguous  # a column selection: F-ordered
     with pytest.raises(ValueError, match="read-only"):
         again.matrix("onehot")[0, 0] = 2.0
 
@@ -80,9 +81,10 @@ def test_damaged_data_is_rebuilt(stored):
 @pytest.mark.parametrize("edit", [
     lambda m: m["matrices"][0].__setitem__(1, "|O"),  # objects: never read from bytes
     lambda m: m["matrices"][0][2].__setitem__(0, 39),  # not one row per key
+    lambda m: m["matrices"][0].__setitem__(3, "X"),  # no memory order
     lambda m: m["columns"].pop("kernel"),  # a matrix without its column names
 ])
-def test_a_consistent_but_malformed_layout_is_rebuilt(stored, edit, monkeypatch):
+def test_a_consistent_but_malformed_layout_is_rebuilt(stored, edit):
     wh, first = stored
     path = _slot(wh) / "meta.json"
     meta = json.loads(path.read_text())

@@ -74,11 +74,11 @@ def adapt(
     known measurements and the rest score the predictions; without, every measured row is a
     sample. `proxy="auto"` chooses among the devices that measured the whole space: the
     `baselines.PRESCREEN` whose raw latencies rank the samples best are adapted, and
-    `select_proxy_models` makes the (never-worse) choice among their adaptations. Proxy fits are
-    stored in the warehouse folder and reused (`oneproxy.api.proxy_cache`). The target is read
-    on `dataset` (an error if it has none there), by default its only latency dataset or the
-    space's main one (`device_dataset`); the proxies on the same one where they have it
-    (`proxy_dataset`).
+    `select_proxy_models` makes the (never-worse) choice among their adaptations. Proxy fits and
+    the feature matrices are stored in the warehouse folder and reused
+    (`oneproxy.api.proxy_cache`, `oneproxy.api.features`). The target is read on `dataset` (an
+    error if it has none there), by default its only latency dataset or the space's main one
+    (`device_dataset`); the proxies on the same one where they have it (`proxy_dataset`).
     `created` stamps the predictions (default: now).
     """
     every, archs = space_series_archs(wh, space)  # archs: the coverage count, the matrix columns

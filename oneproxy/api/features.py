@@ -3,8 +3,8 @@
 The matrices are stored in the warehouse folder and read back while the architectures, their
 attributes and the encoding code stay the same: `<warehouse>/models/features/<space>/<slot>/`
 holds `features.bin` (every matrix, raw, one after the other) and `meta.json` (each matrix's
-dtype, shape and offset, the column names, the key the file was built for and its sha256).
-No pickle: a file whose key, sha256 or layout does not match is ignored and rebuilt.
+dtype, shape, memory order and offset, the column names, the key the file was built for and its
+sha256). No pickle: a file whose key, sha256 or layout does not match is ignored and rebuilt.
 """
 
 from __future__ import annotations
@@ -91,11 +91,12 @@ def _read_features(folder: Path, key: str, space: str,
                 or meta.get("sha256") != hashlib.sha256(data).hexdigest()):
             return None
         matrices = {}
-        for name, dtype, shape, offset in meta["matrices"]:
-            if dtype not in _DTYPES or len(shape) != 2 or shape[0] != len(keys):
+        for name, dtype, shape, order, offset in meta["matrices"]:
+            if (dtype not in _DTYPES or order not in ("C", "F") or len(shape) != 2
+                    or shape[0] != len(keys)):
                 return None
             matrices[name] = np.frombuffer(data, dtype=dtype, count=shape[0] * shape[1],
-                                           offset=offset).reshape(shape)  # read-only
+                                           offset=offset).reshape(shape, order=order)  # read-only
         columns = {name: tuple(names) for name, names in meta["columns"].items()}
         if set(columns) != set(matrices):
             return None
@@ -111,9 +112,11 @@ def _write_features(folder: Path, key: str, features: SpaceFeatures) -> None:
     """
     layout, chunks, offset = [], [], 0
     for name, matrix in features.matrices.items():
-        array = np.ascontiguousarray(matrix, dtype=matrix.dtype.newbyteorder("<"))
-        layout.append([name, array.dtype.str, list(array.shape), offset])
-        chunks.append(array.tobytes())
+        # the memory order too: products of a C- and an F-ordered copy round differently
+        order = "F" if matrix.flags.f_contiguous and not matrix.flags.c_contiguous else "C"
+        array = matrix.astype(matrix.dtype.newbyteorder("<"), copy=False)
+        layout.append([name, array.dtype.str, list(array.shape), order, offset])
+        chunks.append(array.tobytes(order=order))
         offset += len(chunks[-1])
     data = b"".join(chunks)
     meta = {"format": FORMAT, "key": key, "sha256": hashlib.sha256(data).hexdigest(),
