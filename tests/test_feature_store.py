@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 import numpy as np
 import pytest
@@ -92,3 +93,18 @@ def test_a_consistent_but_malformed_layout_is_rebuilt(stored, edit):
     path.write_text(json.dumps(meta))
     assert features._read_features(_slot(wh), meta["key"], "nb201", tuple(KEYS)) is None
     _same(features.features_of(wh, "nb201", KEYS), first)
+
+
+def test_only_the_slots_used_last_are_kept(synth):
+    root = synth.root / "models" / "features" / "nb201"
+    subsets = [KEYS[i:] for i in range(features.MAX_SLOTS + 1)]
+    slots = []
+    for i, keys in enumerate(subsets[:-1]):
+        features.features_of(synth, "nb201", keys)
+        (new,) = set(root.iterdir()) - set(slots)
+        os.utime(new / "meta.json", ns=(i * 10**9, i * 10**9))  # used in this order
+        slots.append(new)
+    features.features_of(synth, "nb201", subsets[0])  # read back: now the one used last
+    features.features_of(synth, "nb201", subsets[-1])  # one slot too many
+    assert slots[1] not in set(root.iterdir())  # the one used longest ago
+    assert len(list(root.iterdir())) == features.MAX_SLOTS and slots[0].is_dir()

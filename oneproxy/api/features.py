@@ -4,14 +4,18 @@ The matrices are stored in the warehouse folder and read back while the architec
 attributes and the encoding code stay the same: `<warehouse>/models/features/<space>/<slot>/`
 holds `features.bin` (every matrix, raw, one after the other) and `meta.json` (each matrix's
 dtype, shape, memory order and offset, the column names, the key the file was built for and its
-sha256). No pickle: a file whose key, sha256 or layout does not match is ignored and rebuilt.
+sha256). No pickle: a file whose key, sha256 or layout does not match is ignored and rebuilt. The
+`MAX_SLOTS` key sets used last are kept per space.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
+import os
+import shutil
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
@@ -31,6 +35,7 @@ FORMAT = 1
 DATA = "features.bin"
 _DTYPES = {"<f8", "<f4", "<i8", "<i4", "|i1", "|b1"}  # what a stored matrix may hold
 _CODE = ("oneproxy.analytics.predictors.encodings", "oneproxy.warehouse.spaces")
+MAX_SLOTS = 4  # key sets kept per space (the whole space, an evaluation's, a few `train`s)
 
 
 class MissingAttributes(OneproxyError):
@@ -48,10 +53,34 @@ def features_of(wh: Warehouse, space: str, arch_keys: Sequence[str],
     key = _features_key(inputs, attributes)
     stored = _read_features(folder, key, space, keys)
     if stored is not None:
+        _used(folder)
         return stored
     features = space_features(space, keys, dataset=dataset, attributes=attributes)
     _write_features(folder, key, features)
+    _prune(folder.parent, MAX_SLOTS)
     return features
+
+
+def _used(folder: Path) -> None:
+    """Mark a slot as just used (its meta.json's mtime), for `_prune`."""
+    with contextlib.suppress(OSError):  # a read-only warehouse
+        os.utime(folder / "meta.json")
+
+
+def _prune(space_folder: Path, keep: int) -> None:
+    """Remove all but the `keep` slots of a space used last (a slot without meta.json first)."""
+    def used(slot: Path) -> int:
+        try:
+            return (slot / "meta.json").stat().st_mtime_ns
+        except OSError:
+            return -1
+
+    try:
+        slots = sorted(space_folder.iterdir(), key=used, reverse=True)
+    except OSError:
+        return
+    for slot in slots[keep:]:
+        shutil.rmtree(slot, ignore_errors=True)
 
 
 @cache
