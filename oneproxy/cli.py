@@ -6,6 +6,8 @@ Commands are imported when they run (or when their own --help is asked for), so 
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
 import sys
 from typing import Any
@@ -91,9 +93,18 @@ class OneproxyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             _limit_blas_threads()
+            _no_collection_at_exit()
             return super().invoke(ctx)
         except OneproxyError as exc:
             raise click.ClickException(str(exc)) from None
+
+
+def _no_collection_at_exit() -> None:
+    """Freeze every object when the process exits, so that the interpreter's last full garbage
+    collection does not walk the heap that NumPy, polars, pyarrow and DuckDB leave (~0.1 s of
+    every command); registered once however many commands run in the process."""
+    atexit.unregister(gc.freeze)
+    atexit.register(gc.freeze)
 
 
 def _limit_blas_threads() -> None:

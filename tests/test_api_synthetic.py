@@ -223,7 +223,7 @@ def test_proxy_fits_are_stored_once_and_rebuilt_when_damaged(synth, monkeypatch)
 
     first = op.adapt(synth, "nb201", "phone_b", samples=20, seed=1,
                      created="2026-01-01T00:00:00+00:00")
-    stored = sorted((synth.root / "models").rglob("meta.json"))
+    stored = sorted((synth.root / "models" / "nb201").rglob("meta.json"))  # the proxy fits
     assert len(stored) == PRESCREEN  # the screened full-coverage candidates, not the target
 
     def refit(*args, **kwargs):
@@ -235,7 +235,7 @@ def test_proxy_fits_are_stored_once_and_rebuilt_when_damaged(synth, monkeypatch)
     assert warm.predictions.equals(first.predictions)
 
     monkeypatch.undo()
-    base = stored[0].with_name("base.parquet")
+    base = stored[0].with_name("base.npy")
     base.write_bytes(base.read_bytes()[:-10])  # damaged: its sha256 no longer matches
     again = op.adapt(synth, "nb201", "phone_b", samples=20, seed=1,
                      created="2026-01-01T00:00:00+00:00")

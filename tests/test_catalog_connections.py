@@ -31,3 +31,17 @@ def test_a_rebuilt_catalog_is_reopened(synth):
     catalog.build_catalog(synth)  # a new file under the same name
     assert count(synth) == before
     assert catalog._HELD[str(catalog.catalog_path(synth))][1] is not held
+
+
+def test_queries_share_one_connection_and_one_check(synth, monkeypatch):
+    checks = []
+    check = type(synth).check
+    monkeypatch.setattr(type(synth), "check", lambda wh, *a: checks.append(1) or check(wh, *a))
+    n, spaces = catalog.queries(synth, [("SELECT count(*) AS n FROM latency", None),
+                                        ("SELECT space_id FROM spaces WHERE space_id = ?",
+                                         ["nb201"])])
+    assert len(checks) == 1
+    assert n.column("n")[0].as_py() == count(synth)
+    assert spaces.column("space_id").to_pylist() == ["nb201"]
+    with pytest.raises(QueryRefused, match="query failed"):
+        catalog.queries(synth, [("SELECT 1", None), ("SELECT * FROM no_such_table", None)])

@@ -133,3 +133,22 @@ def test_bad_input_is_named():
     with pytest.raises(InvalidPredictorInput,
                        match="no encoding 'onehot2'; use one of counts, kernel"):
         space_features("nb201", KEYS).matrix("onehot2")
+
+
+def test_kernel_counts_match_their_definitions_on_the_whole_space():
+    ops = nb201.all_op_tuples()
+    live = nb201.live_mask(ops)
+    f = space_features("nb201", [nb201.format_arch(row) for row in ops])
+    kernel = f.matrix("kernel")
+    col = {name: kernel[:, i] for i, name in enumerate(KERNEL_COLUMNS)}
+    counts = np.stack([np.bincount(row, minlength=nb201.N_OPS) for row in ops])
+    live_counts = np.stack([np.bincount(row[on], minlength=nb201.N_OPS)
+                            for row, on in zip(ops, live, strict=True)])
+    for k, op in enumerate(nb201.OPS):
+        np.testing.assert_array_equal(col[f"n_{op}"], counts[:, k])
+        if k:
+            np.testing.assert_array_equal(col[f"n_live_{op}"], live_counts[:, k])
+    np.testing.assert_array_equal(col["n_dead_ops"], ((ops != nb201.NONE) & ~live).sum(axis=1))
+    np.testing.assert_array_equal(f.matrix("onehot")[:, :-1],
+                                  np.eye(nb201.N_OPS)[ops].reshape(len(ops), -1))
+    assert kernel.dtype == np.float64 and kernel.flags.c_contiguous

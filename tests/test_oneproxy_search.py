@@ -139,17 +139,35 @@ def test_proxy_matrix_repeats_the_proxy_row():
 
 def test_latency_matrix_pivots_in_device_and_arch_order():
     rows = pa.table({
-        "device_id": ["b", "a", "a", "b", "c"],
-        "arch_id": [10, 30, 10, 20, 10],
-        "latency_ms": [1.0, 2.0, None, 4.0, 9.0],
+        "device": [1, 0, 0, 1],
+        "arch_id": [10, 30, 10, 20],
+        "latency_ms": [1.0, 2.0, None, 4.0],
     })
-    m, has_row = latency_matrix(rows, ["a", "b"], np.array([10, 20, 30]))
+    m, has_row = latency_matrix(rows, 2, np.array([10, 20, 30]))
     np.testing.assert_array_equal(m, [[NAN, NAN, 2.0], [1.0, 4.0, NAN]])
     np.testing.assert_array_equal(has_row, [[True, False, True], [True, True, False]])
     with pytest.raises(BadMatrixInput, match="architecture 30"):
-        latency_matrix(rows, ["a"], np.array([10, 20]))
+        latency_matrix(rows, 2, np.array([10, 20]))
+    with pytest.raises(BadMatrixInput, match="architecture 5 "):  # below the smallest id
+        latency_matrix(rows.set_column(1, "arch_id", pa.array([10, 5, 10, 20])), 2,
+                       np.array([10, 20, 30]))
+    with pytest.raises(BadMatrixInput, match="0…0: the latency rows name 0…1"):
+        latency_matrix(rows, 1, np.array([10, 20, 30]))
     with pytest.raises(BadMatrixInput, match="ascending"):
-        latency_matrix(rows, ["a"], np.array([20, 10]))
+        latency_matrix(rows, 2, np.array([20, 10]))
+    m, has_row = latency_matrix(rows.slice(0, 0), 2, np.array([10, 20]))
+    assert np.isnan(m).all() and m.shape == (2, 2) and not has_row.any()
+
+
+def test_latency_matrix_of_consecutive_arch_ids():
+    rows = pa.table({"device": [0, 1, 0], "arch_id": [12, 10, 10], "latency_ms": [3.0, 1.0, None]})
+    m, has_row = latency_matrix(rows, 2, np.array([10, 11, 12]))
+    np.testing.assert_array_equal(m, [[NAN, NAN, 3.0], [1.0, NAN, NAN]])
+    np.testing.assert_array_equal(has_row, [[True, False, True], [True, False, False]])
+    for outside in (9, 13):
+        with pytest.raises(BadMatrixInput, match=f"architecture {outside} that is not among the 3"):
+            latency_matrix(rows.set_column(1, "arch_id", pa.array([12, outside, 10])), 2,
+                           np.array([10, 11, 12]))
 
 
 def _features(n: int, seed: int = 0) -> tuple[SpaceFeatures, np.ndarray]:

@@ -13,6 +13,7 @@ import re
 import shutil
 import tempfile
 import threading
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -244,10 +245,29 @@ def query(wh: Warehouse, sql: str, params: list | None = None, *, guard: bool = 
     one-line `QueryRefused` messages.
     """
     con = connect(wh, user=guard, allow_files=allow_files)
-    timer = threading.Timer(timeout, con.interrupt) if timeout else None
     try:
         if guard:
             check_read_only(con, sql)
+        return _run(con, sql, params, timeout, max_rows)
+    finally:
+        con.close()
+
+
+def queries(wh: Warehouse, statements: Sequence[tuple[str, list | None]]) -> list[pa.Table]:
+    """Run several plain queries (SQL, params) on one catalog connection, the warehouse checked
+    once: one Arrow table per statement, errors as in `query`."""
+    con = connect(wh)
+    try:
+        return [_run(con, sql, params) for sql, params in statements]
+    finally:
+        con.close()
+
+
+def _run(con: duckdb.DuckDBPyConnection, sql: str, params: list | None,
+         timeout: float | None = None, max_rows: int | None = None) -> pa.Table:
+    """One statement's result (see `query`)."""
+    timer = threading.Timer(timeout, con.interrupt) if timeout else None
+    try:
         if timer is not None:
             timer.start()
         result = con.sql(sql, params=params)
@@ -264,7 +284,6 @@ def query(wh: Warehouse, sql: str, params: list | None = None, *, guard: bool = 
     finally:
         if timer is not None:
             timer.cancel()
-        con.close()
 
 
 def _at_most(reader: pa.RecordBatchReader, max_rows: int) -> pa.Table:

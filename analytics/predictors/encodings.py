@@ -128,10 +128,13 @@ def register(space_id: str) -> Callable[[Encoder], Encoder]:
 
 def _nb201(keys: tuple[str, ...], dataset: str | None, _: Attributes) -> Encoded:
     ops = nb201.ops_matrix(keys).reshape(len(keys), nb201.N_EDGES)
-    kernel = _kernel_features(ops, dataset or "cifar10")
+    live = nb201.live_mask(ops)
+    onehot = nb201.onehot(ops)
+    live_onehot = nb201.onehot(np.where(live, ops, nb201.NONE))  # nb201.live_onehot
+    kernel = _kernel_features(ops, live, onehot, live_onehot, dataset or "cifar10")
     matrices = {
-        "onehot": nb201.onehot(ops),
-        "live_onehot": nb201.live_onehot(ops),
+        "onehot": onehot,
+        "live_onehot": live_onehot,
         "kernel": kernel,
         "counts": kernel[:, [KERNEL_COLUMNS.index(c) for c in COUNT_COLUMNS]],
     }
@@ -224,21 +227,24 @@ def space_features(
     return SpaceFeatures(space, keys, matrices, columns)
 
 
-def _kernel_features(ops: np.ndarray, dataset: str) -> np.ndarray:
-    """n × len(KERNEL_COLUMNS) execution-unit features of NB201 op rows."""
-    live = nb201.live_mask(ops)
-    counts = (ops[:, :, None] == np.arange(nb201.N_OPS)).sum(axis=1)
-    live_counts = ((ops[:, :, None] == np.arange(1, nb201.N_OPS)) & live[:, :, None]).sum(axis=1)
+def _kernel_features(ops: np.ndarray, live: np.ndarray, onehot: np.ndarray,
+                     live_onehot: np.ndarray, dataset: str) -> np.ndarray:
+    """n × len(KERNEL_COLUMNS) execution-unit features of NB201 op rows, given their
+    `nb201.live_mask`, `nb201.onehot` and `nb201.live_onehot`."""
+    n = ops.shape[0]
+    counts = onehot[:, :-1].reshape(n, nb201.N_EDGES, nb201.N_OPS).sum(axis=1)
+    live_counts = live_onehot[:, :-1].reshape(n, nb201.N_EDGES, nb201.N_OPS).sum(axis=1)[:, 1:]
+    n_live = live_counts.sum(axis=1)  # a live op is never none
     to = np.array([t for t, _ in nb201.EDGES])
     live_in = np.stack([live[:, to == node].sum(axis=1) for node in (1, 2, 3)], axis=1)
     is_conv = np.isin(ops, _CONVS)
-    return np.column_stack([
+    blocks = [
         ops,
         np.where(live, ops, nb201.NONE),
         counts,
         live_counts,
-        live.sum(axis=1),
-        ((ops != nb201.NONE) & ~live).sum(axis=1),
+        n_live,
+        nb201.N_EDGES - counts[:, nb201.NONE] - n_live,  # not none but dead
         nb201.disconnected(ops),
         np.clip(live_in - 1, 0, None).sum(axis=1),
         _longest_live_path(live, np.ones_like(ops, dtype=np.int64)),
@@ -246,7 +252,14 @@ def _kernel_features(ops: np.ndarray, dataset: str) -> np.ndarray:
         nb201.flops(ops, dataset),
         nb201.live_flops(ops, dataset),
         nb201.params(ops, dataset),
-    ]).astype(np.float64)
+    ]
+    out = np.empty((n, len(KERNEL_COLUMNS)))
+    start = 0
+    for block in blocks:  # filled in place: np.column_stack would promote and copy each block
+        width = 1 if block.ndim == 1 else block.shape[1]
+        out[:, start:start + width] = block.reshape(n, width)
+        start += width
+    return out
 
 
 def _longest_live_path(live: np.ndarray, weight: np.ndarray) -> np.ndarray:

@@ -25,8 +25,8 @@ from oneproxy.api.latency import (
     load_space,
     main_dataset,
     proxy_dataset,
-    space_archs,
     space_series,
+    space_series_archs,
 )
 from oneproxy.api.progress import Progress, silent
 from oneproxy.api.proxy_cache import cached_models
@@ -74,15 +74,14 @@ def adapt(
     known measurements and the rest score the predictions; without, every measured row is a
     sample. `proxy="auto"` chooses among the devices that measured the whole space: the
     `baselines.PRESCREEN` whose raw latencies rank the samples best are adapted, and
-    `select_proxy_models` makes the (never-worse) choice among their adaptations. Proxy fits are
-    stored in the warehouse folder and reused (`oneproxy.api.proxy_cache`). The target is read
-    on `dataset` (an error if it has none there), by default its only latency dataset or the
-    space's main one (`device_dataset`); the proxies on the same one where they have it
-    (`proxy_dataset`).
+    `select_proxy_models` makes the (never-worse) choice among their adaptations. Proxy fits and
+    the feature matrices are stored in the warehouse folder and reused
+    (`oneproxy.api.proxy_cache`, `oneproxy.api.features`). The target is read on `dataset` (an
+    error if it has none there), by default its only latency dataset or the space's main one
+    (`device_dataset`); the proxies on the same one where they have it (`proxy_dataset`).
     `created` stamps the predictions (default: now).
     """
-    check_space(wh, space)
-    every = space_series(wh, space)
+    every, archs = space_series_archs(wh, space)  # archs: the coverage count, the matrix columns
     check_devices(every.unique("device_id", maintain_order=True), [target], space, "target")
     mine = every.filter(pl.col("device_id") == target)["dataset"].to_list()
     if dataset is not None and dataset not in mine:
@@ -91,7 +90,6 @@ def adapt(
     target_dataset = device_dataset(every, space, target, dataset)
     dataset = proxy_dataset(every, target, target_dataset)
     series = every.filter(pl.col("dataset") == dataset).drop("dataset")
-    archs = space_archs(wh, space)  # read once: the coverage count and the matrix's columns
     n_archs = archs.num_rows
     if proxy == AUTO:
         candidates = full_coverage(series, n_archs, exclude=[target])
@@ -125,24 +123,24 @@ def adapt(
     rest[idx] = np.nan
     rest_scores = score(adapted.predicted, rest, kendall=False)
     created = created or datetime.now(UTC).isoformat(timespec="seconds")
-    predictions = pa.table({
-        "space_id": [space] * data.arch_ids.size,
-        "device_id": [target] * data.arch_ids.size,
+    n = data.arch_ids.size
+    predictions = pa.table({  # pa.repeat: one value n times without n Python strings
+        "space_id": pa.repeat(space, n),
+        "device_id": pa.repeat(target, n),
         "arch_id": data.arch_ids,
         "predicted_ms": adapted.predicted,
-        "proxy": [chosen] * data.arch_ids.size,
-        "strategy": [adapted.strategy] * data.arch_ids.size,
-        "encoding": [adapted.encoding] * data.arch_ids.size,
-        "n_samples": np.full(data.arch_ids.size, idx.size),
-        "seed": pa.nulls(data.arch_ids.size, pa.int64()) if samples is None
-        else np.full(data.arch_ids.size, seed),
-        "created": [created] * data.arch_ids.size,
+        "proxy": pa.repeat(chosen, n),
+        "strategy": pa.repeat(adapted.strategy, n),
+        "encoding": pa.repeat(adapted.encoding, n),
+        "n_samples": np.full(n, idx.size),
+        "seed": pa.nulls(n, pa.int64()) if samples is None else np.full(n, seed),
+        "created": pa.repeat(created, n),
     }, schema=PREDICTIONS)
     summary = pa.Table.from_pylist([{
         "space_id": space, "target": target, "proxy": chosen, "strategy": adapted.strategy,
         "encoding": adapted.encoding, "n_samples": int(idx.size),
         "seed": None if samples is None else seed, "loo_rmse_ms": adapted.loo_rmse,
-        "proxy_only": adapted.proxy_only, "predicted": data.arch_ids.size,
+        "proxy_only": adapted.proxy_only, "predicted": n,
         "n_rest": rest_scores["n_eval"], "srcc_rest": rest_scores["srcc"],
         "rmse_rest_ms": rest_scores["rmse_ms"],
         "mape_rest_pct": rest_scores["mape_pct"], "within10_rest": rest_scores["within10"],

@@ -10,8 +10,8 @@ import polars as pl
 import pyarrow as pa
 
 from oneproxy.api.errors import NoLatency
-from oneproxy.api.warehouse import check_space
-from oneproxy.warehouse.catalog import query, sql_text
+from oneproxy.api.warehouse import SPACES_SQL, check_known_space, check_space
+from oneproxy.warehouse.catalog import queries, query, sql_text
 from oneproxy.warehouse.errors import OneproxyError, UnknownDevice
 from oneproxy.warehouse.matrix import latency_matrix
 from oneproxy.warehouse.names import did_you_mean
@@ -50,7 +50,22 @@ def latency_series(
 
 def space_series(wh: Warehouse, space: str) -> pl.DataFrame:
     """Every latency series of a space (device_id, dataset, rows, measured)."""
-    series = pl.from_arrow(query(wh, sql_text("queries/adapt_series.sql"), [space]))
+    return _series(query(wh, sql_text("queries/adapt_series.sql"), [space]), space)
+
+
+def space_series_archs(wh: Warehouse, space: str) -> tuple[pl.DataFrame, pa.Table]:
+    """`check_space`, then the `space_series` and `space_archs` of the space, read on one
+    catalog connection."""
+    spaces, series, archs = queries(wh, [(SPACES_SQL, None),
+                                         (sql_text("queries/adapt_series.sql"), [space]),
+                                         (sql_text("queries/adapt_archs.sql"), [space])])
+    check_known_space(spaces, space)
+    return _series(series, space), archs
+
+
+def _series(rows: pa.Table, space: str) -> pl.DataFrame:
+    """The rows of `queries/adapt_series.sql`, or `NoLatency` when there are none."""
+    series = pl.from_arrow(rows)
     if series.is_empty():
         raise NoLatency(f"space {space} has no whole-network latency in the warehouse: ingest "
                         "a source that measures it (`oneproxy ingest …`)")
@@ -127,7 +142,7 @@ def load_space(wh: Warehouse, space: str, dataset: str | Sequence[str],
     arch_ids = archs.column("arch_id").to_numpy()
     datasets = [dataset] * len(devices) if isinstance(dataset, str) else list(dataset)
     rows = query(wh, sql_text("queries/search_latency.sql"), [space, devices, datasets])
-    latency, has_row = latency_matrix(rows, devices, arch_ids)
+    latency, has_row = latency_matrix(rows, len(devices), arch_ids)
     shown = dataset if isinstance(dataset, str) else ",".join(sorted(set(datasets)))
     return SpaceData(space, shown, arch_ids, archs.column("arch_key").to_pylist(), devices,
                      latency, has_row)

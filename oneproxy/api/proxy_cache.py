@@ -2,10 +2,10 @@
 and reused by every adaptation until the proxy's latencies or the predictor code change.
 
 Per proxy series and set of architectures, `<warehouse>/models/<space>/<dataset>/<device>/<slot>/`
-holds `base.parquet` (the
-kernel predictor's latency of every architecture of the space) and `meta.json` (the linear
-predictors' weights per encoding, the key the files were built for, and the sha256 of
-base.parquet). No pickle: a file whose sha256 or key does not match is ignored and rebuilt.
+holds `base.npy` (the kernel predictor's latency of every architecture of the space)
+and `meta.json` (the linear predictors' weights per encoding, the key the files were built for,
+and the sha256 of base.npy). No pickle: a file whose sha256, key or shape does not match is
+ignored and rebuilt.
 The key covers the space's architecture ids, the proxy's latency row and the source of the
 predictor modules, so a changed series or a changed predictor never reuses old fits.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import io
 import json
 import os
 import tempfile
@@ -21,15 +22,14 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from oneproxy.analytics.adaptation import BASE_ENCODING, ProxyModels
 from oneproxy.analytics.predictors.encodings import SpaceFeatures
 from oneproxy.warehouse.store import Warehouse
 
 FOLDER = "models"
-FORMAT = 1
+FORMAT = 2  # 2: base.npy (1 stored base.parquet, which took longer to read than the fits)
+BASE = "base.npy"
 _CODE = ("oneproxy.analytics.adaptation", "oneproxy.analytics.predictors.kernel",
          "oneproxy.analytics.predictors.linear", "oneproxy.analytics.predictors.encodings")
 
@@ -80,7 +80,7 @@ def _one(folder: Path, features: SpaceFeatures, arch_ids: np.ndarray,
         return ProxyModels.of(features, latency, kernel=kernel, linear_coefs=coefs)
     models = ProxyModels.of(features, latency)
     models.linear_coef(BASE_ENCODING)
-    _write(folder, key, arch_ids, models.kernel, models.fitted_coefs())
+    _write(folder, key, models.kernel, models.fitted_coefs())
     return models
 
 
@@ -89,39 +89,39 @@ def _read(folder: Path, key: str,
     """The stored fits when they are whole and were built for `key`, else None."""
     try:
         meta = json.loads((folder / "meta.json").read_text())
-        base = (folder / "base.parquet").read_bytes()
+        base = (folder / BASE).read_bytes()
         if (meta.get("format") != FORMAT or meta.get("key") != key
                 or meta.get("base_sha256") != hashlib.sha256(base).hexdigest()):
             return None
-        table = pq.ParquetFile(pa.BufferReader(base)).read()  # read_table loads pyarrow.dataset
-        if not np.array_equal(table.column("arch_id").to_numpy(), arch_ids):
+        kernel = np.load(io.BytesIO(base), allow_pickle=False)
+        if kernel.dtype.kind != "f" or kernel.shape != arch_ids.shape:
             return None
         coefs = {enc: np.asarray(w, dtype=np.float64) for enc, w in meta["coefs"].items()}
-        return table.column("kernel_ms").to_numpy(), coefs
-    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
+        return kernel, coefs
+    except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def _write(folder: Path, key: str, arch_ids: np.ndarray, kernel: np.ndarray,
-           coefs: dict[str, np.ndarray]) -> None:
-    """Store the fits: base.parquet first, meta.json (naming its sha256) last, each atomically.
+def _write(folder: Path, key: str, kernel: np.ndarray, coefs: dict[str, np.ndarray]) -> None:
+    """Store the fits: base.npy first, meta.json (naming its sha256) last, each atomically.
 
     A warehouse that cannot be written (read-only) just does not cache.
     """
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        sink = pa.BufferOutputStream()
-        pq.write_table(pa.table({"arch_id": arch_ids, "kernel_ms": kernel}), sink)
-        base = sink.getvalue().to_pybytes()
-        _replace(folder / "base.parquet", base)
+        sink = io.BytesIO()
+        np.save(sink, np.asarray(kernel), allow_pickle=False)
+        base = sink.getvalue()
+        replace_bytes(folder / BASE, base)
         meta = {"format": FORMAT, "key": key, "base_sha256": hashlib.sha256(base).hexdigest(),
                 "coefs": {enc: w.tolist() for enc, w in coefs.items()}}
-        _replace(folder / "meta.json", json.dumps(meta).encode())
+        replace_bytes(folder / "meta.json", json.dumps(meta).encode())
     except OSError:
         return
 
 
-def _replace(path: Path, data: bytes) -> None:
+def replace_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically (a temp file in its folder, then one rename)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from oneproxy.warehouse.errors import WarehouseEmpty
 from oneproxy.warehouse.names import check_space_name
 from oneproxy.warehouse.store import Warehouse
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+SPACES_SQL = "SELECT space_id FROM spaces ORDER BY 1"  # the rows `check_known_space` reads
 
 
 def open_warehouse(path: Path | str) -> Warehouse:
@@ -25,5 +31,9 @@ def check_space(wh: Warehouse, space: str) -> None:
     """Raise `UnknownSpace` naming the spaces the warehouse has, unless it has `space`."""
     from oneproxy.warehouse.catalog import query  # DuckDB: not loaded by commands that never query
 
-    known = query(wh, "SELECT space_id FROM spaces ORDER BY 1").column("space_id").to_pylist()
-    check_space_name(space, known, "the warehouse has")
+    check_known_space(query(wh, SPACES_SQL), space)
+
+
+def check_known_space(spaces: pa.Table, space: str) -> None:
+    """`check_space` against the rows of `SPACES_SQL` the caller has read."""
+    check_space_name(space, spaces.column("space_id").to_pylist(), "the warehouse has")

@@ -125,27 +125,33 @@ def ops_code(ops: Sequence[int] | np.ndarray) -> np.ndarray:
 
 @cache
 def _code_of_key() -> dict[str, int]:
-    """Canonical arch string -> ops_code, built by string products (no per-row checks)."""
+    """Canonical arch string -> ops_code, built by string products (no per-row checks).
+
+    A key is the text of edges 0-2 (``|a|+|b|c|+``) then of edges 3-5 (``|d|e|f|``): 125 heads
+    times 125 tails, in ops_code order.
+    """
     names = [[f"{op}~{src}" for op in OPS] for _, src in EDGES]
-    keys = (f"|{a}|+|{b}|{c}|+|{d}|{e}|{f}|" for a, b, c, d, e, f in itertools.product(*names))
-    return {key: code for code, key in enumerate(keys)}
+    heads = [f"|{a}|+|{b}|{c}|+" for a, b, c in itertools.product(*names[:3])]
+    tails = [f"|{d}|{e}|{f}|" for d, e, f in itertools.product(*names[3:])]
+    return dict(zip([h + t for h in heads for t in tails], range(N_ARCHS), strict=True))
 
 
 def ops_matrix(strings: Iterable[str]) -> np.ndarray:
     """n×6 int8 op indices of arch strings; a malformed string raises BadArchKey naming it."""
-    codes = _code_of_key()
-    rows = []
-    for s in strings:
-        code = codes.get(s)
-        rows.append(code if code is not None else int(ops_code(parse_arch(s))[0]))
-    return all_op_tuples()[np.asarray(rows, dtype=np.int64)]
+    strings = list(strings)
+    get = _code_of_key().get
+    rows = np.fromiter(map(get, strings, itertools.repeat(-1)), dtype=np.int64,
+                       count=len(strings))
+    for i in np.flatnonzero(rows < 0):  # not canonical: parsed, which names what is wrong
+        rows[i] = ops_code(parse_arch(strings[i]))[0]
+    return all_op_tuples()[rows]
 
 
 def onehot(ops: Sequence[int] | np.ndarray) -> np.ndarray:
     """n×31 float: 6 edges × 5 ops (`OPS` order) then a constant 1, as OneProxy `encode.pickle`."""
     arr = check_ops(ops)
     out = np.zeros((arr.shape[0], ONEHOT_DIM))
-    out[:, :-1] = np.eye(N_OPS)[arr].reshape(arr.shape[0], -1)
+    out[:, :-1] = (arr[:, :, None] == np.arange(N_OPS)).reshape(arr.shape[0], -1)
     out[:, -1] = 1.0
     return out
 
