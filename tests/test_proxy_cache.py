@@ -28,7 +28,7 @@ def _store_base(slot, array: np.ndarray) -> None:
     np.save(sink, array, allow_pickle=True)
     (slot / proxy_cache.BASE).write_bytes(sink.getvalue())
     meta = json.loads((slot / "meta.json").read_text())
-    meta["base_sha256"] = hashlib.sha256(sink.getvalue()).hexdigest()
+    meta["sha256"] = hashlib.sha256(sink.getvalue()).hexdigest()
     (slot / "meta.json").write_text(json.dumps(meta))
 
 

@@ -24,7 +24,8 @@ import numpy as np
 import polars as pl
 
 from oneproxy.analytics.predictors.encodings import SpaceFeatures, space_features
-from oneproxy.api.proxy_cache import FOLDER, replace_bytes
+from oneproxy.api.checked_files import META, read_checked, write_checked
+from oneproxy.api.proxy_cache import FOLDER
 from oneproxy.warehouse import spaces
 from oneproxy.warehouse.catalog import query, sql_text
 from oneproxy.warehouse.errors import OneproxyError
@@ -64,14 +65,14 @@ def features_of(wh: Warehouse, space: str, arch_keys: Sequence[str],
 def _used(folder: Path) -> None:
     """Mark a slot as just used (its meta.json's mtime), for `_prune`."""
     with contextlib.suppress(OSError):  # a read-only warehouse
-        os.utime(folder / "meta.json")
+        os.utime(folder / META)
 
 
 def _prune(space_folder: Path, keep: int) -> None:
     """Remove all but the `keep` slots of a space used last (a slot without meta.json first)."""
     def used(slot: Path) -> int:
         try:
-            return (slot / "meta.json").stat().st_mtime_ns
+            return (slot / META).stat().st_mtime_ns
         except OSError:
             return -1
 
@@ -113,12 +114,11 @@ def _features_key(inputs: bytes, attributes: Mapping[str, np.ndarray] | None) ->
 def _read_features(folder: Path, key: str, space: str,
                    keys: tuple[str, ...]) -> SpaceFeatures | None:
     """The stored matrices when they are whole and were built for `key`, else None."""
+    stored = read_checked(folder, DATA, FORMAT, key)
+    if stored is None:
+        return None
+    meta, data = stored
     try:
-        meta = json.loads((folder / "meta.json").read_text())
-        data = (folder / DATA).read_bytes()
-        if (meta.get("format") != FORMAT or meta.get("key") != key
-                or meta.get("sha256") != hashlib.sha256(data).hexdigest()):
-            return None
         matrices = {}
         for name, dtype, shape, order, offset in meta["matrices"]:
             if (dtype not in _DTYPES or order not in ("C", "F") or len(shape) != 2
@@ -130,15 +130,12 @@ def _read_features(folder: Path, key: str, space: str,
         if set(columns) != set(matrices):
             return None
         return SpaceFeatures(space, keys, matrices, columns)
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
 def _write_features(folder: Path, key: str, features: SpaceFeatures) -> None:
-    """Store the matrices: features.bin first, meta.json (naming its sha256) last.
-
-    A warehouse that cannot be written (read-only) just does not store them.
-    """
+    """Store the matrices: features.bin first, meta.json (naming its sha256) last."""
     layout, chunks, offset = [], [], 0
     for name, matrix in features.matrices.items():
         # the memory order too: products of a C- and an F-ordered copy round differently
@@ -147,15 +144,9 @@ def _write_features(folder: Path, key: str, features: SpaceFeatures) -> None:
         layout.append([name, array.dtype.str, list(array.shape), order, offset])
         chunks.append(array.tobytes(order=order))
         offset += len(chunks[-1])
-    data = b"".join(chunks)
-    meta = {"format": FORMAT, "key": key, "sha256": hashlib.sha256(data).hexdigest(),
-            "matrices": layout, "columns": {n: list(c) for n, c in features.columns.items()}}
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        replace_bytes(folder / DATA, data)
-        replace_bytes(folder / "meta.json", json.dumps(meta).encode())
-    except OSError:
-        return
+    write_checked(folder, DATA, b"".join(chunks), FORMAT, key,
+                  {"matrices": layout,
+                   "columns": {n: list(c) for n, c in features.columns.items()}})
 
 
 def attributes_of(wh: Warehouse, space: str,

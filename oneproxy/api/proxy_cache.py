@@ -15,9 +15,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import io
-import json
-import os
-import tempfile
 from functools import cache
 from pathlib import Path
 
@@ -25,10 +22,11 @@ import numpy as np
 
 from oneproxy.analytics.adaptation import BASE_ENCODING, ProxyModels
 from oneproxy.analytics.predictors.encodings import SpaceFeatures
+from oneproxy.api.checked_files import read_checked, write_checked
 from oneproxy.warehouse.store import Warehouse
 
 FOLDER = "models"
-FORMAT = 2  # 2: base.npy (1 stored base.parquet, which took longer to read than the fits)
+FORMAT = 3  # 3: meta's "sha256" (2 named it base_sha256; 1 stored base.parquet, slower to read)
 BASE = "base.npy"
 _CODE = ("oneproxy.analytics.adaptation", "oneproxy.analytics.predictors.kernel",
          "oneproxy.analytics.predictors.linear", "oneproxy.analytics.predictors.encodings")
@@ -87,46 +85,23 @@ def _one(folder: Path, features: SpaceFeatures, arch_ids: np.ndarray,
 def _read(folder: Path, key: str,
           arch_ids: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
     """The stored fits when they are whole and were built for `key`, else None."""
+    stored = read_checked(folder, BASE, FORMAT, key)
+    if stored is None:
+        return None
+    meta, base = stored
     try:
-        meta = json.loads((folder / "meta.json").read_text())
-        base = (folder / BASE).read_bytes()
-        if (meta.get("format") != FORMAT or meta.get("key") != key
-                or meta.get("base_sha256") != hashlib.sha256(base).hexdigest()):
-            return None
         kernel = np.load(io.BytesIO(base), allow_pickle=False)
         if kernel.dtype.kind != "f" or kernel.shape != arch_ids.shape:
             return None
         coefs = {enc: np.asarray(w, dtype=np.float64) for enc, w in meta["coefs"].items()}
         return kernel, coefs
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
 def _write(folder: Path, key: str, kernel: np.ndarray, coefs: dict[str, np.ndarray]) -> None:
-    """Store the fits: base.npy first, meta.json (naming its sha256) last, each atomically.
-
-    A warehouse that cannot be written (read-only) just does not cache.
-    """
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        sink = io.BytesIO()
-        np.save(sink, np.asarray(kernel), allow_pickle=False)
-        base = sink.getvalue()
-        replace_bytes(folder / BASE, base)
-        meta = {"format": FORMAT, "key": key, "base_sha256": hashlib.sha256(base).hexdigest(),
-                "coefs": {enc: w.tolist() for enc, w in coefs.items()}}
-        replace_bytes(folder / "meta.json", json.dumps(meta).encode())
-    except OSError:
-        return
-
-
-def replace_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` atomically (a temp file in its folder, then one rename)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Store the fits: base.npy first, meta.json (naming its sha256) last (`write_checked`)."""
+    sink = io.BytesIO()
+    np.save(sink, np.asarray(kernel), allow_pickle=False)
+    write_checked(folder, BASE, sink.getvalue(), FORMAT, key,
+                  {"coefs": {enc: w.tolist() for enc, w in coefs.items()}})
