@@ -18,7 +18,7 @@ linear in memory.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -130,21 +130,40 @@ def spearman_pairs(
     for g, members_g in enumerate(groups):
         for members_h in groups[g:]:
             rows, cols = _block_positions(members_g, members_h)
-            if _as_block(rows.size, members_g, members_h):
+            if _as_block(rows.size, members_g.size, members_h.size, members_g is members_h):
                 parts.append(_group_block(sorted_, members_g, members_h, min_common))
             elif rows.size:
                 ragged_a.append(members_g[rows])
                 ragged_b.append(members_h[cols])
     if ragged_a:
         a, b = np.concatenate(ragged_a), np.concatenate(ragged_b)
-        exact = ragged == "exact" or (
-            ragged == "auto" and a.size * sorted_.start.shape[1] <= EXACT_RAGGED_ELEMENTS)
+        exact = ragged_exact(ragged, a.size, sorted_.start.shape[1])
         pairs = _ragged_pairs if exact else _approx_pairs
         parts.append(pairs(sorted_, a, b, min_common))
     return _ordered(parts)
 
 
-def _as_block(n_pairs: int, members_g: np.ndarray, members_h: np.ndarray) -> bool:
+def ragged_exact(ragged: Ragged, n_pairs: int, n_archs: int) -> bool:
+    """Whether `n_pairs` pairs outside coverage groups take the exact kernel over `n_archs`
+    columns: always with "exact", never with "approx", with "auto" while n_pairs x n_archs stays
+    within `EXACT_RAGGED_ELEMENTS`."""
+    return ragged == "exact" or (ragged == "auto" and n_pairs * n_archs <= EXACT_RAGGED_ELEMENTS)
+
+
+def ragged_pair_count(group_sizes: Sequence[int]) -> int:
+    """How many device pairs `spearman_pairs` leaves outside group blocks, from the sizes of the
+    coverage groups alone."""
+    count = 0
+    for g, size_g in enumerate(group_sizes):
+        for h in range(g, len(group_sizes)):
+            same = g == h
+            n_pairs = size_g * (size_g - 1) // 2 if same else size_g * group_sizes[h]
+            if n_pairs and not _as_block(n_pairs, size_g, group_sizes[h], same):
+                count += n_pairs
+    return count
+
+
+def _as_block(n_pairs: int, size_g: int, size_h: int, same: bool) -> bool:
     """Whether two groups' pairs take one group block rather than the per-pair path.
 
     A block ranks each member once over the shared columns, the pair path both devices of
@@ -152,7 +171,7 @@ def _as_block(n_pairs: int, members_g: np.ndarray, members_h: np.ndarray) -> boo
     than their pairs would, by more than a block's fixed cost (the real set's 12-device group
     against a single device: 13 rows instead of 24).
     """
-    ranked = members_g.size + (0 if members_g is members_h else members_h.size)
+    ranked = size_g + (0 if same else size_h)
     return n_pairs >= GEMM_MIN_PAIRS or 2 * n_pairs >= ranked + _BLOCK_COST_ROWS
 
 

@@ -21,6 +21,8 @@ from oneproxy.analytics.spearman_exact import (
     SortedDevices,
     SpearmanPairs,
     coverage_groups,
+    ragged_exact,
+    ragged_pair_count,
     sort_devices,
     spearman_pairs,
 )
@@ -79,6 +81,23 @@ def srcc_matrix(
     if intervals is not None:
         pairs = pairs.drop("ci_low", "ci_high").join(intervals, on=["a", "b"], how="left")
     return _finish(pairs, devices, method, min_common)
+
+
+def resolved_ragged(latency: pl.DataFrame, ragged: Ragged) -> Ragged:
+    """`ragged`, with "auto" decided as `srcc_matrix` decides it on the whole of `latency`
+    ("exact" or "approx"), so that a run cut into device blocks treats every pair as one run
+    does. Coverage patterns are told apart by an order-free 64-bit hash of each device's
+    measured architectures and their count."""
+    if ragged != "auto":
+        return ragged
+    value = pl.col("latency_ms").cast(pl.Float64)
+    measured = value.is_not_null() & value.is_not_nan()
+    covers = latency.group_by("device_id").agg(
+        pl.col("arch_id").filter(measured).hash(0).sum().alias("hash"),
+        measured.sum().alias("count"))
+    sizes = covers.group_by("hash", "count").len()["len"].to_list()
+    pairs = ragged_pair_count(sizes)
+    return "exact" if ragged_exact(ragged, pairs, latency["arch_id"].n_unique()) else "approx"
 
 
 def to_square(

@@ -9,9 +9,10 @@ import numpy as np
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from oneproxy.analytics import spearman_exact
 from oneproxy.analytics.evaluate import TooManySamples
 from oneproxy.analytics.protocols import protocol_from_dict
-from oneproxy.analytics.srcc import srcc_matrix
+from oneproxy.analytics.srcc import resolved_ragged, srcc_matrix
 
 import oneproxy as op
 from oneproxy.api.evaluate import EVAL_TABLE
@@ -115,6 +116,26 @@ def test_blocked_srcc_equals_one_run_with_partial_coverage_and_ties(cluster):
         assert diff.max() <= 1e-12
     assert whole["reason"].drop_nulls().str.contains("only 40 shared").all()
     assert whole.height == 23 * 22 // 2
+
+
+def test_blocked_srcc_decides_ragged_auto_on_the_whole_fleet(cluster, monkeypatch):
+    rng = np.random.default_rng(5)
+    base = rng.lognormal(0, 0.5, 400)
+    rows = pl.concat([  # 12 devices, each missing its own random 10 %: every pair is ragged
+        pl.DataFrame({"device_id": f"dev{d:02d}", "arch_id": np.arange(400),
+                      "latency_ms": np.where(rng.random(400) < 0.1, np.nan,
+                                             np.round(base * rng.uniform(0.5, 2), 2))})
+        for d in range(12)])
+    # the fleet's 66 ragged pairs x 400 columns exceed the limit; a block pair's 28 or fewer not
+    monkeypatch.setattr(spearman_exact, "EXACT_RAGGED_ELEMENTS", 20_000)
+    assert resolved_ragged(rows, "auto") == "approx"
+    assert resolved_ragged(rows.filter(pl.col("device_id") < "dev08"), "auto") == "exact"
+    whole = srcc_matrix(rows)
+    exact = srcc_matrix(rows, ragged="exact")
+    assert np.abs(whole["value"].to_numpy() - exact["value"].to_numpy()).max() > 1e-6
+    spread = blocked_srcc(rows, cluster, blocks=3)
+    np.testing.assert_allclose(spread["value"].to_numpy(), whole["value"].to_numpy(),
+                               rtol=0, atol=1e-12)
 
 
 def test_blocked_kendall_and_bootstrap_equal_one_run(cluster):

@@ -535,3 +535,15 @@ def test_sort_order_is_a_permutation_that_sorts(row):
     np.testing.assert_array_equal(ordered, row[order])
     np.testing.assert_array_equal(np.sort(order), np.arange(row.size))
     assert (np.diff(row[order]) >= 0).all()
+
+
+def test_ragged_pairs_are_counted_from_the_coverage_group_sizes():
+    # 20 devices of one coverage and 4 with their own: the group's 190 pairs and its 20 with
+    # each single device are blocks; the 6 pairs among the singles are not
+    assert spearman_exact.ragged_pair_count([20, 1, 1, 1, 1]) == 6
+    # a group of 2: its own pair and its 2 pairs with each single are too small for a block
+    assert spearman_exact.ragged_pair_count([2, 1, 1, 1, 1]) == 1 + 4 * 2 + 6
+    assert spearman_exact.ragged_pair_count([7]) == 0 and spearman_exact.ragged_pair_count([]) == 0
+    assert spearman_exact.ragged_exact("auto", 6, 100) and not spearman_exact.ragged_exact(
+        "approx", 6, 100)
+    assert not spearman_exact.ragged_exact("auto", spearman_exact.EXACT_RAGGED_ELEMENTS, 2)

@@ -6,7 +6,8 @@ those across p and q, and the pairs inside p when q = p + 1 (inside the last blo
 the last task). Every pair is computed once, from the same two latency series over the same
 shared architectures as in one run, so coverage groups, ties and reasons are as there: values
 agree to rounding of the matrix products (1e-15). The bootstrap interval draws one seeded
-stream over all blocks, so a run with `ci` stays one task.
+stream over all blocks, so a run with `ci` stays one task. `ragged="auto"` is decided once, on
+the whole fleet (`analytics.srcc.resolved_ragged`), as one run decides it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from oneproxy.analytics.srcc import PAIR_SCHEMA, srcc_matrix
+from oneproxy.analytics.srcc import PAIR_SCHEMA, resolved_ragged, srcc_matrix
 from oneproxy.scale.engine import Engine
 
 TASKS_PER_WORKER = 3
@@ -59,6 +60,8 @@ def blocked_srcc(latency: pl.DataFrame, engine: Engine, *, blocks: int | None = 
     k = max(block_of.values(), default=0) + 1
     if k == 1:
         return srcc_matrix(latency, **params)
+    # "auto" decided on the whole fleet, not per block pair
+    params = {**params, "ragged": resolved_ragged(latency, params.get("ragged", "auto"))}
     keyed = latency.with_columns(
         _block=pl.col("device_id").cast(pl.String).replace_strict(block_of, return_dtype=pl.Int32))
     parts = [keyed.filter(pl.col("_block") == b).drop("_block") for b in range(k)]
