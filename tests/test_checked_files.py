@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from oneproxy.api.checked_files import META, read_checked, write_checked
+from oneproxy.api.checked_files import META, read_checked, source_key, write_checked
 
 
 def test_a_pair_reads_back_only_for_its_format_key_and_bytes(tmp_path):
@@ -34,3 +34,17 @@ def test_meta_is_written_last_and_names_the_data(tmp_path):
     meta = json.loads((tmp_path / META).read_text())
     assert meta["sha256"] == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.bin", META]  # no temp files left
+
+
+def test_the_source_key_follows_every_file_of_a_package(tmp_path, monkeypatch):
+    package = tmp_path / "pkg_for_key"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("X = 1\n")
+    (tmp_path / "mod_for_key.py").write_text("Y = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    first = source_key.__wrapped__(("pkg_for_key", "mod_for_key"))
+    (package / "a.py").write_text("X = 2\n")
+    changed = source_key.__wrapped__(("pkg_for_key", "mod_for_key"))
+    (tmp_path / "mod_for_key.py").write_text("Y = 2\n")
+    assert len({first, changed, source_key.__wrapped__(("pkg_for_key", "mod_for_key"))}) == 3

@@ -63,7 +63,7 @@ def test_another_dataset_or_key_set_has_its_own_slot(stored):
 def test_new_encoding_code_rebuilds_in_the_same_slot(stored, monkeypatch):
     wh, first = stored
     before = json.loads((_slot(wh) / "meta.json").read_text())["key"]
-    monkeypatch.setattr(features, "_code_key", lambda: "other code")
+    monkeypatch.setattr(features, "source_key", lambda modules: "other code")
     _same(features.features_of(wh, "nb201", KEYS), first)
     assert json.loads((_slot(wh) / "meta.json").read_text())["key"] != before
     _no_encoding(monkeypatch)

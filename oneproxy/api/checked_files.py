@@ -9,12 +9,30 @@ tampered or stale pair is rebuilt, never trusted.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import tempfile
+from functools import cache
 from pathlib import Path
 
 META = "meta.json"
+
+
+@cache
+def source_key(modules: tuple[str, ...]) -> str:
+    """sha256 of the source of `modules` (every file of a package): what stored results were
+    computed by, so that new code never reads old results."""
+    h = hashlib.sha256()
+    for name in modules:
+        spec = importlib.util.find_spec(name)
+        assert spec is not None and spec.origin, name
+        files = ([Path(spec.origin)] if spec.submodule_search_locations is None
+                 else sorted(Path(spec.origin).parent.glob("*.py")))
+        for path in files:
+            h.update(path.name.encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
 
 
 def read_checked(folder: Path, data_name: str, form: int, key: str) -> tuple[dict, bytes] | None:

@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
 from collections.abc import Mapping, Sequence
-from functools import cache
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from oneproxy.analytics.predictors.encodings import SpaceFeatures, space_features
-from oneproxy.api.checked_files import META, read_checked, write_checked
+from oneproxy.api.checked_files import META, read_checked, source_key, write_checked
 from oneproxy.api.proxy_cache import FOLDER
 from oneproxy.warehouse import spaces
 from oneproxy.warehouse.catalog import query, sql_text
@@ -84,21 +82,6 @@ def _prune(space_folder: Path, keep: int) -> None:
         shutil.rmtree(slot, ignore_errors=True)
 
 
-@cache
-def _code_key() -> str:
-    """sha256 of the encoding code: the encodings module and every space codec, and NumPy."""
-    h = hashlib.sha256(np.__version__.encode())
-    for name in _CODE:
-        spec = importlib.util.find_spec(name)
-        assert spec is not None and spec.origin, name
-        files = ([Path(spec.origin)] if spec.submodule_search_locations is None
-                 else sorted(Path(spec.origin).parent.glob("*.py")))
-        for path in files:
-            h.update(path.name.encode())
-            h.update(path.read_bytes())
-    return h.hexdigest()
-
-
 def _features_key(inputs: bytes, attributes: Mapping[str, np.ndarray] | None) -> str:
     """What the matrices depend on: the space, dataset and keys (the digest `inputs`), the
     attributes and the code."""
@@ -106,7 +89,8 @@ def _features_key(inputs: bytes, attributes: Mapping[str, np.ndarray] | None) ->
     for name, values in sorted((attributes or {}).items()):
         h.update(name.encode())
         h.update(np.ascontiguousarray(values, dtype="<f8").tobytes())
-    h.update(_code_key().encode())
+    h.update(source_key(_CODE).encode())
+    h.update(np.__version__.encode())  # NumPy computes the matrices
     h.update(str(FORMAT).encode())
     return h.hexdigest()
 

@@ -13,16 +13,14 @@ predictor modules, so a changed series or a changed predictor never reuses old f
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
-from functools import cache
 from pathlib import Path
 
 import numpy as np
 
 from oneproxy.analytics.adaptation import BASE_ENCODING, ProxyModels
 from oneproxy.analytics.predictors.encodings import SpaceFeatures
-from oneproxy.api.checked_files import read_checked, write_checked
+from oneproxy.api.checked_files import read_checked, source_key, write_checked
 from oneproxy.warehouse.store import Warehouse
 
 FOLDER = "models"
@@ -32,22 +30,11 @@ _CODE = ("oneproxy.analytics.adaptation", "oneproxy.analytics.predictors.kernel"
          "oneproxy.analytics.predictors.linear", "oneproxy.analytics.predictors.encodings")
 
 
-@cache
-def _code_key() -> str:
-    """sha256 of the predictor modules' source: new code, new fits."""
-    h = hashlib.sha256()
-    for name in _CODE:
-        spec = importlib.util.find_spec(name)
-        assert spec is not None and spec.origin, name
-        h.update(Path(spec.origin).read_bytes())
-    return h.hexdigest()[:16]
-
-
 def series_key(arch_ids: np.ndarray, latency: np.ndarray) -> str:
     """What a proxy's fits depend on: its architectures, its latencies, the predictor code."""
     h = hashlib.sha256(np.ascontiguousarray(arch_ids, dtype="<i8").tobytes())
     h.update(np.ascontiguousarray(latency, dtype="<f8").tobytes())
-    h.update(_code_key().encode())
+    h.update(source_key(_CODE).encode())
     return h.hexdigest()[:24]
 
 
