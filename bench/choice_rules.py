@@ -20,7 +20,7 @@ and the worst target's gap to the better of FLOPs and the raw proxy (see `bench.
   hierarchical encodings' columns penalised (12 protocols, seeds 100-109: mean 0.835 against
   0.832, worst gap −0.208 against −0.188, 45 target × n below against 44).
 
-    python -m bench.choice_rules --warehouse W --protocols nasflat-fbnet-5,help-nb201
+    python -m bench.choice_rules --warehouse W --protocols nasflat-fbnet-5,help-nb201 [--per-target]
 """
 
 from __future__ import annotations
@@ -154,7 +154,10 @@ def run(wh: Warehouse, name: str, rule: str, seeds: int, first_seed: int) -> pl.
 @click.option("--rules", default=",".join(RULES), show_default=True)
 @click.option("--seeds", type=int, default=10, show_default=True)
 @click.option("--first-seed", type=int, default=100, show_default=True)
-def main(warehouse: Path, protocols: str, rules: str, seeds: int, first_seed: int) -> None:
+@click.option("--per-target", is_flag=True,
+              help="Also print each target × n: ours, FLOPs, the raw proxy and the gap.")
+def main(warehouse: Path, protocols: str, rules: str, seeds: int, first_seed: int,
+         per_target: bool) -> None:
     wh = Warehouse(warehouse)
     parts = []
     for name in protocols.split(","):
@@ -167,6 +170,10 @@ def main(warehouse: Path, protocols: str, rules: str, seeds: int, first_seed: in
         mean=pl.col("adaproxy").mean(), worst=pl.col("gap").min(),
         below=(pl.col("gap") < -0.01).sum(), targets=pl.len()).sort("protocol", "n_samples", "rule")
     with pl.Config(tbl_rows=-1, tbl_hide_dataframe_shape=True):
+        if per_target:
+            click.echo(rows.select("protocol", "rule", "target", "n_samples", "adaproxy",
+                                   *[b for b in BASELINES if b in rows.columns], "gap")
+                       .sort("protocol", "rule", "target", "n_samples"))
         click.echo(per_n)
         click.echo(per_n.group_by("rule", maintain_order=True).agg(
             mean_srcc=pl.col("mean").mean(), worst_gap=pl.col("worst").min(),
