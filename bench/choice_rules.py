@@ -19,6 +19,11 @@ and the worst target's gap to the better of FLOPs and the raw proxy (see `bench.
 - ``cost_base``: the shipped choice with four more adaptations, FLOPs as the base and the
   hierarchical encodings' columns penalised (12 protocols, seeds 100-109: mean 0.835 against
   0.832, worst gap −0.208 against −0.188, 45 target × n below against 44).
+- ``cost_prior0.4`` / ``0.8`` / ``1.6``: a prior for the proxy-free fits: every other candidate
+  must beat the FLOPs / params fits' LOO SRCC by c / sqrt(n) (c = 1: about one standard error of
+  a Spearman on n samples). Same 12 protocols and seeds: mean 0.823 / 0.814 / 0.792, worst gap
+  −0.173 / −0.137 / −0.410, 65 / 78 / 90 target × n below, against 0.832, −0.188, 44: it helps
+  where FLOPs ranks the targets best (nasflat-fbnet-1 and -5) and costs more everywhere else.
 
     python -m bench.choice_rules --warehouse W --protocols nasflat-fbnet-5,help-nb201 [--per-target]
 """
@@ -43,6 +48,7 @@ SHIPPED_SELECT = adaptation.select_proxy_models
 SHIPPED_CHOOSE = adaptation.choose
 SHIPPED_CANDIDATES = adaptation.candidates
 SHIPPED_DESIGN = adaptation.ProxyModels._design
+SHIPPED_BAR = adaptation.baseline_bar
 
 
 def with_cost_base(strategy: str) -> tuple:
@@ -68,6 +74,23 @@ def with_margin(delta: float) -> Callable:
         eligible = [c for c in cands if c.loo_srcc >= (bar if c.baseline else bar + delta)]
         return SHIPPED_CHOOSE(eligible, bar) if eligible else None
     return choose
+
+
+def cost_prior(c: float) -> tuple[Callable, Callable]:
+    """`choose` and `baseline_bar` where every candidate but the FLOPs / params fits must rank
+    the samples better than they do by c / sqrt(n): they need no proxy, so one of them is not
+    the best of many noisy scores (the raw proxies and adaptations are)."""
+    def score(cand) -> float:
+        free = cand.baseline and cand.strategy in ("flops", "params")
+        return cand.loo_srcc - (0.0 if free else c / np.sqrt(cand.fit.loo_residuals.size))
+
+    def bar(cands: list) -> float:
+        return max((score(x) for x in cands if x.baseline), default=-np.inf)
+
+    def choose(cands: list, at_least: float):
+        eligible = [x for x in cands if score(x) >= at_least]
+        return SHIPPED_CHOOSE(eligible, -np.inf) if eligible else None
+    return choose, bar
 
 
 def screened(k: int) -> Callable:
@@ -117,6 +140,7 @@ RULES: dict[str, tuple[str, Callable] | None] = {
                                               ("adapted",)))),
     "flops_or_raw": ("select", family_choice((("flops",), ("proxy",)))),
     "cost_base": ("candidates", None),
+    **{f"cost_prior{c:g}": ("prior", cost_prior(c)) for c in (0.4, 0.8, 1.6)},
 }
 
 
@@ -131,12 +155,15 @@ def run(wh: Warehouse, name: str, rule: str, seeds: int, first_seed: int) -> pl.
             adaptation.choose = swap[1]
         if swap is not None and swap[0] == "select":
             evaluate.select_proxy_models = swap[1]
+        if swap is not None and swap[0] == "prior":
+            adaptation.choose, adaptation.baseline_bar = swap[1]
         if swap is not None and swap[0] == "candidates":
             adaptation.candidates, adaptation.ProxyModels._design = with_cost_base, cost_design
         result = evaluate.run_protocol(protocol, load_protocol_data(wh, protocol),
                                        build_models=stored_models(wh, protocol))
     finally:
         adaptation.choose, evaluate.select_proxy_models = SHIPPED_CHOOSE, SHIPPED_SELECT
+        adaptation.baseline_bar = SHIPPED_BAR
         adaptation.candidates, adaptation.ProxyModels._design = SHIPPED_CANDIDATES, SHIPPED_DESIGN
     means = (pl.from_arrow(result.long).group_by("target", "n_samples", "method")
              .agg(pl.col("after_srcc").mean())
