@@ -7,19 +7,24 @@ Printed per target and over all targets: the first round's over-budget share and
 coverage, the shipped picks' over-budget share and share of budgets without one, mean / max
 regret (pp), extra measurements per budget; and the first round's SRCC against the better of the
 target's FLOPs ranking and the raw proxy that ranks the samples best (the worst gap last). The
-same figures as `oneproxy evaluate --search`. Run from the repository root:
+same figures as `oneproxy evaluate --search`. `--min-gain` replaces `search.picks.MIN_GAIN_PP`
+(the expected gain, pp, below which a budget with a verified pick measures no more) for the
+trade-off between extra measurements and regret. Run from the repository root:
 
-    python -m bench.verify_loop --warehouse DIR [--seeds 0:20] [--n 20] [--rounds 5]
+    python -m bench.verify_loop --warehouse DIR [--seeds 0:20] [--n 20] [--rounds 5] [--min-gain G]
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import click
 import polars as pl
 from oneproxy.analytics.protocols import get_protocol, with_overrides
+from oneproxy.search import loop
 from oneproxy.search.loop_eval import ALL_TARGETS, LoopSettings, summarize_loop
+from oneproxy.search.picks import MIN_GAIN_PP, propose
 from oneproxy.warehouse.store import Warehouse
 
 from oneproxy.api.loop import simulate_loop
@@ -34,9 +39,11 @@ PROTOCOLS = ("help-nb201", "oneproxy-nb201")
 @click.option("--rounds", default=5, show_default=True)
 @click.option("--per-budget", default=1, show_default=True)
 @click.option("--protocol", "protocols", multiple=True, default=PROTOCOLS, show_default=True)
+@click.option("--min-gain", type=click.FloatRange(min=0), default=MIN_GAIN_PP, show_default=True)
 def main(warehouse: Path, seeds: str, n: int, rounds: int, per_budget: int,
-         protocols: tuple[str, ...]) -> None:
+         protocols: tuple[str, ...], min_gain: float) -> None:
     """Simulate the verify loop on the protocols' targets and print the goals' figures."""
+    loop.propose = partial(propose, min_gain=min_gain)
     start, stop = (int(x) for x in seeds.split(":"))
     settings = LoopSettings(rounds=rounds, per_budget=per_budget)
     runs = [simulate_loop(Warehouse(warehouse), with_overrides(get_protocol(p), samples=(n,),

@@ -166,9 +166,10 @@ def evaluate(wh: Warehouse, engine: Engine, protocol_spec: str, samples_spec: st
     With --search, every target × n × seed instead runs the verify loop a practitioner runs,
     "measuring" by looking the target's true latency up: adapt on what is measured, pick per
     budget (verified, or likely: upper bound within it), measure what `propose` lists, and
-    again, until nothing is left to propose or --rounds ran out. The loop ships verified picks
-    only: a budget whose best pick is still unmeasured when the rounds run out falls back to
-    its best measured pick, or none (pending_share, final_none_share). Per target (and over
+    again, until nothing is left worth measuring (no candidate expected to beat a verified
+    pick by 0.05 pp, as `propose` lists) or --rounds ran out. The loop ships verified picks
+    only: a budget whose best pick is still unmeasured when the loop ends falls back to its
+    best measured pick, or none (pending_share, final_none_share). Per target (and over
     all targets): the first round's share of picks over budget and interval coverage, the
     shipped picks' share over budget and share of budgets without one, mean / max regret (pp
     of accuracy) against the target's true optimum, extra measurements per budget; --draw

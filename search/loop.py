@@ -4,14 +4,16 @@
 round adapts the proxies to what was measured (`select_proxy_models`, which adapts the
 `baselines.prescreen` of them, as `search --confidence` does), picks per budget
 (`search.picks.pick_budgets`), and "measures" what `search.picks.propose` lists by looking the
-truth up, until nothing is left to propose (the loop *settled*) or `rounds` rounds have measured.
+truth up, until nothing is left worth measuring (the loop *settled*: see `propose`'s
+`MIN_GAIN_PP`) or `rounds` rounds have measured.
 An architecture the target has no latency for cannot be measured: proposing it costs a
 measurement and excludes it.
 
 What the loop ships (`LoopOutcome.final`) is, per budget, the most accurate architecture it
-*measured* within the budget — a verified pick — or ``none``. When the rounds run out while a
-budget's best pick is still ``likely`` (unmeasured), that pick is not shipped: the budget falls
-back to its best verified pick (or ``none``), and `pending` counts it. A measurement is the
+*measured* within the budget — a verified pick — or ``none``. When the loop ends while a
+budget's best pick is still ``likely`` (unmeasured: the rounds ran out, or it was not expected
+to gain `MIN_GAIN_PP` over the verified pick), that pick is not shipped: the budget falls back
+to its best verified pick (or ``none``), and `pending` counts it. A measurement is the
 truth here, so a shipped pick is never over budget; what the cap costs shows in the regret,
 the ``none`` budgets, and `pending_over` (the pending picks that were in fact over budget).
 

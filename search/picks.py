@@ -12,7 +12,9 @@ and the calibrated probability (`Adapted.p_fit`) for a likely one.
 `propose` lists, per budget, the unmeasured architectures more accurate than the budget's
 verified pick that may fit (p_fit ≥ `MIN_P_FIT`), by expected gain p_fit × (accuracy − verified
 accuracy) — the "leading candidates" — and optionally the architecture of that decision set
-whose measurement adds most information to the adaptation (`analytics.planning`).
+whose measurement adds most information to the adaptation (`analytics.planning`). Once a budget
+has a verified pick, a candidate whose expected gain is below `MIN_GAIN_PP` is not worth a
+measurement; when no budget has one left, nothing is proposed and the picks are final.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from oneproxy.warehouse.errors import OneproxyError
 
 STATUSES = ("verified", "likely", "none")
 MIN_P_FIT = 0.05  # below this estimated probability of fitting a candidate is not worth measuring
+# Expected accuracy gain (percentage points) below which a budget with a verified pick measures no
+# more; chosen on tuning seeds 100-109 (`python -m bench.verify_loop --min-gain …`).
+MIN_GAIN_PP = 0.05
 LEADING, UNCERTAINTY = "leading candidate", "uncertainty"
 
 PFit = Callable[[float], np.ndarray]  # budget (ms) -> P(latency ≤ budget) per architecture
@@ -103,16 +108,20 @@ def propose(
     per_budget: int = 3,
     design: np.ndarray | None = None,
     excluded: np.ndarray | None = None,
+    min_gain: float = MIN_GAIN_PP,
 ) -> list[tuple[int, str]]:
     """Architectures to measure next, each with its reason, without repeats.
 
-    Per budget: up to `per_budget` leading candidates (see the module docstring); with `design`
+    Per budget: up to `per_budget` leading candidates (see the module docstring), among those
+    whose expected gain over the budget's verified pick is at least `min_gain` pp; with `design`
     (an encoding matrix of every architecture) also the one candidate of the budget's decision
     set that a D-optimal step would measure. `excluded` marks architectures that cannot be
     measured (e.g. they failed before).
     """
     if per_budget < 1:
         raise BadPickInput(f"per_budget must be at least 1, got {per_budget}")
+    if not min_gain >= 0:
+        raise BadPickInput(f"min_gain must be a non-negative accuracy gain (pp), got {min_gain}")
     acc = np.asarray(accuracy, dtype=np.float64)
     meas = np.asarray(measured, dtype=np.float64)
     blocked = np.isfinite(meas) | ~np.isfinite(acc)
@@ -128,6 +137,8 @@ def propose(
         if cand.size == 0:
             continue
         gain = p[cand] * (acc[cand] - (floor if np.isfinite(floor) else acc[cand].min()) + 1e-9)
+        if np.isfinite(floor):  # without a verified pick every candidate is worth a look
+            cand, gain = cand[gain >= min_gain], gain[gain >= min_gain]
         ranked = cand[np.lexsort((cand, -gain))]
         for i in ranked[:per_budget]:
             out.setdefault(int(i), f"{LEADING} for {budget:g} ms (p_fit {p[i]:.2f})")

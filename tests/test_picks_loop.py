@@ -53,6 +53,8 @@ def test_bad_pick_input_is_named():
         pick_budgets(np.ones(3), np.ones(4), np.ones(3), np.ones(3), [1.0], constant_p(1))
     with pytest.raises(BadPickInput, match="per_budget must be at least 1"):
         propose(np.ones(5), np.ones(5), np.full(5, NAN), [1.0], constant_p(1), per_budget=0)
+    with pytest.raises(BadPickInput, match="min_gain must be a non-negative accuracy gain"):
+        propose(np.ones(5), np.ones(5), np.full(5, NAN), [1.0], constant_p(1), min_gain=-0.1)
 
 
 def test_propose_leads_with_the_expected_gain_and_skips_hopeless_ones():
@@ -68,6 +70,27 @@ def test_propose_leads_with_the_expected_gain_and_skips_hopeless_ones():
     design = np.eye(5)
     out = propose(acc, np.ones(5), measured, [2.0], p_fit, per_budget=1, design=design)
     assert out[0][0] == 2 and out[1][1].startswith(UNCERTAINTY)
+
+
+def test_propose_measures_no_more_once_no_candidate_is_worth_min_gain():
+    acc = np.array([90.3, 90.1, 90.02, 90.0, 50.0])
+    measured = np.array([NAN, NAN, NAN, 1.0, NAN])  # arch 3 verified at 90.0 %
+
+    def p_fit(budget):
+        return np.array([0.2, 0.6, 0.9, 1.0, 0.9])
+
+    # expected gains over the verified pick: 0.2·0.3 = 0.06, 0.6·0.1 = 0.06, 0.9·0.02 = 0.018
+    def chosen(**options):
+        return sorted(i for i, _ in propose(acc, np.ones(5), measured, [2.0], p_fit,
+                                            per_budget=5, **options))
+
+    assert chosen(min_gain=0.0) == [0, 1, 2]
+    assert chosen() == [0, 1]  # MIN_GAIN_PP = 0.05 leaves out the 0.018 pp gamble
+    assert chosen(min_gain=0.1) == []
+    # without a verified pick every candidate that may fit is worth a look, whatever its gain
+    unverified = np.full(5, NAN)
+    assert len(propose(acc, np.ones(5), unverified, [2.0], p_fit, per_budget=5,
+                       min_gain=100.0)) == 5
 
 
 @pytest.fixture(scope="module")

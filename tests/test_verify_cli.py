@@ -100,6 +100,18 @@ def test_plan_propose_append(warehouse, tmp_path, snapshot):
     assert result.exit_code == 0, result.output
     assert my_phone(warehouse) == rows
 
+    # at 1000 ms every measured architecture fits: the most accurate of them is the verified
+    # pick, and no candidate is expected to beat it by 100 pp, so nothing is worth measuring
+    settle = ("propose", "--space", "nb201", "--device", "my_phone", "--budget", "1000ms",
+              "--format", "json")
+    result = invoke(warehouse, *settle, "--min-gain", "100")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == []
+    assert "nothing left worth measuring on my_phone" in result.stderr
+    result = invoke(warehouse, *settle, "--min-gain", "0")
+    assert result.exit_code == 0 and len(json.loads(result.stdout)) >= 1
+    assert "nothing left" not in result.stderr
+
     clash = pl.DataFrame({"arch_id": [ids[0], 3], "latency_ms": [rows[ids[0]] * 2, 1.0]})
     clash.write_csv(tmp_path / "clash.csv")
     before = snapshot(warehouse.root)
@@ -139,5 +151,9 @@ def test_bad_plan_and_propose_input(warehouse, snapshot):
     result = invoke(warehouse, "propose", "--space", "nb201", "--device", "nobody",
                     "--budget", "q50")
     assert result.exit_code == 1 and "device 'nobody' has no latency" in result.output
+    assert "Traceback" not in result.output
+    result = invoke(warehouse, "propose", "--space", "nb201", "--device", "pixel3",
+                    "--budget", "q50", "--min-gain", "-1")
+    assert result.exit_code == 2 and "Invalid value for '--min-gain'" in result.output
     assert "Traceback" not in result.output
     assert snapshot(warehouse.root) == before

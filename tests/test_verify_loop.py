@@ -72,7 +72,6 @@ def test_shipped_picks_are_measured_within_budget_and_the_loop_ends(runs):
     assert (rows["rounds"] <= 4).all()
     assert (rows["extra"] <= rows["rounds"] * 2 * 3).all()
     assert (rows.filter(~pl.col("settled"))["rounds"] == 4).all()  # settled, or the cap
-    assert (rows.filter(pl.col("settled"))["pending"] == 0).all()
     assert (rows["first_over"] <= rows["first_picks"]).all()
     assert rows["first_coverage"].is_between(0.7, 1.0).all()
     assert (rows["mean_regret_pp"] <= rows["max_regret_pp"]).all()

@@ -20,7 +20,7 @@ from oneproxy.api.features import features_of
 from oneproxy.api.latency import device_dataset, load_space, proxy_dataset, space_series
 from oneproxy.api.proxy_cache import cached_models
 from oneproxy.search.budgets import parse_budgets
-from oneproxy.search.picks import pick_budgets, propose
+from oneproxy.search.picks import MIN_GAIN_PP, pick_budgets, propose
 from oneproxy.warehouse.catalog import query, sql_text
 from oneproxy.warehouse.errors import OneproxyError
 from oneproxy.warehouse.store import Warehouse
@@ -109,14 +109,16 @@ def adapt_device(state: DeviceState, confidence: float = DEFAULT_CONFIDENCE,
 
 def propose_measurements(wh: Warehouse, space: str, device: str, budgets: str, *,
                          dataset: str | None = None, per_budget: int = 3,
-                         confidence: float = DEFAULT_CONFIDENCE) -> pa.Table:
-    """The architectures to measure next on `device` (arch_id, arch_key, reason)."""
+                         confidence: float = DEFAULT_CONFIDENCE,
+                         min_gain: float = MIN_GAIN_PP) -> pa.Table:
+    """The architectures to measure next on `device` (arch_id, arch_key, reason); none when no
+    candidate is expected to gain `min_gain` pp over a budget's verified pick."""
     state = device_state(wh, space, device, dataset)
     _, adapted = adapt_device(state, confidence, wh=wh)
     b = parse_budgets(budgets, adapted.predicted[None, :])[0]
     todo = propose(state.accuracy, adapted.predicted, state.measured, b, adapted.p_fit,
                    per_budget=per_budget, design=design_matrix(state.features),
-                   excluded=state.failed)
+                   excluded=state.failed, min_gain=min_gain)
     rows = [i for i, _ in todo]
     return pa.table({
         "arch_id": pa.array(state.arch_ids[rows].astype(np.int64), pa.int64()),
