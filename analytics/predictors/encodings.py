@@ -130,7 +130,7 @@ def _nb201(keys: tuple[str, ...], dataset: str | None, _: Attributes) -> Encoded
     ops = nb201.ops_matrix(keys).reshape(len(keys), nb201.N_EDGES)
     live = nb201.live_mask(ops)
     onehot = nb201.onehot(ops)
-    live_onehot = nb201.onehot(np.where(live, ops, nb201.NONE))  # nb201.live_onehot
+    live_onehot = nb201.live_onehot(ops, live)
     kernel = _kernel_features(ops, live, onehot, live_onehot, dataset or "cifar10")
     matrices = {
         "onehot": onehot,

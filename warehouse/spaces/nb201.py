@@ -212,10 +212,11 @@ def disconnected(ops: Sequence[int] | np.ndarray) -> np.ndarray:
     return ~_reach(check_ops(ops))[0][:, 3]
 
 
-def live_onehot(ops: Sequence[int] | np.ndarray) -> np.ndarray:
-    """`onehot` of the execution-aware ops: dead ops encoded as `none`."""
+def live_onehot(ops: Sequence[int] | np.ndarray, live: np.ndarray | None = None) -> np.ndarray:
+    """`onehot` of the execution-aware ops: dead ops encoded as `none` (`live`: the ops'
+    `live_mask`, when the caller has it)."""
     arr = check_ops(ops)
-    return onehot(np.where(live_mask(arr), arr, NONE))
+    return onehot(np.where(live_mask(arr) if live is None else live, arr, NONE))
 
 
 class _Costs(NamedTuple):
