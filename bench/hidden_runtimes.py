@@ -15,9 +15,11 @@ a copy of the warehouse (the given one is not changed) and evaluated as the targ
 protocol with HELP's NB201 proxies (`help-nb201`, proxy chosen per target and seed): the SRCC
 protocol at n = 5, 10, 20 (ours, FLOPs and the raw proxy chosen on the samples, and the gap to
 the better of the two) and the verify loop at n = 20 (the figures of `oneproxy evaluate
---search`, random and planned first measurements). Run from the repository root:
+--search`, random and planned first measurements; `--min-gain` as in `bench.verify_loop`). Run
+from the repository root:
 
     python -m bench.hidden_runtimes --warehouse DIR [--bases raspi4,pixel2,fpga] [--seeds 10]
+        [--min-gain G]
 """
 
 from __future__ import annotations
@@ -37,10 +39,12 @@ from oneproxy.analytics.intervals import cell_class
 from oneproxy.analytics.predictors.encodings import space_features
 from oneproxy.analytics.protocols import Protocol, get_protocol
 from oneproxy.search.loop_eval import ALL_TARGETS, LoopSettings, summarize_loop
+from oneproxy.search.picks import MIN_GAIN_PP
 from oneproxy.warehouse.store import Warehouse
 
 from bench.common import read
 from bench.never_worse import BASELINES, gaps
+from bench.verify_loop import use_min_gain
 from oneproxy.api.evaluate import evaluate
 from oneproxy.api.loop import simulate_loop
 
@@ -76,10 +80,10 @@ def synthetic_tables(warehouse: Path, bases: list[str], out: Path) -> dict[str, 
         raise click.ClickException(f"no {SPACE} cifar10 latency for base device(s) "
                                    f"{', '.join(missing)} in {warehouse}")
     files = {}
-    for r, (runtime, change) in enumerate(RUNTIMES.items()):
-        for b, base in enumerate(bases):
-            mine = rows.filter(pl.col("device_id") == base)
-            classes = cell_class(space_features(SPACE, mine["arch_key"].to_list()))
+    for b, base in enumerate(bases):
+        mine = rows.filter(pl.col("device_id") == base)
+        classes = cell_class(space_features(SPACE, mine["arch_key"].to_list()))
+        for r, (runtime, change) in enumerate(RUNTIMES.items()):
             rng = np.random.default_rng([SEED, r, b])
             latency = change(mine["latency_ms"].to_numpy().astype(float), classes, rng)
             latency = latency * rng.lognormal(0.0, NOISE, latency.size)
@@ -108,9 +112,12 @@ def ingest(warehouse: Path, files: dict[str, Path]) -> None:
               help="Full-coverage NB201 devices the runtimes are made from.")
 @click.option("--seeds", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--first-seed", type=click.IntRange(min=0), default=0, show_default=True)
-def main(warehouse: Path, bases: str, seeds: int, first_seed: int) -> None:
+@click.option("--min-gain", type=click.FloatRange(min=0), default=MIN_GAIN_PP, show_default=True,
+              help="The loop's stopping gain (pp), as in bench.verify_loop.")
+def main(warehouse: Path, bases: str, seeds: int, first_seed: int, min_gain: float) -> None:
     """Adaptation, intervals and the verify loop on synthetic runtimes that treat dead and
     disconnected cells as no public device does."""
+    use_min_gain(min_gain)
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "warehouse"
         shutil.copytree(warehouse, copy)

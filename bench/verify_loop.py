@@ -32,6 +32,11 @@ from oneproxy.api.loop import simulate_loop
 PROTOCOLS = ("help-nb201", "oneproxy-nb201")
 
 
+def use_min_gain(min_gain: float) -> None:
+    """Make the simulated loop's `propose` (this process only) stop at `min_gain` pp."""
+    loop.propose = partial(propose, min_gain=min_gain)
+
+
 @click.command()
 @click.option("--warehouse", type=click.Path(path_type=Path, file_okay=False), required=True)
 @click.option("--seeds", default="0:20", show_default=True, help="START:STOP of the seeds")
@@ -43,7 +48,7 @@ PROTOCOLS = ("help-nb201", "oneproxy-nb201")
 def main(warehouse: Path, seeds: str, n: int, rounds: int, per_budget: int,
          protocols: tuple[str, ...], min_gain: float) -> None:
     """Simulate the verify loop on the protocols' targets and print the goals' figures."""
-    loop.propose = partial(propose, min_gain=min_gain)
+    use_min_gain(min_gain)
     start, stop = (int(x) for x in seeds.split(":"))
     settings = LoopSettings(rounds=rounds, per_budget=per_budget)
     runs = [simulate_loop(Warehouse(warehouse), with_overrides(get_protocol(p), samples=(n,),
