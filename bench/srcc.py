@@ -232,14 +232,16 @@ def _reset_peak() -> None:
 def run_case(scenario: str, method: str, size: tuple[int, int], warehouse: Path,
              out: Path, ragged_share: float) -> dict:
     """Load the scenario's input, time the method (best of 3 on the real set, else once) at the
-    `oneproxy.threads` setting, save its square matrix to `out`."""
+    CLI's `oneproxy.threads` and `oneproxy.allocator` settings, save its square matrix to `out`."""
     import oneproxy.analytics.srcc  # noqa: F401
     import pandas  # noqa: F401  (imports stay out of the timings)
     import scipy.stats  # noqa: F401
 
+    from oneproxy.allocator import keep_freed_memory
     from oneproxy.threads import apply_thread_setting
 
     apply_thread_setting()
+    keep_freed_memory()
     if scenario.startswith("real"):
         latency = real_latency(warehouse, full_only=scenario == "real_full")
     else:

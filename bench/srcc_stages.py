@@ -5,6 +5,8 @@ the median (ms): reading every device's series from the long table, sorting them
 (`spearman_exact.sort_devices`), the coverage-group blocks and ragged pairs
 (`spearman_exact.spearman_pairs`), the result frame, and the whole `srcc_matrix`. The spread of
 the whole call (best to worst) is what the same code costs from call to call on this machine.
+The allocator is set as the CLI sets it (`oneproxy.allocator`; $ONEPROXY_MALLOC=system for
+glibc's own thresholds).
 
     python -m bench.srcc_stages --warehouse DIR [--calls 20]
 """
@@ -21,6 +23,7 @@ from oneproxy.analytics import srcc
 from oneproxy.analytics.spearman_exact import sort_devices, spearman_pairs
 
 from bench.srcc import MIN_COMMON, real_latency
+from oneproxy.allocator import keep_freed_memory
 
 
 def timed(fn: Callable[[], object], calls: int) -> list[float]:
@@ -37,6 +40,7 @@ def timed(fn: Callable[[], object], calls: int) -> list[float]:
               default=Path("oneproxy-warehouse"), show_default=True)
 @click.option("--calls", type=click.IntRange(min=1), default=20, show_default=True)
 def main(warehouse: Path, calls: int) -> None:
+    keep_freed_memory()
     latency = real_latency(warehouse, full_only=False)
     devices, n_archs, series = srcc._device_series(latency)
     read = list(series)

@@ -93,6 +93,7 @@ class OneproxyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             _limit_blas_threads()
+            _keep_freed_memory()
             _no_collection_at_exit()
             return super().invoke(ctx)
         except OneproxyError as exc:
@@ -112,6 +113,13 @@ def _limit_blas_threads() -> None:
     from oneproxy.threads import apply_thread_setting
 
     apply_thread_setting()
+
+
+def _keep_freed_memory() -> None:
+    """Freed memory kept for reuse as $ONEPROXY_MALLOC says (default: see `oneproxy.allocator`)."""
+    from oneproxy.allocator import keep_freed_memory
+
+    keep_freed_memory()
 
 
 @click.group(cls=OneproxyGroup, context_settings={"help_option_names": ["-h", "--help"]})
