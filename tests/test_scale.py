@@ -293,3 +293,38 @@ def test_a_dead_worker_reruns_its_task_or_fails_the_job_in_one_line(tmp_path):
         assert len(engine.map(_die_once, [str(tmp_path / "died")])) == 1
         with pytest.raises(ScaleUnavailable, match="died too often.*nothing was stored"):
             engine.map(_die_always, [0])
+
+
+def _worker_process_settings() -> tuple[list[int], int]:
+    """This worker's BLAS thread counts and the minor faults of building and dropping two 1 MiB
+    arrays 200 times (after a warm-up)."""
+    import resource
+
+    from threadpoolctl import threadpool_info
+
+    def churn(rounds: int) -> None:
+        for _ in range(rounds):
+            a = np.ones((256, 1024))
+            b = a * 2
+            del a, b
+
+    churn(5)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    churn(200)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    return sorted({p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}), faults
+
+
+@pytest.mark.parametrize("malloc", ["keep", "system"])
+def test_local_worker_processes_get_the_parent_process_settings(malloc, monkeypatch):
+    """Worker processes of a local cluster run with the parent's BLAS threads and allocator
+    setting: kept freed memory stops the page faults of repeated temporaries."""
+    monkeypatch.setenv("ONEPROXY_THREADS", "1")
+    monkeypatch.setenv("ONEPROXY_MALLOC", malloc)
+    with engine_from(workers=1) as engine:
+        [(threads, faults)] = engine.client.run(_worker_process_settings).values()
+    assert threads == [1]
+    if malloc == "keep":
+        assert faults < 100
+    else:
+        assert faults > 200 * 256

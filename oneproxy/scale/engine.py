@@ -142,7 +142,8 @@ def _dask() -> Any:
 def dask_engine(scheduler: str | None = None, workers: int | None = None, *,
                 processes: bool = True, retries: int = DEFAULT_RETRIES) -> DaskEngine:
     """A `DaskEngine` on the scheduler at `scheduler`, or on a new local cluster of `workers`
-    single-threaded worker processes (threads with `processes=False`)."""
+    single-threaded worker processes (threads with `processes=False`) that get this process's
+    BLAS-thread and allocator settings (`oneproxy.scale.worker_settings`)."""
     distributed = _dask()
     if scheduler is not None:
         try:
@@ -154,7 +155,12 @@ def dask_engine(scheduler: str | None = None, workers: int | None = None, *,
         return DaskEngine(client, retries)
     cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
                                        processes=processes, dashboard_address=None)
-    return DaskEngine(distributed.Client(cluster), retries, local=cluster)
+    client = distributed.Client(cluster)
+    if processes:  # thread workers share this process and its settings
+        from oneproxy.scale.worker_settings import parent_settings
+
+        client.register_plugin(parent_settings())
+    return DaskEngine(client, retries, local=cluster)
 
 
 @contextlib.contextmanager
