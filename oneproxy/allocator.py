@@ -45,7 +45,7 @@ def malloc_setting(environ: dict[str, str] | None = None) -> str:
 def keep_freed_memory(setting: str | None = None) -> bool:
     """Raise glibc's mmap and trim thresholds unless `setting` (default: `malloc_setting()`) is
     "system"; True when they were set (glibc only)."""
-    if (malloc_setting() if setting is None else setting) == "system":
+    if malloc_setting(None if setting is None else {MALLOC_ENV: setting}) == "system":
         return False
     try:
         glibc = os.confstr("CS_GNU_LIBC_VERSION")

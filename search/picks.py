@@ -138,7 +138,8 @@ def propose(
             continue
         gain = p[cand] * (acc[cand] - (floor if np.isfinite(floor) else acc[cand].min()) + 1e-9)
         if np.isfinite(floor):  # without a verified pick every candidate is worth a look
-            cand, gain = cand[gain >= min_gain], gain[gain >= min_gain]
+            worth = gain >= min_gain
+            cand, gain = cand[worth], gain[worth]
         ranked = cand[np.lexsort((cand, -gain))]
         for i in ranked[:per_budget]:
             out.setdefault(int(i), f"{LEADING} for {budget:g} ms (p_fit {p[i]:.2f})")

@@ -26,8 +26,10 @@ def test_a_bad_setting_names_the_variable():
         malloc_setting({"ONEPROXY_MALLOC": "huge"})
 
 
-def test_system_changes_nothing():
+def test_system_changes_nothing_and_a_bad_setting_is_refused():
     assert keep_freed_memory("system") is False
+    with pytest.raises(InvalidMallocSetting, match="ONEPROXY_MALLOC='huge'"):
+        keep_freed_memory("huge")
 
 
 def test_a_bad_setting_stops_a_command_cleanly(monkeypatch):
