@@ -16,7 +16,7 @@ from oneproxy.warehouse.catalog import (
 )
 from oneproxy.warehouse.errors import QueryRefused, WarehouseEmpty
 from oneproxy.warehouse.schemas import LATENCY
-from oneproxy.warehouse.store import Warehouse
+from oneproxy.warehouse.store import Warehouse, replace_rows
 
 
 def latency(values: list[float]) -> pa.Table:
@@ -35,6 +35,22 @@ def test_commit_then_read_round_trips_in_canonical_order(tmp_path):
     assert back.schema == LATENCY
     assert back["arch_id"].to_pylist() == [0, 1, 2]
     assert back["latency_ms"].to_pylist() == [3.0, 1.0, 2.0]
+
+
+def test_a_version_written_before_a_column_was_added_reads_it_as_null(tmp_path):
+    """Tables gain columns (verify_loop gained min_gain_pp): an older version reads in today's
+    schema, the new column null, and a replacement keeps its rows."""
+    wh = Warehouse(tmp_path)
+    wh.commit({"latency": latency([3.0, 1.0]).drop_columns(["source_id"])})
+    back = wh.read("latency")
+    assert back.schema == LATENCY
+    assert back["source_id"].to_pylist() == [None, None]
+    assert back["latency_ms"].to_pylist() == [3.0, 1.0]
+    merged = replace_rows(back, latency([7.0]), ["arch_id"])
+    assert sorted(merged.select(["arch_id", "latency_ms", "source_id"]).to_pylist(),
+                  key=lambda r: r["arch_id"]) == [
+        {"arch_id": 0, "latency_ms": 7.0, "source_id": "test"},
+        {"arch_id": 1, "latency_ms": 1.0, "source_id": None}]
 
 
 def test_same_content_commits_nothing(tmp_path):

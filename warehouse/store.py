@@ -106,6 +106,15 @@ def canonical(name: str, table: pa.Table) -> pa.Table:
     return table.combine_chunks()
 
 
+def in_schema(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """`table` as `schema`: its columns in that order and type; a nullable column the schema
+    gained after the table was written reads as null (any other missing column is an error)."""
+    for field in schema:
+        if field.name not in table.column_names and field.nullable:
+            table = table.append_column(field, pa.nulls(table.num_rows, field.type))
+    return table.select(schema.names).cast(schema)
+
+
 def replace_rows(old: pa.Table | None, new: pa.Table, keys: list[str]) -> pa.Table:
     """`new` plus the rows of `old` whose `keys` no row of `new` has (nulls match nulls)."""
     if old is None:
@@ -333,7 +342,7 @@ class Warehouse:
         try:
             table = _read_version(path, partitioning)
             if name in TABLES:
-                table = table.select(TABLES[name].names).cast(TABLES[name])
+                table = in_schema(table, TABLES[name])
         except (OSError, pa.ArrowException, KeyError) as exc:
             raise WarehouseDamaged(f"table '{name}' of {self.root} cannot be read "
                                    f"({' '.join(str(exc).split())[:200]}); {REPAIR_HINT}") from None
