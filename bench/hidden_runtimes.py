@@ -44,7 +44,6 @@ from oneproxy.warehouse.store import Warehouse
 
 from bench.common import read
 from bench.never_worse import BASELINES, gaps
-from bench.verify_loop import use_min_gain
 from oneproxy.api.evaluate import evaluate
 from oneproxy.api.loop import simulate_loop
 
@@ -117,7 +116,6 @@ def ingest(warehouse: Path, files: dict[str, Path]) -> None:
 def main(warehouse: Path, bases: str, seeds: int, first_seed: int, min_gain: float) -> None:
     """Adaptation, intervals and the verify loop on synthetic runtimes that treat dead and
     disconnected cells as no public device does."""
-    use_min_gain(min_gain)
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "warehouse"
         shutil.copytree(warehouse, copy)
@@ -129,7 +127,7 @@ def main(warehouse: Path, bases: str, seeds: int, first_seed: int, min_gain: flo
                             samples=(5, 10, 20), seeds=seeds, first_seed=first_seed)
         rows = pl.from_arrow(evaluate(wh, protocol).long)
         loop = pl.from_arrow(summarize_loop(simulate_loop(
-            wh, replace(protocol, samples=(20,)), LoopSettings())))
+            wh, replace(protocol, samples=(20,)), LoopSettings(min_gain=min_gain))))
     per_seed = gaps(rows.filter(pl.col("method").is_in(["adaproxy", *BASELINES])))
     per_target = per_seed.group_by("target", "n_samples", maintain_order=True).agg(
         pl.col("adaproxy", *BASELINES).mean()).with_columns(

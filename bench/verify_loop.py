@@ -7,7 +7,7 @@ Printed per target and over all targets: the first round's over-budget share and
 coverage, the shipped picks' over-budget share and share of budgets without one, mean / max
 regret (pp), extra measurements per budget; and the first round's SRCC against the better of the
 target's FLOPs ranking and the raw proxy that ranks the samples best (the worst gap last). The
-same figures as `oneproxy evaluate --search`. `--min-gain` replaces `search.picks.MIN_GAIN_PP`
+same figures as `oneproxy evaluate --search`. `--min-gain` is the loop's `LoopSettings.min_gain`
 (the expected gain, pp, below which a budget with a verified pick measures no more) for the
 trade-off between extra measurements and regret. Run from the repository root:
 
@@ -16,25 +16,18 @@ trade-off between extra measurements and regret. Run from the repository root:
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 import click
 import polars as pl
 from oneproxy.analytics.protocols import get_protocol, with_overrides
-from oneproxy.search import loop
 from oneproxy.search.loop_eval import ALL_TARGETS, LoopSettings, summarize_loop
-from oneproxy.search.picks import MIN_GAIN_PP, propose
+from oneproxy.search.picks import MIN_GAIN_PP
 from oneproxy.warehouse.store import Warehouse
 
 from oneproxy.api.loop import simulate_loop
 
 PROTOCOLS = ("help-nb201", "oneproxy-nb201")
-
-
-def use_min_gain(min_gain: float) -> None:
-    """Make the simulated loop's `propose` (this process only) stop at `min_gain` pp."""
-    loop.propose = partial(propose, min_gain=min_gain)
 
 
 @click.command()
@@ -48,9 +41,8 @@ def use_min_gain(min_gain: float) -> None:
 def main(warehouse: Path, seeds: str, n: int, rounds: int, per_budget: int,
          protocols: tuple[str, ...], min_gain: float) -> None:
     """Simulate the verify loop on the protocols' targets and print the goals' figures."""
-    use_min_gain(min_gain)
     start, stop = (int(x) for x in seeds.split(":"))
-    settings = LoopSettings(rounds=rounds, per_budget=per_budget)
+    settings = LoopSettings(rounds=rounds, per_budget=per_budget, min_gain=min_gain)
     runs = [simulate_loop(Warehouse(warehouse), with_overrides(get_protocol(p), samples=(n,),
                                                                  seeds=stop - start,
                                                                  first_seed=start), settings)

@@ -33,9 +33,10 @@ from oneproxy.progress import progress_callback
 from oneproxy.scale import Engine
 from oneproxy.search.budgets import BadBudget, parse_budget_spec
 from oneproxy.search.loop_eval import DEFAULT_BUDGETS, DRAWS, LoopSettings, summarize_loop
+from oneproxy.search.picks import MIN_GAIN_PP
 from oneproxy.warehouse.store import Warehouse
 
-LOOP_OPTIONS = ("budgets", "rounds", "per_budget", "confidence", "draw", "dataset")
+LOOP_OPTIONS = ("budgets", "rounds", "per_budget", "confidence", "min_gain", "draw", "dataset")
 
 
 def paper_table(result: Evaluation, protocol: Protocol) -> pa.Table:
@@ -136,6 +137,9 @@ def _budgets(ctx: click.Context, param: click.Parameter, value: str | None) -> s
               "[default: 1].")
 @click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True),
               default=None, help="With --search: interval confidence of the picks [default: 0.9].")
+@click.option("--min-gain", type=click.FloatRange(min=0), default=None,
+              help="With --search: a budget with a verified pick measures only candidates "
+              f"expected to gain this much accuracy (pp) over it [default: {MIN_GAIN_PP:g}].")
 @click.option("--draw", type=click.Choice([*DRAWS, "both"]), default=None,
               help="With --search: the first n measurements drawn at random (per seed, as the "
               "protocol draws them), planned (`oneproxy plan`, one run per target) or both "
@@ -167,7 +171,7 @@ def evaluate(wh: Warehouse, engine: Engine, protocol_spec: str, samples_spec: st
     "measuring" by looking the target's true latency up: adapt on what is measured, pick per
     budget (verified, or likely: upper bound within it), measure what `propose` lists, and
     again, until nothing is left worth measuring (no candidate expected to beat a verified
-    pick by 0.05 pp, as `propose` lists) or --rounds ran out. The loop ships verified picks
+    pick by --min-gain pp, as `propose` lists) or --rounds ran out. The loop ships verified picks
     only: a budget whose best pick is still unmeasured when the loop ends falls back to its
     best measured pick, or none (pending_share, final_none_share). Per target (and over
     all targets): the first round's share of picks over budget and interval coverage, the
@@ -209,11 +213,11 @@ def evaluate(wh: Warehouse, engine: Engine, protocol_spec: str, samples_spec: st
 
 def _evaluate_loop(wh: Warehouse, engine: Engine, protocol: Protocol, save: bool, fmt: str,
                    output: Path | None, budgets: str | None, rounds: int | None,
-                   per_budget: int | None, confidence: float | None, draw: str | None,
-                   dataset: str | None) -> None:
+                   per_budget: int | None, confidence: float | None, min_gain: float | None,
+                   draw: str | None, dataset: str | None) -> None:
     """`evaluate --search`: simulate the loop, store the runs if asked, render the summary."""
     chosen = {"budgets": budgets, "rounds": rounds, "per_budget": per_budget,
-              "confidence": confidence}
+              "confidence": confidence, "min_gain": min_gain}
     settings = LoopSettings(**{k: v for k, v in chosen.items() if v is not None},
                             draws=DRAWS if draw in (None, "both") else (draw,))
     with progress_callback() as on_progress:
@@ -221,7 +225,8 @@ def _evaluate_loop(wh: Warehouse, engine: Engine, protocol: Protocol, save: bool
     if save:
         loop_api.save_loop(wh, rows)
     title = (f"{protocol.name}: verify loop at {settings.budgets}, ≤ {settings.rounds} rounds × "
-             f"{settings.per_budget} per budget, confidence {settings.confidence:g}, seeds "
+             f"{settings.per_budget} per budget, confidence {settings.confidence:g}, min gain "
+             f"{settings.min_gain:g} pp, seeds "
              f"{protocol.first_seed}…{protocol.first_seed + protocol.seeds - 1}")
     summary = summarize_loop(rows)
     if fmt == "table":  # three decimals on a terminal; csv / json keep every digit

@@ -4,15 +4,15 @@
 round adapts the proxies to what was measured (`select_proxy_models`, which adapts the
 `baselines.prescreen` of them, as `search --confidence` does), picks per budget
 (`search.picks.pick_budgets`), and "measures" what `search.picks.propose` lists by looking the
-truth up, until nothing is left worth measuring (the loop *settled*: see `propose`'s
-`MIN_GAIN_PP`) or `rounds` rounds have measured.
+truth up, until nothing is left worth measuring (the loop *settled*: no candidate expected to gain
+`min_gain` pp, `MIN_GAIN_PP` by default) or `rounds` rounds have measured.
 An architecture the target has no latency for cannot be measured: proposing it costs a
 measurement and excludes it.
 
 What the loop ships (`LoopOutcome.final`) is, per budget, the most accurate architecture it
 *measured* within the budget — a verified pick — or ``none``. When the loop ends while a
 budget's best pick is still ``likely`` (unmeasured: the rounds ran out, or it was not expected
-to gain `MIN_GAIN_PP` over the verified pick), that pick is not shipped: the budget falls back
+to gain `min_gain` over the verified pick), that pick is not shipped: the budget falls back
 to its best verified pick (or ``none``), and `pending` counts it. A measurement is the
 truth here, so a shipped pick is never over budget; what the cap costs shows in the regret,
 the ``none`` budgets, and `pending_over` (the pending picks that were in fact over budget).
@@ -31,7 +31,7 @@ import numpy as np
 from oneproxy.analytics.adaptation import Adapted, ProxyModels, select_proxy_models
 from oneproxy.analytics.intervals import DEFAULT_CONFIDENCE
 from oneproxy.search.exhaustive import best_under_budget
-from oneproxy.search.picks import BadPickInput, Picks, pick_budgets, propose
+from oneproxy.search.picks import MIN_GAIN_PP, BadPickInput, Picks, pick_budgets, propose
 
 
 @dataclass(frozen=True)
@@ -71,9 +71,11 @@ def run_loop(
     per_budget: int = 1,
     confidence: float = DEFAULT_CONFIDENCE,
     strategy: str = "auto",
+    min_gain: float = MIN_GAIN_PP,
 ) -> LoopOutcome:
     """Simulate the loop on a target with latency `true` (ms, NaN = not measurable), at most
-    `rounds` rounds of at most `per_budget` measurements per budget."""
+    `rounds` rounds of at most `per_budget` measurements per budget, stopping once `propose`
+    finds no candidate expected to gain `min_gain` pp."""
     tru = np.asarray(true, dtype=np.float64)
     acc = np.asarray(accuracy, dtype=np.float64)
     b = np.asarray(budgets, dtype=np.float64).ravel()
@@ -100,7 +102,7 @@ def run_loop(
         if done == rounds:
             break
         todo = propose(acc, adapted.predicted, measured, b, adapted.p_fit,
-                       per_budget=per_budget, excluded=failed)
+                       per_budget=per_budget, excluded=failed, min_gain=min_gain)
         if not todo:
             settled = True
             break

@@ -47,7 +47,7 @@ from oneproxy.analytics.protocols import Protocol
 from oneproxy.analytics.splits import DeviceSplit
 from oneproxy.search.budgets import BudgetSpec, parse_budget_spec, resolve_budgets
 from oneproxy.search.loop import LoopOutcome, run_loop
-from oneproxy.search.picks import BadPickInput
+from oneproxy.search.picks import MIN_GAIN_PP, BadPickInput
 from oneproxy.warehouse.schemas import VERIFY_LOOP
 
 DRAWS = ("random", "planned")
@@ -58,13 +58,15 @@ ALL_TARGETS = "all targets"
 @dataclass(frozen=True)
 class LoopSettings:
     """How each simulated loop runs: budgets, round cap, measurements per budget and round,
-    interval confidence, and the first draws to compare."""
+    interval confidence, the first draws to compare, and the expected gain (pp) below which a
+    budget with a verified pick measures no more."""
 
     budgets: str = DEFAULT_BUDGETS
     rounds: int = 5
     per_budget: int = 1
     confidence: float = DEFAULT_CONFIDENCE
     draws: tuple[str, ...] = DRAWS
+    min_gain: float = MIN_GAIN_PP
 
     def __post_init__(self) -> None:
         if self.rounds < 1:
@@ -72,6 +74,9 @@ class LoopSettings:
                                f"need to be verified), got {self.rounds}")
         if self.per_budget < 1:
             raise BadPickInput(f"--per-budget must be at least 1, got {self.per_budget}")
+        if not self.min_gain >= 0:
+            raise BadPickInput(f"--min-gain must be a non-negative accuracy gain (pp), got "
+                               f"{self.min_gain}")
         check_confidence(self.confidence)
         unknown = [d for d in self.draws if d not in DRAWS]
         if unknown or not self.draws:
@@ -110,6 +115,7 @@ def simulate_protocol(protocol: Protocol, data: ProtocolData, accuracy: np.ndarr
         strategy=pl.lit(protocol.strategy), accuracy_dataset=pl.lit(accuracy_dataset),
         budgets=pl.lit(settings.budgets), confidence=pl.lit(float(settings.confidence)),
         max_rounds=pl.lit(settings.rounds), per_budget=pl.lit(settings.per_budget),
+        min_gain_pp=pl.lit(float(settings.min_gain)),
         computed_at=pl.lit(stamp),
     ).select(VERIFY_LOOP.names).to_arrow().cast(VERIFY_LOOP)
 
@@ -129,7 +135,7 @@ def _task_rows(task: tuple[str, int], protocol: Protocol, data: ProtocolData,
     for draw, seed, initial in _draws(settings.draws, protocol, data, pool, reference, n):
         out = run_loop(true, candidates, accuracy, budgets, initial, rounds=settings.rounds,
                        per_budget=settings.per_budget, confidence=settings.confidence,
-                       strategy=protocol.strategy)
+                       strategy=protocol.strategy, min_gain=settings.min_gain)
         rows.append({"draw": draw, "target": target, "n_samples": n, "seed": seed,
                      **_figures(out), **_srcc(out, true, initial, raw, flops)})
     return rows

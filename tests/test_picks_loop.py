@@ -149,6 +149,22 @@ def test_the_loop_stops_when_nothing_is_left_to_propose(features):
         run_loop(true, models, accuracy, [1.0], plan(features, 20), rounds=0)
 
 
+def test_a_higher_min_gain_settles_the_loop_sooner(features):
+    """The loop stops at `min_gain` as `propose` does: with every candidate worth a look it
+    measures more than when only a 100 pp gain would be."""
+    rng = np.random.default_rng(1)
+    proxy = features.matrix("onehot") @ rng.uniform(0.2, 3.0, nb201.ONEHOT_DIM)
+    true = 1.3 * proxy * np.exp(rng.normal(0, 0.03, proxy.size))
+    accuracy = 60 + 30 * (proxy / proxy.max()) + rng.normal(0, 1, proxy.size)
+    budgets = np.percentile(true, [25, 75])
+    models = {"proxy": ProxyModels.of(features, proxy)}
+    runs = {g: run_loop(true, models, accuracy, budgets, plan(features, 20), rounds=6,
+                        min_gain=g) for g in (0.0, 100.0)}
+    assert runs[100.0].settled and runs[100.0].extra < runs[0.0].extra
+    with pytest.raises(BadPickInput, match="min_gain must be a non-negative"):
+        run_loop(true, models, accuracy, budgets, plan(features, 20), min_gain=-1.0)
+
+
 def test_when_the_rounds_run_out_only_measured_picks_ship(features):
     """One round cannot verify everything: the likely picks left are pending, not shipped."""
     rng = np.random.default_rng(5)

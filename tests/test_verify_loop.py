@@ -59,9 +59,10 @@ def test_one_row_per_target_draw_and_seed(runs):
         (t, d, s) for t in ("pruning", "flat") for d, s in
         (("random", 7), ("random", 8), ("random", 9), ("planned", None))]
     assert rows.select(pl.col("protocol", "space_id", "strategy", "accuracy_dataset", "budgets",
-                              "confidence", "max_rounds", "per_budget", "n_budgets").unique()
+                              "confidence", "max_rounds", "per_budget", "min_gain_pp",
+                              "n_budgets").unique()
                        ).rows() == [("synthetic-loop", "nb201", "auto", "cifar10",
-                                     "q10,q50,q90", 0.9, 4, 2, 3)]
+                                     "q10,q50,q90", 0.9, 4, 2, 0.05, 3)]
 
 
 def test_shipped_picks_are_measured_within_budget_and_the_loop_ends(runs):
@@ -133,6 +134,7 @@ def test_tasks_on_an_engine_give_the_same_rows(data):
     ({"rounds": 0}, BadPickInput, "--rounds must be at least 1"),
     ({"per_budget": 0}, BadPickInput, "--per-budget must be at least 1"),
     ({"draws": ("lucky",)}, BadPickInput, "draw must be one of random, planned"),
+    ({"min_gain": -1.0}, BadPickInput, "--min-gain must be a non-negative accuracy gain"),
     ({"budgets": "q10,fast"}, BadBudget, "bad budget 'fast'"),
 ])
 def test_bad_settings_are_named(settings, error, message):
@@ -191,6 +193,8 @@ def test_cli_search_prints_stores_and_reports(synth, tmp_path):
     (["--protocol", "help-nb201", "--search", "--budgets", "q10,,q90"], 2, "empty item"),
     (["--protocol", "help-nb201", "--search", "--rounds", "0"], 2, "--rounds"),
     (["--protocol", "help-nb201", "--rounds", "3"], 2, "--rounds apply to --search only"),
+    (["--protocol", "help-nb201", "--min-gain", "1"], 2, "--min-gain apply to --search only"),
+    (["--protocol", "help-nb201", "--search", "--min-gain", "-1"], 2, "--min-gain"),
 ])
 def test_cli_bad_input_is_one_clear_message(synth, args, code, message):
     result = invoke(synth, *args)

@@ -310,6 +310,7 @@ VERIFY_LOOP = pa.schema([
     ("confidence", pa.float64()),
     ("max_rounds", pa.int64()),
     ("per_budget", pa.int64()),
+    ("min_gain_pp", pa.float64()),
     ("n_budgets", pa.int64()),
     ("first_picks", pa.int64()),
     ("first_over", pa.int64()),
