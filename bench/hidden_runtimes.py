@@ -35,7 +35,7 @@ from pathlib import Path
 import click
 import numpy as np
 import polars as pl
-from oneproxy.analytics.intervals import cell_class
+from oneproxy.analytics.intervals import CELL_CLASSES, cell_class
 from oneproxy.analytics.predictors.encodings import space_features
 from oneproxy.analytics.protocols import Protocol, get_protocol
 from oneproxy.search.loop_eval import ALL_TARGETS, LoopSettings, summarize_loop
@@ -50,7 +50,7 @@ from oneproxy.api.loop import simulate_loop
 SPACE = "nb201"
 SEED = 11
 NOISE = 0.03
-LIVE, DEAD, DISCONNECTED = 0, 1, 2
+LIVE, DEAD, DISCONNECTED = (CELL_CLASSES.index(c) for c in ("live", "dead_ops", "disconnected"))
 
 
 def costly(latency: np.ndarray, classes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
